@@ -1,0 +1,51 @@
+# Two commands: `make demo` (the main job on the built-in lab) and `make test` (every check).
+SHELL := /bin/bash
+BIN := $(CURDIR)/.venv/bin
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+INVENTORY := lab/inventory.yml
+COLLECTION_LINK := .cache/collections/ansible_collections/scanready/windows
+
+.PHONY: demo test venv collection lab-up lab-down lint sanity unit integration molecule bench clean
+
+venv:
+	@scripts/bootstrap
+
+# Playbooks and tests use the checkout itself as scanready.windows.
+collection:
+	@mkdir -p $(dir $(COLLECTION_LINK)) && ln -sfn $(CURDIR) $(COLLECTION_LINK)
+
+lab-up: venv
+	@lab/lab up
+
+lab-down:
+	@lab/lab down
+
+demo: venv collection lab-up
+	@scripts/demo
+
+lint: venv
+	ruff check plugins tests lab/lab bench scripts/*.py
+	mypy
+	yamllint -s .
+	ansible-lint --profile production --offline
+
+sanity: venv
+	scripts/sanity
+
+unit: venv collection
+	pytest tests/unit
+
+integration: venv collection lab-up
+	pytest tests/integration
+
+molecule: venv collection
+	scripts/molecule-all
+
+test: venv collection lint sanity unit integration molecule
+
+bench: venv collection
+	bench/verify_fleet --targets 1000 --rtt-ms 20
+
+clean: lab-down
+	rm -rf .venv .cache reports
