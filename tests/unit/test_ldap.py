@@ -1,0 +1,208 @@
+"""The pure parts of the domain connection: names, base DN, SIDs, and how failures are explained."""
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+import pytest
+from ansible_collections.scanready.windows.plugins.module_utils import _ldap
+from ansible_collections.scanready.windows.plugins.module_utils._ldap import (
+    DOMAIN_CONNECTION_SPEC,
+    DomainError,
+    base_dn_for,
+    bind_refusal_reason,
+    bind_user_for,
+    classify_open_error,
+    classify_result,
+    settings_from_params,
+    sid_to_str,
+)
+from ldap3.core.exceptions import LDAPSocketOpenError, LDAPStartTLSError
+
+SECRET = "S3cret-Operator-Pass"
+
+
+def params(**overrides: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {name: spec.get("default") for name, spec in DOMAIN_CONNECTION_SPEC.items()}
+    values.update(domain="corp.example.com", admin_username="admin@CORP.EXAMPLE.COM", admin_password=SECRET)
+    values.update(overrides)
+    return values
+
+
+def test_spec_matches_the_contract() -> None:
+    assert set(DOMAIN_CONNECTION_SPEC) == {"domain", "dc", "port", "tls", "ca_cert", "validate_certs",
+                                           "admin_username", "admin_password", "connect_timeout"}
+    assert DOMAIN_CONNECTION_SPEC["admin_password"]["no_log"] is True
+    assert DOMAIN_CONNECTION_SPEC["validate_certs"]["default"] is True
+    assert DOMAIN_CONNECTION_SPEC["tls"]["default"] == "ldaps"
+    assert DOMAIN_CONNECTION_SPEC["connect_timeout"]["default"] == 10
+
+
+@pytest.mark.parametrize(("domain", "dn"), [
+    ("corp.example.com", "DC=corp,DC=example,DC=com"),
+    ("lab1.example.test.", "DC=lab1,DC=example,DC=test"),
+    ("single", "DC=single"),
+])
+def test_base_dn_from_domain(domain: str, dn: str) -> None:
+    assert base_dn_for(domain) == dn
+
+
+@pytest.mark.parametrize("domain", ["", ".", "  "])
+def test_base_dn_refuses_an_empty_domain(domain: str) -> None:
+    with pytest.raises(DomainError) as err:
+        base_dn_for(domain)
+    assert err.value.cause == _ldap.CONFIG
+
+
+@pytest.mark.parametrize(("username", "bind_user"), [
+    ("admin@CORP.EXAMPLE.COM", "admin@CORP.EXAMPLE.COM"),
+    ("CORP\\admin", "CORP\\admin"),
+    ("admin", "admin@corp.example.com"),
+    ("  admin  ", "admin@corp.example.com"),
+])
+def test_bind_user_forms(username: str, bind_user: str) -> None:
+    assert bind_user_for(username, "corp.example.com") == bind_user
+
+
+@pytest.mark.parametrize("username", ["", "\\admin", "CORP\\", "@corp", "admin@"])
+def test_bind_user_refuses_half_names(username: str) -> None:
+    with pytest.raises(DomainError):
+        bind_user_for(username, "corp.example.com")
+
+
+def test_settings_defaults_and_port_per_tls_mode() -> None:
+    ldaps = settings_from_params(params())
+    assert (ldaps.host, ldaps.port, ldaps.starttls, ldaps.timeout) == ("corp.example.com", 636, False, 10)
+    starttls = settings_from_params(params(tls="starttls", dc="dc1.corp.example.com"))
+    assert (starttls.host, starttls.port, starttls.starttls) == ("dc1.corp.example.com", 389, True)
+    assert settings_from_params(params(port=3269)).port == 3269
+    assert SECRET not in repr(ldaps)
+
+
+def test_settings_refuse_a_non_positive_timeout() -> None:
+    with pytest.raises(DomainError, match="connect_timeout"):
+        settings_from_params(params(connect_timeout=0))
+
+
+def test_sid_to_string() -> None:
+    raw = bytes.fromhex("010500000000000515000000") + (1).to_bytes(4, "little") + (2).to_bytes(4, "little") \
+        + (3).to_bytes(4, "little") + (1104).to_bytes(4, "little")
+    assert sid_to_str(raw) == "S-1-5-21-1-2-3-1104"
+    with pytest.raises(ValueError):
+        sid_to_str(raw[:-1])
+
+
+@pytest.mark.parametrize(("message", "reason"), [
+    ("80090308: LdapErr: DSID-0C0903A9, comment: AcceptSecurityContext error, data 52e, v1db1",
+     "wrong user name or password"),
+    ("80090308: LdapErr: DSID-0C09030B, comment: AcceptSecurityContext error, data 533, v893", "account disabled"),
+    ("... data 775, v1db1", "account locked out"),
+    ("... data 9999, v1", "DC code 9999"),
+    ("", "invalid credentials"),
+])
+def test_bind_refusal_reasons(message: str, reason: str) -> None:
+    assert bind_refusal_reason(message) == reason
+
+
+def ldap3_style(cls: type[Exception], original: Exception, text: str) -> Exception:
+    """ldap3 re-raises socket errors as a class deriving from both its own type and the original one."""
+    combined = type(cls.__name__, (cls, type(original)), {})
+    return combined(text)
+
+
+def test_wrong_ca_names_the_ca_file() -> None:
+    settings = settings_from_params(params(ca_cert="/etc/ca.pem", dc="dc1"))
+    exc = ldap3_style(LDAPSocketOpenError, ssl.SSLCertVerificationError(),
+                      "('socket ssl wrapping error: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: "
+                      "unable to get local issuer certificate (_ssl.c:1020)',)")
+    error = classify_open_error(exc, settings)
+    assert error.cause == _ldap.TLS
+    assert error.message == ("TLS failure with DC dc1:636: its certificate could not be verified against "
+                             "the CA in /etc/ca.pem: unable to get local issuer certificate")
+
+
+def test_host_name_mismatch_is_a_tls_failure() -> None:
+    settings = settings_from_params(params(dc="10.0.0.9"))
+    exc = ldap3_style(LDAPSocketOpenError, ssl.SSLCertVerificationError(),
+                      "socket ssl wrapping error: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: "
+                      "Hostname mismatch, certificate is not valid for '10.0.0.9'. (_ssl.c:1020)")
+    error = classify_open_error(exc, settings)
+    assert error.cause == _ldap.TLS
+    assert "system's trusted CAs: Hostname mismatch, certificate is not valid for '10.0.0.9'" in error.message
+
+
+def test_starttls_failure_is_a_tls_failure() -> None:
+    settings = settings_from_params(params(tls="starttls"))
+    error = classify_open_error(LDAPStartTLSError("startTLS failed - protocolError"), settings)
+    assert error.cause == _ldap.TLS
+
+
+@pytest.mark.parametrize(("original", "text", "expected"), [
+    (TimeoutError("timed out"), "socket connection error while opening: timed out", "no answer within 10 s"),
+    (ConnectionRefusedError(111, "Connection refused"), "socket connection error while opening: refused",
+     "connection refused"),
+    (OSError(113, "No route to host"), "socket connection error while opening: [Errno 113] No route to host",
+     "No route to host"),
+])
+def test_unreachable_dc(original: Exception, text: str, expected: str) -> None:
+    error = classify_open_error(ldap3_style(LDAPSocketOpenError, original, text), settings_from_params(params()))
+    assert error.cause == _ldap.UNREACHABLE
+    assert expected in error.message
+    assert error.message.startswith("DC corp.example.com:636 unreachable")
+
+
+def test_unresolvable_dc() -> None:
+    error = classify_open_error(LDAPSocketOpenError("invalid server address"), settings_from_params(params()))
+    assert error.message == "DC 'corp.example.com' unreachable: the name does not resolve"
+
+
+def result(code: int, description: str, message: str = "", dn: str = "") -> dict[str, Any]:
+    return {"result": code, "description": description, "message": message, "dn": dn}
+
+
+def test_bind_refused_names_the_user_and_reason_not_the_password() -> None:
+    settings = settings_from_params(params())
+    error = classify_result("bind", settings.bind_user, result(
+        49, "invalidCredentials", "80090308: LdapErr: DSID-0C0903A9, comment: AcceptSecurityContext error, "
+        "data 52e, v1db1"), settings)
+    assert error.cause == _ldap.BIND
+    assert error.result_code == 49
+    assert error.message == ("bind as admin@CORP.EXAMPLE.COM refused by corp.example.com: "
+                             "wrong user name or password")
+    assert SECRET not in error.message
+
+
+def test_plain_ldap_refusal_explains_the_transport() -> None:
+    settings = settings_from_params(params())
+    error = classify_result("bind", settings.bind_user, result(
+        8, "strongerAuthRequired", "BindSimple: Transport encryption required."), settings)
+    assert "stronger transport" in error.message
+
+
+@pytest.mark.parametrize(("code", "description", "cause", "fragment"), [
+    (50, "insufficientAccessRights", _ldap.RIGHTS, "insufficient rights: admin@CORP.EXAMPLE.COM may not create"),
+    (32, "noSuchObject", _ldap.NO_SUCH_OBJECT, "no such object: CN=x,OU=Missing,DC=corp"),
+    (68, "entryAlreadyExists", _ldap.EXISTS, "already exists"),
+    (19, "constraintViolation", _ldap.REJECTED, "the DC refused to create CN=x,OU=Missing,DC=corp: 0000052D"),
+    (53, "unwillingToPerform", _ldap.REJECTED, "the DC refused to create"),
+    (1, "operationsError", _ldap.FAILED, "create CN=x,OU=Missing,DC=corp failed: operationsError"),
+])
+def test_operation_results(code: int, description: str, cause: str, fragment: str) -> None:
+    settings = settings_from_params(params())
+    error = classify_result("create", "CN=x,OU=Missing,DC=corp",
+                            result(code, description, "0000052D: Constraint violation - password too short",
+                                   dn="DC=corp"), settings)
+    assert error.cause == cause
+    assert error.result_code == code
+    assert fragment in error.message
+
+
+def test_missing_ca_file_is_a_configuration_error() -> None:
+    with pytest.raises(DomainError, match=r"ca_cert /nonexistent/ca\.pem: no such file"):
+        _ldap._tls_context(settings_from_params(params(ca_cert="/nonexistent/ca.pem")))
+
+
+def test_validate_certs_false_turns_off_checks() -> None:
+    context = _ldap._tls_context(settings_from_params(params(validate_certs=False)))
+    assert context.verify_mode == ssl.CERT_NONE
+    assert not context.check_hostname
