@@ -99,7 +99,7 @@ def run_module(module: str, args: dict[str, Any], *, check: bool = False, diff: 
     if verbosity:
         cmd.append("-" + "v" * verbosity)
     env = ansible_env(ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=REPO)
+    proc = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env, timeout=timeout, cwd=REPO)
     output = proc.stdout + proc.stderr
     start = proc.stdout.find("{")
     if start < 0:
@@ -112,7 +112,7 @@ def run_module(module: str, args: dict[str, Any], *, check: bool = False, diff: 
 def run_playbook(playbook: str | Path, inventory: Path, *extra: str, timeout: float = 900,
                  env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     cmd = [str(BIN / "ansible-playbook"), "-i", str(inventory), str(playbook), *extra]
-    return subprocess.run(cmd, capture_output=True, text=True, env=ansible_env(**(env or {})),
+    return subprocess.run(cmd, check=False, capture_output=True, text=True, env=ansible_env(**(env or {})),
                           timeout=timeout, cwd=REPO)
 
 

@@ -139,7 +139,7 @@ def test_slow_target_answers_late(lab: LabInfo) -> None:
 
 
 def netns_names() -> set[str]:
-    return set(subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split())
+    return set(subprocess.run(["ip", "netns", "list"], check=True, capture_output=True, text=True).stdout.split())
 
 
 def test_down_leaves_nothing_behind() -> None:
@@ -150,11 +150,11 @@ def test_down_leaves_nothing_behind() -> None:
     assert "srlab-downtest" in netns_names()
     subprocess.run([str(LAB), "--instance", "downtest", "down"], check=True, capture_output=True, text=True)
     assert "srlab-downtest" not in netns_names()
-    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    links = subprocess.run(["ip", "-o", "link"], check=True, capture_output=True, text=True).stdout
     assert f"srl{index}h" not in links
     assert not state.exists()
     assert "scanready-lab:downtest" not in Path("/etc/hosts").read_text()
-    procs = subprocess.run(["pgrep", "-af", str(state)], capture_output=True, text=True).stdout
+    procs = subprocess.run(["pgrep", "-af", str(state)], check=False, capture_output=True, text=True).stdout
     assert procs == ""
 
 
@@ -172,4 +172,4 @@ def test_up_refuses_without_root() -> None:
 def test_repo_inventory_has_every_class(lab: LabInfo) -> None:
     classes = {t.expected for t in lab.targets}
     assert classes == {"ready", "firewall_blocked", "port_closed", "share_denied", "registry_off", "slow"}
-    assert (REPO / "lab" / "inventory.yml") == lab.inventory
+    assert lab.inventory == REPO / "lab" / "inventory.yml"
