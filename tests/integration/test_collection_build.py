@@ -1,0 +1,55 @@
+"""The collection as a user gets it: built with ansible-galaxy, no lab state or secrets, installable offline."""
+from __future__ import annotations
+
+import re
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.lab_support import BIN, REPO, ansible_env
+
+# Read from the lab itself, so this file holds none of them.
+LAB_PASSWORDS = [pw.encode() for pw in re.findall(r'^\w+_PASSWORD = "([^"]+)"', (REPO / "lab" / "lab").read_text(), re.M)]
+
+
+@pytest.fixture(scope="module")
+def tarball(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("build")
+    subprocess.run([str(BIN / "ansible-galaxy"), "collection", "build", "--output-path", str(out), str(REPO)],
+                   check=True, capture_output=True, text=True, env=ansible_env())
+    version = yaml.safe_load((REPO / "galaxy.yml").read_text())["version"]
+    path = out / f"scanready-windows-{version}.tar.gz"
+    assert path.exists()
+    return path
+
+
+def test_tarball_has_no_lab_state_venv_or_reports(tarball: Path) -> None:
+    with tarfile.open(tarball) as tar:
+        names = tar.getnames()
+    forbidden = ("lab/", ".venv", "reports/", ".cache/", "inventory.yml", ".git/", "__pycache__", "bench/results")
+    assert not [n for n in names if any(f in n for f in forbidden)]
+    assert "plugins/modules" in names or any(n.startswith("plugins/") for n in names)
+
+
+def test_tarball_holds_no_lab_password(tarball: Path) -> None:
+    with tarfile.open(tarball) as tar:
+        contents = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}  # type: ignore[union-attr]
+    assert len(LAB_PASSWORDS) >= 3
+    assert [name for name, data in contents.items() if any(pw in data for pw in LAB_PASSWORDS)] == []
+
+
+def test_installs_offline_and_every_module_documents_itself(tarball: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "collections"
+    subprocess.run([str(BIN / "ansible-galaxy"), "collection", "install", "--no-deps", "-p", str(dest), str(tarball)],
+                   check=True, capture_output=True, text=True, env=ansible_env())
+    installed = dest / "ansible_collections" / "scanready" / "windows"
+    modules = sorted(p.stem for p in (installed / "plugins" / "modules").glob("*.py") if p.stem != "__init__")
+    env = ansible_env(ANSIBLE_COLLECTIONS_PATH=str(dest))
+    for module in modules:
+        proc = subprocess.run([str(BIN / "ansible-doc"), f"scanready.windows.{module}"],
+                              check=False, capture_output=True, text=True, env=env)
+        assert proc.returncode == 0, proc.stderr
+        assert "EXAMPLES" in proc.stdout and "RETURN VALUES" in proc.stdout, module
