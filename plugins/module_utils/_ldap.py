@@ -23,6 +23,11 @@ except ImportError:  # reported by the module through missing_required_lib
     ldap3 = None
     ldap3_exceptions = None
 
+# ldap3's modify operations, so callers need not import ldap3 themselves.
+MODIFY_ADD: Final = "MODIFY_ADD"
+MODIFY_REPLACE: Final = "MODIFY_REPLACE"
+MODIFY_DELETE: Final = "MODIFY_DELETE"
+
 LDAPS_PORT: Final = 636
 LDAP_PORT: Final = 389
 
@@ -67,11 +72,12 @@ FAILED: Final = "failed"
 class DomainError(Exception):
     """Anything that went wrong talking to the domain, phrased for the administrator."""
 
-    def __init__(self, message: str, cause: str = FAILED, result_code: int | None = None) -> None:
+    def __init__(self, message: str, cause: str = FAILED, result_code: int | None = None, detail: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.cause = cause
         self.result_code = result_code
+        self.detail = detail  # the DC's own diagnostic text, when it gave one
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,15 @@ class Settings:
     bind_user: str
     password: str = field(repr=False)
     timeout: int
+
+
+@dataclass(frozen=True)
+class BindCheck:
+    """How the DC answered a bind: accepted, or refused with its code (e.g. '52e', '533') and reason."""
+
+    accepted: bool
+    code: str | None
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -158,11 +173,16 @@ def sid_to_str(raw: bytes) -> str:
     return "-".join(["S", str(revision), str(authority), *map(str, subs)])
 
 
-def bind_refusal_reason(message: str) -> str:
-    """Turn the DC's diagnostic ('... AcceptSecurityContext error, data 52e, v1db1') into words."""
+def bind_refusal_code(message: str) -> str | None:
+    """The code after 'data' in the DC's diagnostic ('... AcceptSecurityContext error, data 52e, v1db1')."""
     match = re.search(r"\bdata ([0-9a-f]{3,8})\b", message, re.IGNORECASE)
-    if match:
-        code = match.group(1).lower()
+    return match.group(1).lower() if match else None
+
+
+def bind_refusal_reason(message: str) -> str:
+    """The DC's diagnostic for a refused bind, in words."""
+    code = bind_refusal_code(message)
+    if code is not None:
         return BIND_REASONS.get(code, f"DC code {code}")
     return message.strip() or "invalid credentials"
 
@@ -232,7 +252,8 @@ def classify_result(operation: str, target: str, result: Mapping[str, Any], sett
     if code == 68:
         return DomainError(f"cannot {operation} {target}: it already exists", EXISTS, code)
     if code in (19, 53):
-        return DomainError(f"the DC refused to {operation} {target}: {message or description}", REJECTED, code)
+        return DomainError(f"the DC refused to {operation} {target}: {message or description}", REJECTED, code,
+                           message or description)
     return DomainError(f"{operation} {target} failed: {description}{detail}", FAILED, code)
 
 
@@ -333,21 +354,20 @@ class DomainConnection:
     def delete(self, dn: str, controls: Sequence[Any] | None = None) -> None:
         self._run("delete", dn, self._conn.delete, dn, controls=controls)
 
-    def can_bind(self, dn: str, password: str) -> tuple[bool, str]:
-        """Try one simple bind as dn on a fresh connection to the same DC.
+    def try_bind(self, user: str, password: str) -> BindCheck:
+        """Try one simple bind as user (a DN or UPN) on a fresh connection to the same DC.
 
-        Returns (True, "") when the DC accepts the password and (False, reason) when it does not. The
-        reason comes from the DC ('wrong user name or password', 'account disabled', ...). A refused
-        bind counts as one bad logon attempt on the account, as any wrong password does.
+        A refused bind counts as one bad logon attempt on that account, as any wrong password does.
         """
-        conn = _open(self.settings, dn, password)
+        conn = _open(self.settings, user, password)
         try:
             try:
                 if conn.bind():
-                    return True, ""
+                    return BindCheck(True, None, "")
             except ldap3_exceptions.LDAPException as exc:
-                raise self._communication_error("bind", dn, exc) from None
-            return False, bind_refusal_reason(str(conn.result.get("message") or ""))
+                raise self._communication_error("bind", user, exc) from None
+            message = str(conn.result.get("message") or "")
+            return BindCheck(False, bind_refusal_code(message), bind_refusal_reason(message))
         finally:
             _unbind_quietly(conn)
 

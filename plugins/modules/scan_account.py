@@ -1,0 +1,226 @@
+#!/usr/bin/python
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: scan_account
+short_description: Manage the vulnerability scanner's domain account over LDAPS
+description:
+  - Creates, enables, disables or removes the Active Directory user a vulnerability scanner logs on
+    with, by talking LDAP over TLS from the controller straight to a domain controller.
+  - Creating is all-or-nothing. The account is created disabled, its password is set, then it is
+    enabled and added to Domain Admins. When any step fails (for example the domain's password
+    policy refuses the password) the account is deleted again and the DC's reason is returned.
+  - Only the flags and memberships named here are managed. Other bits of C(userAccountControl) and
+    other group memberships are left as they are. An existing account is never moved to O(path).
+author:
+  - scanready maintainers
+extends_documentation_fragment:
+  - scanready.windows.domain_connection
+options:
+  name:
+    description:
+      - The account's logon name (C(sAMAccountName)); at most 20 characters, none of
+        C("/\[]:;|=,+*?<>@) and not ending in C($).
+      - C(qualys), in any case, is refused; the scanning vendor reserves it.
+      - On creation the UPN is set to C(name@domain).
+    type: str
+    default: qualys_scanner
+  state:
+    description:
+      - V(present) makes the account exist and be enabled.
+      - V(disabled) makes it exist and be disabled, for example between scan windows. The password
+        still is the one set, so enabling it again is all that is needed before the next scan.
+      - V(absent) deletes it.
+    type: str
+    choices: [present, disabled, absent]
+    default: present
+  password:
+    description:
+      - The account's password. Required to create the account.
+      - Never logged, returned or shown in a diff.
+    type: str
+  update_password:
+    description:
+      - V(on_create) sets O(password) only when the account is created.
+      - V(always) also makes an existing account's password O(password). A DC never reveals a
+        password, so the module tries one LDAP bind as the account with O(password). When the DC
+        accepts it (or refuses only because the account is disabled, expired or outside its logon
+        hours, which it says after checking the password) nothing changes; otherwise the password is
+        set. That is at most one bad logon attempt per run, and only when the password really
+        differs, after which the next run binds successfully; check mode makes the same one attempt.
+        Mind the domain's lockout threshold when running check mode repeatedly with a wrong password.
+    type: str
+    choices: [on_create, always]
+    default: on_create
+  path:
+    description:
+      - DN of the OU or container to create the account in; it must exist.
+      - Default is the domain's Users container (found by its well-known GUID, so a redirected one is honoured).
+    type: str
+  description:
+    description:
+      - The account's C(description). Left as it is when not given; an empty string removes it.
+    type: str
+  password_never_expires:
+    description:
+      - Set the C(DONT_EXPIRE_PASSWORD) flag, so scans do not start failing when the password ages out.
+    type: bool
+    default: true
+  privilege:
+    description:
+      - V(domain_admins) makes the account a member of Domain Admins (found by its well-known RID),
+        which scanning domain controllers and compliance scans need.
+      - V(none) makes sure it is not a member of Domain Admins.
+      - Other group memberships are never changed.
+    type: str
+    choices: [domain_admins, none]
+    default: domain_admins
+attributes:
+  check_mode:
+    support: full
+    details: Reads the account and reports what would change; changes nothing.
+  diff_mode:
+    support: full
+    details: The account's state, flags, description and groups before and after; a password change
+      is named, the password never shown.
+  action_group:
+    support: full
+    membership: [scanready.windows.domain]
+notes:
+  - Kerberos (SASL GSSAPI) binds are not offered; the operator binds with a password over TLS.
+seealso:
+  - module: scanready.windows.scan_gpo
+  - role: scanready.windows.scanner_account
+"""
+
+EXAMPLES = r"""
+- name: The scanner account, member of Domain Admins, password that does not expire
+  scanready.windows.scan_account:
+    domain: corp.example.com
+    dc: dc1.corp.example.com
+    ca_cert: /etc/pki/corp-ca.pem
+    admin_username: admin@CORP.EXAMPLE.COM
+    admin_password: "{{ vault_admin_password }}"
+    name: qualys_scanner
+    password: "{{ vault_scanner_password }}"
+    description: Authenticated vulnerability scanning
+  delegate_to: localhost
+  run_once: true
+  register: scanner
+
+- name: Connection options once per play, for this module and scan_gpo
+  module_defaults:
+    group/scanready.windows.domain:
+      domain: corp.example.com
+      dc: dc1.corp.example.com
+      ca_cert: /etc/pki/corp-ca.pem
+      admin_username: CORP\admin
+      admin_password: "{{ vault_admin_password }}"
+  block:
+    - name: Disable the scanner account between scan windows
+      scanready.windows.scan_account:
+        state: disabled
+      delegate_to: localhost
+      run_once: true
+
+    - name: Rotate the password, changing it only when it differs
+      scanready.windows.scan_account:
+        password: "{{ vault_scanner_password }}"
+        update_password: always
+      delegate_to: localhost
+      run_once: true
+"""
+
+RETURN = r"""
+dn:
+  description: The account's DN (the DN it would get, in check mode; the removed one for O(state=absent)).
+  returned: always
+  type: str
+  sample: CN=qualys_scanner,CN=Users,DC=corp,DC=example,DC=com
+sid:
+  description: The account's SID; null when it does not exist (yet, in check mode).
+  returned: always
+  type: str
+  sample: S-1-5-21-2903830873-965500289-3601398399-1104
+created:
+  description: Whether the account was (or, in check mode, would be) created.
+  returned: always
+  type: bool
+groups:
+  description: DNs of the groups the account is a direct member of (not its primary group).
+  returned: always
+  type: list
+  elements: str
+  sample: [CN=Domain Admins,CN=Users,DC=corp,DC=example,DC=com]
+enabled:
+  description: Whether the account is enabled; false when it does not exist.
+  returned: always
+  type: bool
+"""
+
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.scanready.windows.plugins.module_utils import _ldap
+from ansible_collections.scanready.windows.plugins.module_utils._account import (
+    DEFAULT_NAME,
+    Desired,
+    ensure_account,
+    name_problem,
+)
+from ansible_collections.scanready.windows.plugins.module_utils._ldap import (
+    DOMAIN_CONNECTION_SPEC,
+    DomainError,
+    connect,
+)
+
+ACCOUNT_SPEC: dict[str, dict[str, Any]] = {
+    "name": {"type": "str", "default": DEFAULT_NAME},
+    "state": {"type": "str", "default": "present", "choices": ["present", "disabled", "absent"]},
+    "password": {"type": "str", "no_log": True},
+    "update_password": {"type": "str", "default": "on_create", "choices": ["on_create", "always"],
+                        "no_log": False},
+    "path": {"type": "str"},
+    "description": {"type": "str"},
+    "password_never_expires": {"type": "bool", "default": True, "no_log": False},
+    "privilege": {"type": "str", "default": "domain_admins", "choices": ["domain_admins", "none"]},
+}
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=DOMAIN_CONNECTION_SPEC | ACCOUNT_SPEC, supports_check_mode=True)
+    params = module.params
+    problem = name_problem(params["name"])
+    if problem:
+        module.fail_json(msg=problem)
+    if _ldap.ldap3 is None:
+        module.fail_json(msg=missing_required_lib("ldap3"))
+    desired = Desired(
+        name=params["name"], state=params["state"], password=params["password"],
+        update_password=params["update_password"], path=params["path"], description=params["description"],
+        password_never_expires=params["password_never_expires"], privilege=params["privilege"])
+    try:
+        with connect(params) as conn:
+            outcome = ensure_account(conn, desired, domain=conn.settings.domain, check_mode=module.check_mode)
+    except DomainError as exc:
+        module.fail_json(msg=exc.message)
+    for warning in outcome.warnings:
+        module.warn(warning)
+    account = outcome.account
+    result: dict[str, Any] = {
+        "changed": outcome.changed,
+        "created": outcome.created,
+        "dn": account.dn if account else outcome.diff["before"].get("dn"),
+        "sid": account.sid if account else None,
+        "groups": list(account.groups) if account else [],
+        "enabled": account.enabled if account else False,
+    }
+    if module._diff:
+        result["diff"] = outcome.diff
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
