@@ -1,0 +1,247 @@
+"""The AWX path: site.yml through ansible-runner (AWX's engine) leaks no password, and what AWX needs is sound.
+
+The run is set up the way AWX sets up a job: the inventory holds no secret, the two custom
+credential types in docs/awx/credential_types render their injectors into an `env/` extra-vars file
+tagged `!unsafe` (AWX's safe_dump), passed as `-e @file`, and ansible-playbook runs at `-vvvv` with
+runner's event callback. Afterwards every file under the private data directory (artifacts, job
+events, fact cache, stdout) and every report is searched for each lab password: zero hits.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import ansible_runner
+import jsonschema
+import pytest
+import yaml
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from tests.lab_support import BIN, REPO, LabInfo, ansible_env, load_lab
+
+INSTANCE = "runner"
+CREDENTIAL_TYPES = REPO / "docs" / "awx" / "credential_types"
+# The variables a credential brings; the inventory AWX holds carries none of them.
+CREDENTIAL_VARS = ("scanready_admin_username", "scanready_admin_password",
+                   "scanready_account_name", "scanready_account_password")
+
+# AWX's validation of a custom credential type's inputs (awx/main/fields.py, CredentialTypeInputField),
+# the strict form older controllers enforce (no `default`).
+AWX_INPUTS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "required": {"type": "array", "items": {"type": "string"}},
+        "fields": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["id", "label"],
+                "properties": {
+                    "type": {"enum": ["string", "boolean"]},
+                    "format": {"enum": ["ssh_private_key", "url"]},
+                    "choices": {"type": "array", "minItems": 1, "items": {"type": "string"}, "uniqueItems": True},
+                    "id": {"type": "string", "pattern": "^[a-zA-Z_]+[a-zA-Z0-9_]*$"},
+                    "label": {"type": "string"},
+                    "help_text": {"type": "string"},
+                    "multiline": {"type": "boolean"},
+                    "secret": {"type": "boolean"},
+                    "ask_at_runtime": {"type": "boolean"},
+                },
+            },
+        },
+    },
+}
+AWX_INJECTORS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "file": {"type": "object", "patternProperties": {r"^template(\.[a-zA-Z_]+[a-zA-Z0-9_]*)?$": {"type": "string"}},
+                 "additionalProperties": False},
+        "env": {"type": "object", "patternProperties": {"^[a-zA-Z_]+[a-zA-Z0-9_]*$": {"type": "string"}},
+                "additionalProperties": False},
+        "extra_vars": {"type": "object", "patternProperties": {"^[a-zA-Z_]+[a-zA-Z0-9_]*$": {"type": "string"}},
+                       "additionalProperties": False},
+    },
+}
+
+
+def credential_types() -> dict[str, dict[str, Any]]:
+    return {p.stem: yaml.safe_load(p.read_text()) for p in sorted(CREDENTIAL_TYPES.glob("*.yml"))}
+
+
+def role_options() -> dict[str, dict[str, Any]]:
+    """Every option of every role's argument specs, by variable name."""
+    options: dict[str, dict[str, Any]] = {}
+    for spec_file in (REPO / "roles").glob("*/meta/argument_specs.yml"):
+        for entry_point in (yaml.safe_load(spec_file.read_text())["argument_specs"] or {}).values():
+            options.update(entry_point.get("options") or {})
+    return options
+
+
+def render_injected_extra_vars(credential_type: dict[str, Any], inputs: dict[str, str]) -> dict[str, str]:
+    """What AWX's CredentialType.inject_credential renders: each extra_vars template, sandboxed, over the inputs."""
+    env = ImmutableSandboxedEnvironment()
+    return {name: env.from_string(template).render(**inputs)
+            for name, template in credential_type["injectors"]["extra_vars"].items()}
+
+
+class _Unsafe(str):
+    pass
+
+
+def awx_safe_dump(data: dict[str, str]) -> str:
+    """AWX writes injected extra vars with every string tagged !unsafe, so a password is never templated."""
+    dumper = type("UnsafeDumper", (yaml.SafeDumper,), {})
+    dumper.add_representer(_Unsafe, lambda d, v: d.represent_scalar("!unsafe", str(v)))
+    return yaml.dump({k: _Unsafe(v) for k, v in data.items()}, Dumper=dumper, default_flow_style=False)
+
+
+def secret_forms(password: str) -> list[bytes]:
+    """The password as it could land in a file: text, JSON-escaped, UTF-16LE (unicodePwd), base64."""
+    forms = {password.encode(), json.dumps(password)[1:-1].encode(), password.encode("utf-16-le"),
+             base64.b64encode(password.encode()), base64.b64encode(f'"{password}"'.encode("utf-16-le"))}
+    return sorted(forms)
+
+
+def lab_passwords(lab: LabInfo) -> dict[str, str]:
+    names = ("scanready_admin_password", "scanready_account_password", "lab_plain_password")
+    return {name: lab.vars[name] for name in names}
+
+
+def files_holding(root: Path, secrets: dict[str, str], skip: set[Path]) -> list[str]:
+    hits = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and p not in skip):
+        data = path.read_bytes()
+        hits += [f"{path.relative_to(root)}: {name}" for name, pw in secrets.items()
+                 if any(form in data for form in secret_forms(pw))]
+    return hits
+
+
+# --- what AWX needs, checked without a lab ---------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(credential_types()))
+def test_credential_type_is_valid_for_awx_and_hides_its_secrets(name: str) -> None:
+    credential_type = credential_types()[name]
+    assert credential_type["kind"] == "cloud"
+    jsonschema.validate(credential_type["inputs"], AWX_INPUTS_SCHEMA)
+    jsonschema.validate(credential_type["injectors"], AWX_INJECTORS_SCHEMA)
+    fields = {f["id"]: f for f in credential_type["inputs"]["fields"]}
+    assert set(credential_type["inputs"]["required"]) <= set(fields)
+    for field_id, field in fields.items():
+        assert field.get("secret", False) == field_id.endswith("password"), field_id
+    options = role_options()
+    for var, template in credential_type["injectors"]["extra_vars"].items():
+        assert var.startswith("scanready_") and var in CREDENTIAL_VARS, var
+        assert var in options, f"{var} is injected but no role's argument_specs takes it"
+        referenced = re.findall(r"{{\s*(\w+)\s*}}", template)
+        if any(fields[f].get("secret") for f in referenced):
+            assert options[var].get("no_log"), f"{var} carries a secret but its argument spec lacks no_log"
+
+
+def test_credential_types_together_inject_every_credential_variable() -> None:
+    injected = [v for ct in credential_types().values() for v in ct["injectors"]["extra_vars"]]
+    assert sorted(injected) == sorted(CREDENTIAL_VARS)
+
+
+def test_execution_environment_context_installs_the_collection_with_its_requirements(tmp_path: Path) -> None:
+    """`ansible-builder create` succeeds, and the context's collection installs and introspects to our deps."""
+    context = tmp_path / "context"
+    subprocess.run([str(BIN / "ansible-builder"), "create", "-f", str(REPO / "execution-environment.yml"),
+                    "-c", str(context)], check=True, capture_output=True, text=True, cwd=REPO)
+    containerfile = next(p for p in (context / "Containerfile", context / "Dockerfile") if p.exists()).read_text()
+    assert "ansible-galaxy collection install" in containerfile
+    requirements = yaml.safe_load((context / "_build" / "requirements.yml").read_text())
+    source = context / "_build" / requirements["collections"][0]["name"].removeprefix("/build/")
+    installed = tmp_path / "collections"
+    # --no-deps: offline here; the image build fetches ansible.windows from galaxy.yml's dependencies.
+    subprocess.run([str(BIN / "ansible-galaxy"), "collection", "install", "--no-deps", "--force", "-p", str(installed),
+                    str(source)], check=True, capture_output=True, text=True,
+                   env=ansible_env(ANSIBLE_COLLECTIONS_PATH=str(installed)))
+    collection = installed / "ansible_collections" / "scanready" / "windows"
+    assert (collection / "playbooks" / "site.yml").exists()
+    proc = subprocess.run([sys.executable, str(context / "_build" / "scripts" / "introspect.py"), "introspect",
+                           str(installed)], check=True, capture_output=True, text=True)
+    for needed in ("impacket", "ldap3", "pywinrm", "krb5-workstation [platform:rpm]"):
+        assert needed in proc.stdout, f"{needed} missing from the EE's introspected requirements:\n{proc.stdout}"
+
+
+# --- site.yml through ansible-runner against the lab ------------------------------------------------
+
+@pytest.fixture(scope="module")
+def runner_job(tmp_path_factory: pytest.TempPathFactory) -> tuple[LabInfo, Path, Path, Path, Any]:
+    lab = load_lab(INSTANCE)
+    private = tmp_path_factory.mktemp("awx-job")
+    (private / "env").mkdir()
+    (private / "inventory").mkdir()
+    # The inventory as AWX holds it: the credentials come from credential types, not from here.
+    inventory = yaml.safe_load(lab.inventory.read_text())
+    for var in (*CREDENTIAL_VARS, "lab_plain_password"):
+        inventory["all"]["vars"].pop(var, None)
+    (private / "inventory" / "hosts.yml").write_text(yaml.safe_dump(inventory))
+
+    values = {"admin_username": lab.vars["scanready_admin_username"],
+              "admin_password": lab.vars["scanready_admin_password"],
+              "account_name": lab.vars["scanready_account_name"],
+              "account_password": lab.vars["scanready_account_password"]}
+    injected: dict[str, str] = {}
+    for credential_type in credential_types().values():
+        fields = [f["id"] for f in credential_type["inputs"]["fields"]]
+        injected |= render_injected_extra_vars(credential_type, {f: values[f] for f in fields})
+    credential_file = private / "env" / "tmp_credential_extravars"
+    credential_file.write_text(awx_safe_dump(injected))
+    credential_file.chmod(0o400)
+
+    reports = private / "reports"
+    run = ansible_runner.run(
+        private_data_dir=str(private),
+        project_dir=str(REPO),
+        playbook="playbooks/site.yml",
+        inventory=str(private / "inventory" / "hosts.yml"),
+        # Job-template extra vars (env/extravars, as AWX writes them): reports of this job, lab targets reported.
+        extravars={"scanready_report_dir": str(reports), "scanready_verify_fail_on_not_ready": False},
+        cmdline=f"-e @{credential_file}",
+        verbosity=4,
+        envvars={"PATH": f"{BIN}:{os.environ.get('PATH', '')}",
+                 "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+                 "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".cache" / "collections")},
+        quiet=True,
+        timeout=900,
+    )
+    return lab, private, credential_file, reports, run
+
+
+@pytest.mark.lab
+def test_site_playbook_succeeds_under_ansible_runner(runner_job: tuple[LabInfo, Path, Path, Path, Any]) -> None:
+    _lab, private, _cred, reports, run = runner_job
+    stdout = (Path(run.config.artifact_dir) / "stdout").read_text(errors="replace")
+    assert run.status == "successful" and run.rc == 0, stdout[-4000:]
+    assert "ESTABLISH LOCAL CONNECTION" in stdout, "the run was not at -vvvv"
+    events = list((Path(run.config.artifact_dir) / "job_events").glob("*.json"))
+    assert len(events) > 20
+    for name in ("readiness.json", "readiness.html", "junit.xml", "ticket.md"):
+        assert (reports / name).is_file(), name
+    assert private in reports.parents
+
+
+@pytest.mark.lab
+def test_no_password_in_any_artifact_or_report(runner_job: tuple[LabInfo, Path, Path, Path, Any]) -> None:
+    lab, private, credential_file, _reports, run = runner_job
+    secrets = lab_passwords(lab)
+    # The credential file is the one input that must hold them (AWX deletes it with the job); prove
+    # the search would see them, then search everything else the job wrote.
+    assert files_holding(private, secrets, set()) == [
+        f"{credential_file.relative_to(private)}: scanready_admin_password",
+        f"{credential_file.relative_to(private)}: scanready_account_password",
+    ]
+    written = [p for p in private.rglob("*") if p.is_file()]
+    assert len(written) > 20, written
+    assert files_holding(private, secrets, {credential_file}) == []
+    assert run.rc == 0
