@@ -1,0 +1,100 @@
+"""site.yml and rollback.yml end to end on a fresh lab domain of their own, the DC read by Samba itself.
+
+check mode changes nothing -> site.yml does the job -> again: changed=0 for the domain stages ->
+rollback in check mode changes nothing -> rollback disables the account and removes the GPO ->
+again: changed=0 -> rollback with removal deletes the account. The lab instance is taken down after.
+"""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.lab_support import LAB, REPO, LabInfo, ldb_search, load_lab, run_playbook
+
+pytestmark = pytest.mark.lab
+
+INSTANCE = "siteplay"
+UF_ACCOUNTDISABLE = 0x2
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[LabInfo]:
+    """A domain nobody has touched: the instance is made afresh and removed afterwards."""
+    subprocess.run([str(LAB), "--instance", INSTANCE, "down"], check=True, capture_output=True)
+    try:
+        yield load_lab(INSTANCE)
+    finally:
+        subprocess.run([str(LAB), "--instance", INSTANCE, "down"], check=True, capture_output=True)
+
+
+def playbook(lab: LabInfo, name: str, tmp_path: Path, *args: str) -> str:
+    extra = {"scanready_report_dir": str(tmp_path / "reports"), "scanready_verify_fail_on_not_ready": False}
+    proc = run_playbook(REPO / "playbooks" / name, lab.inventory, "-e", json.dumps(extra), *args)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-5000:]
+    for secret in (lab.vars["scanready_admin_password"], lab.vars["scanready_account_password"]):
+        assert secret not in output
+    return output
+
+
+def changed(output: str, host: str) -> int:
+    """`changed=` of the play recap for a host."""
+    match = re.search(rf"^{re.escape(host)}\s+:\s+ok=\d+\s+changed=(\d+)", output, re.M)
+    assert match, f"no recap line for {host}"
+    return int(match.group(1))
+
+
+def account(lab: LabInfo) -> list[dict[str, list[str]]]:
+    return ldb_search(lab, lab.vars["lab_base_dn"], f"(sAMAccountName={lab.vars['scanready_account_name']})",
+                      "userAccountControl", "memberOf")
+
+
+def gpos(lab: LabInfo) -> list[dict[str, list[str]]]:
+    return ldb_search(lab, lab.vars["lab_base_dn"],
+                      f"(&(objectClass=groupPolicyContainer)(displayName={lab.vars['scanready_gpo_name']}))", "cn")
+
+
+def root_links(lab: LabInfo) -> str:
+    return "".join(ldb_search(lab, lab.vars["lab_base_dn"], "(objectClass=*)", "gPLink", scope="base")[0]
+                   .get("gPLink", []))
+
+
+def test_site_then_rollback(lab: LabInfo, tmp_path: Path) -> None:
+    links_before = root_links(lab)
+
+    out = playbook(lab, "site.yml", tmp_path, "--check", "--diff", "--tags", "domain")
+    assert changed(out, "localhost") >= 2  # the account and the GPO would be made
+    assert account(lab) == [] and gpos(lab) == [] and root_links(lab) == links_before
+
+    out = playbook(lab, "site.yml", tmp_path)
+    [user] = account(lab)
+    assert not int(user["userAccountControl"][0]) & UF_ACCOUNTDISABLE
+    assert any(dn.startswith("CN=Domain Admins,") for dn in user["memberOf"])
+    [gpo] = gpos(lab)
+    assert gpo["cn"][0] in root_links(lab)
+    report = json.loads((tmp_path / "reports" / "readiness.json").read_text())
+    assert report["summary"]["ready"] == len(lab.by_class("ready")) + 1  # + the DC, a ready target too
+    assert "IP addresses to scan" in out  # the ticket text is part of the hand-over
+
+    out = playbook(lab, "site.yml", tmp_path)
+    assert changed(out, "localhost") == 0
+
+    out = playbook(lab, "rollback.yml", tmp_path, "--check", "--diff")
+    assert changed(out, "localhost") == 2
+    assert gpos(lab) == [gpo] and account(lab) == [user]
+
+    out = playbook(lab, "rollback.yml", tmp_path)
+    assert gpos(lab) == [] and root_links(lab) == links_before
+    [disabled] = account(lab)
+    assert int(disabled["userAccountControl"][0]) & UF_ACCOUNTDISABLE
+
+    out = playbook(lab, "rollback.yml", tmp_path)
+    assert changed(out, "localhost") == 0
+
+    playbook(lab, "rollback.yml", tmp_path, "--tags", "account", "-e", "scanready_rollback_remove_account=true")
+    assert account(lab) == []
