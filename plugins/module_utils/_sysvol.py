@@ -1,0 +1,241 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""SYSVOL over SMB 3 with signing: read and write a GPO's files, make and remove folders, set their ACL.
+
+Everything goes to the one DC the module talks LDAP to, so a freshly created GPO's folder and its
+LDAP object live on the same server until replication spreads both. Files are replaced atomically
+(written beside the target, then renamed over it) so a run killed mid-write never leaves a torn file.
+Every failure is a SysvolError whose message names the cause and never contains the password.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, Final, TypeVar
+
+try:
+    from impacket import nt_errors
+    from impacket.nmb import NetBIOSError, NetBIOSTimeout
+    from impacket.smb3structs import (
+        FILE_DIRECTORY_FILE,
+        FILE_OPEN,
+        FILE_SHARE_DELETE,
+        FILE_SHARE_READ,
+        FILE_SHARE_WRITE,
+        READ_CONTROL,
+        SMB2_0_INFO_SECURITY,
+        SMB2_DIALECT_30,
+        WRITE_DAC,
+        WRITE_OWNER,
+    )
+    from impacket.smbconnection import SessionError, SMBConnection
+    NETWORK_ERRORS: tuple[type[BaseException], ...] = (OSError, NetBIOSError, NetBIOSTimeout)
+except ImportError:  # reported by the module through missing_required_lib
+    SMBConnection = None
+    SessionError = None
+    NETWORK_ERRORS = (OSError,)
+
+# OWNER | GROUP | DACL: what the folder ACL consists of (the SACL is the DC's business).
+SECURITY_INFORMATION: Final = 0x7
+TEMP_SUFFIX: Final = ".scanready-tmp"
+_NOT_FOUND: Final = (0xC0000034, 0xC000003A, 0xC000000F)  # object name / path not found, no such file
+_EXISTS: Final = 0xC0000035
+_REASONS: Final = {
+    0xC000006D: "wrong user name or password",
+    0xC0000064: "no such user",
+    0xC0000072: "account disabled",
+    0xC0000234: "account locked out",
+    0xC0000071: "password expired",
+    0xC0000193: "account expired",
+    0xC0000224: "password must be changed",
+    0xC000006E: "account restriction (logon hours, workstations or Protected Users)",
+}
+T = TypeVar("T")
+
+
+class SysvolError(Exception):
+    """SYSVOL could not be read or written, phrased for the administrator."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def smb_credentials(bind_user: str) -> tuple[str, str]:
+    """(user, domain) for NTLM from 'user@realm' (sent whole, as Windows does) or 'DOMAIN\\user'."""
+    if "\\" in bind_user:
+        domain, _, user = bind_user.partition("\\")
+        return user, domain
+    return bind_user, ""
+
+
+def split_unc(path: str) -> tuple[str, str]:
+    """'\\\\dom\\sysvol\\dom\\Policies\\{G}' -> ('sysvol', 'dom\\Policies\\{G}')."""
+    parts = [part for part in path.replace("/", "\\").split("\\") if part]
+    if not path.startswith("\\\\") or len(parts) < 3:
+        raise SysvolError(f"gPCFileSysPath {path!r} is not a \\\\server\\share\\path UNC path")
+    return parts[1], "\\".join(parts[2:])
+
+
+class Sysvol:
+    """One signed SMB 3 session to a DC's share (normally `sysvol`)."""
+
+    def __init__(self, conn: Any, host: str, share: str) -> None:
+        self._conn = conn
+        self.host = host
+        self.share = share
+
+    @classmethod
+    def connect(cls, host: str, bind_user: str, password: str, timeout: int, share: str = "sysvol") -> Sysvol:
+        if SMBConnection is None:
+            raise SysvolError("the impacket Python library is required on the controller")
+        user, domain = smb_credentials(bind_user)
+        try:
+            conn = SMBConnection(host, host, sess_port=445, timeout=timeout)
+        except NETWORK_ERRORS as exc:
+            raise SysvolError(f"DC {host} unreachable on SMB (445): {_os_reason(exc)}") from None
+        except SessionError as exc:
+            raise SysvolError(f"DC {host} refused SMB negotiation: {_status(exc)}") from None
+        try:
+            conn.login(user, password, domain)
+        except SessionError as exc:
+            _close_quietly(conn)
+            reason = _REASONS.get(exc.getErrorCode(), _status(exc))
+            raise SysvolError(f"SMB logon to {host} as {bind_user} refused: {reason}") from None
+        except NETWORK_ERRORS as exc:
+            _close_quietly(conn)
+            raise SysvolError(f"DC {host} stopped answering during SMB logon: {_os_reason(exc)}") from None
+        # Policy that clients execute must not travel over a session an attacker could alter.
+        if conn.getDialect() < SMB2_DIALECT_30 or not conn.isSigningRequired():
+            _close_quietly(conn)
+            raise SysvolError(f"DC {host} offers no signed SMB 3 session (dialect {conn.getDialect():#x}); "
+                              "refusing to write group policy over it")
+        return cls(conn, host, share)
+
+    def __enter__(self) -> Sysvol:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        _close_quietly(self._conn)
+
+    def _call(self, action: str, path: str, call: Callable[[], T], *, tolerate: tuple[int, ...] = ()) -> T | None:
+        """call(), with SMB failures as SysvolError; None when the NT status is one of tolerate."""
+        try:
+            return call()
+        except SessionError as exc:
+            code = exc.getErrorCode()
+            if code in tolerate:
+                return None
+            where = f"\\\\{self.host}\\{self.share}\\{path}"
+            if code == 0xC0000022:
+                raise SysvolError(f"access denied: cannot {action} {where}") from None
+            if code == 0xC00000CC:
+                raise SysvolError(f"DC {self.host} has no share {self.share!r}") from None
+            raise SysvolError(f"cannot {action} {where}: {_status(exc)}") from None
+        except NETWORK_ERRORS as exc:
+            raise SysvolError(f"DC {self.host} stopped answering during {action} {path}: {_os_reason(exc)}") from None
+
+    def read(self, path: str) -> bytes | None:
+        """The file's bytes, or None when it does not exist."""
+        buffer = io.BytesIO()
+        found = self._call("read", path, lambda: self._conn.getFile(self.share, path, buffer.write) or True,
+                           tolerate=_NOT_FOUND)
+        return buffer.getvalue() if found else None
+
+    def write(self, path: str, data: bytes) -> None:
+        """Replace path with data atomically: a reader sees the old or the new file, never part of one."""
+        temp = path + TEMP_SUFFIX
+        self._call("write", temp, lambda: self._conn.putFile(self.share, temp, io.BytesIO(data).read))
+        self._call("replace", path, lambda: self._conn.rename(self.share, temp, path))
+
+    def remove(self, path: str) -> bool:
+        """Delete a file; False when it was not there."""
+        return bool(self._call("delete", path, lambda: self._conn.deleteFile(self.share, path) or True,
+                               tolerate=_NOT_FOUND))
+
+    def listdir(self, path: str) -> list[tuple[str, bool]] | None:
+        """(name, is_directory) of each entry in path, or None when path does not exist."""
+        listing = self._call("list", path, lambda: list(self._conn.listPath(self.share, path + "\\*")),
+                             tolerate=_NOT_FOUND)
+        if listing is None:
+            return None
+        return [(entry.get_longname(), bool(entry.is_directory())) for entry in listing
+                if entry.get_longname() not in (".", "..")]
+
+    def mkdir(self, path: str) -> bool:
+        """Create a folder; False when it already existed."""
+        return bool(self._call("create folder", path, lambda: self._conn.createDirectory(self.share, path) or True,
+                               tolerate=(_EXISTS,)))
+
+    def delete_tree(self, path: str) -> bool:
+        """Remove a folder and everything in it; False when it was not there."""
+        entries = self.listdir(path)
+        if entries is None:
+            return False
+        for name, is_directory in entries:
+            child = f"{path}\\{name}"
+            if is_directory:
+                self.delete_tree(child)
+            else:
+                self.remove(child)
+        return bool(self._call("delete folder", path, lambda: self._conn.deleteDirectory(self.share, path) or True,
+                               tolerate=_NOT_FOUND))
+
+    def _with_directory(self, action: str, path: str, access: int, use: Callable[[Any, int, Any], T]) -> T:
+        server = self._conn.getSMBServer()
+
+        def run() -> T:
+            tree = server.connectTree(self.share)
+            try:
+                handle = server.create(tree, path, access, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                                       FILE_DIRECTORY_FILE, FILE_OPEN, 0)
+                try:
+                    return use(server, tree, handle)
+                finally:
+                    server.close(tree, handle)
+            finally:
+                with contextlib.suppress(Exception):
+                    server.disconnectTree(tree)
+        result = self._call(action, path, run)
+        assert result is not None  # nothing is tolerated, so a failure has raised
+        return result
+
+    def get_security(self, path: str) -> bytes:
+        """The folder's security descriptor (owner, group, DACL), self-relative."""
+        return bytes(self._with_directory(
+            "read the ACL of", path, READ_CONTROL,
+            lambda server, tree, handle: server.queryInfo(tree, handle, infoType=SMB2_0_INFO_SECURITY,
+                                                          fileInfoClass=0,
+                                                          additionalInformation=SECURITY_INFORMATION)))
+
+    def set_security(self, path: str, descriptor: bytes) -> None:
+        self._with_directory(
+            "set the ACL of", path, READ_CONTROL | WRITE_DAC | WRITE_OWNER,
+            lambda server, tree, handle: server.setInfo(tree, handle, descriptor, infoType=SMB2_0_INFO_SECURITY,
+                                                        fileInfoClass=0,
+                                                        additionalInformation=SECURITY_INFORMATION))
+
+
+def _status(exc: Any) -> str:
+    code = exc.getErrorCode()
+    name = nt_errors.ERROR_MESSAGES.get(code, (f"NT status {code:#010x}", ""))[0]
+    return str(name)
+
+
+def _os_reason(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError) or type(exc).__name__ == "NetBIOSTimeout" or "timed out" in str(exc):
+        return "no answer in time"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def _close_quietly(conn: Any) -> None:
+    # A connection that already broke is not worth an error over the real one.
+    with contextlib.suppress(Exception):
+        conn.close()

@@ -1,0 +1,294 @@
+#!/usr/bin/python
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: scan_gpo
+short_description: Author and link the domain GPO that makes Windows hosts ready for authenticated scanning
+description:
+  - Creates, updates, links or removes one group policy object holding every Group Policy setting
+    a vulnerability scanner needs for authenticated ("trusted") scans of Windows hosts, talking LDAP over
+    TLS and SMB 3 (signed) from the controller straight to a domain controller. No RSAT host or WinRM to
+    the DC is needed.
+  - The GPO is found by its display name O(name). When more than one GPO has that name the module
+    fails, lists their GUIDs and changes nothing.
+  - It writes the C(groupPolicyContainer) (with C(gPCMachineExtensionNames)), C(GPT.INI),
+    C(Machine\Microsoft\Windows NT\SecEdit\GptTmpl.inf) (Security Settings), C(Machine\Registry.pol)
+    (Administrative Templates), and gives the SYSVOL folder the ACL derived from the GPO object's
+    security descriptor, as the Group Policy Management console and C(samba-tool gpo create) do.
+  - Settings in the GPO that the module does not manage (added, for example, with the Group Policy
+    editor) are kept as they are.
+  - Files and the version change only when a setting changes. The computer version goes up by one
+    per change, in C(GPT.INI) and LDAP alike, after the files are written.
+  - A run interrupted at any point (killed, or the DC gone) leaves a state the next run completes.
+  - Check mode reports what would change; diff mode shows the change per setting, not per byte.
+author:
+  - scanready maintainers
+extends_documentation_fragment:
+  - scanready.windows.domain_connection
+options:
+  name:
+    description:
+      - Display name of the GPO.
+    type: str
+    default: Authenticated scanning (scanready)
+  state:
+    description:
+      - V(present) creates or updates the GPO and its links.
+      - V(absent) unlinks it from every domain, OU and site, then deletes its SYSVOL folder and its LDAP object.
+    type: str
+    choices: [present, absent]
+    default: present
+  sharing_model_classic:
+    description:
+      - Security Options, "Network access - Sharing and security model for local accounts" = Classic
+        (C(ForceGuest=0)).
+      - V(false) leaves the setting out of the GPO (removes it when the module set it before); so do the other
+        switches below.
+    type: bool
+    default: true
+  guest_account_disabled:
+    description:
+      - Security Options, "Accounts - Guest account status" = Disabled (C(EnableGuestAccount = 0)).
+    type: bool
+    default: true
+  everyone_includes_anonymous_disabled:
+    description:
+      - Security Options, "Network access - Let Everyone permissions apply to anonymous users" = Disabled
+        (C(EveryoneIncludesAnonymous=0)).
+    type: bool
+    default: true
+  remote_registry_automatic:
+    description:
+      - System Services, Remote Registry (C(RemoteRegistry)) starts automatically.
+    type: bool
+    default: true
+  server_automatic:
+    description:
+      - System Services, Server (C(LanmanServer)) starts automatically.
+    type: bool
+    default: true
+  windows_firewall_automatic:
+    description:
+      - System Services, Windows Firewall (C(MpsSvc)) starts automatically.
+    type: bool
+    default: true
+  firewall_enabled:
+    description:
+      - Administrative Templates, Windows Firewall, Domain Profile, "Protect all network connections".
+      - V(true) enables it (C(EnableFirewall=1)), V(false) disables it (C(EnableFirewall=0)).
+      - V(unmanaged) leaves whatever the GPO holds for it untouched. Your network administrator decides.
+    type: raw
+    default: true
+  remote_admin_exception:
+    description:
+      - Domain Profile, "Allow remote administration exception", scoped to O(scanner_addresses).
+    type: bool
+    default: true
+  file_print_exception:
+    description:
+      - Domain Profile, "Allow file and printer sharing exception", scoped to O(scanner_addresses).
+    type: bool
+    default: true
+  icmp_echo_exception:
+    description:
+      - Domain Profile, "Allow ICMP exceptions" for inbound echo requests (needed for compliance scans).
+    type: bool
+    default: true
+  scanner_addresses:
+    description:
+      - The scanner appliances' IPv4/IPv6 addresses or CIDR networks the exceptions admit
+        ("Allow unsolicited incoming messages from").
+      - Required while O(remote_admin_exception) or O(file_print_exception) is on, unless you pass
+        V(['*']) explicitly to admit every address. V(*) cannot be mixed with addresses.
+    type: list
+    elements: str
+  links:
+    description:
+      - DNs of the domain, OUs or sites to link the GPO to. The GPO ends up linked exactly there; its
+        links elsewhere are removed. Other GPOs' links are left exactly as they were.
+      - Defaults to the domain root. V([]) links it nowhere.
+    type: list
+    elements: str
+  enforced:
+    description:
+      - Make the links enforced ("No Override"), so OUs that block inheritance still get the policy.
+    type: bool
+    default: false
+notes:
+  - Clients apply the policy at their next Group Policy refresh (up to 90 minutes, or C(gpupdate /force)).
+  - While a run is in progress the GPO folder holds a file C(scanready.pending) recording the version being
+    published; the run removes it when done.
+requirements:
+  - impacket (Python library on the controller)
+seealso:
+  - module: scanready.windows.scan_account
+"""
+
+EXAMPLES = r"""
+- name: The scan policy, linked at the domain root, exceptions scoped to the scanners
+  scanready.windows.scan_gpo:
+    domain: corp.example.com
+    dc: dc1.corp.example.com
+    ca_cert: /etc/pki/corp-ca.pem
+    admin_username: admin@corp.example.com
+    admin_password: "{{ vault_admin_password }}"
+    scanner_addresses: [192.0.2.10, 198.51.100.0/28]
+  delegate_to: localhost
+  run_once: true
+
+- name: Linked to two OUs only, enforced, firewall setting left to another GPO
+  scanready.windows.scan_gpo:
+    domain: corp.example.com
+    admin_username: admin@corp.example.com
+    admin_password: "{{ vault_admin_password }}"
+    scanner_addresses: ["*"]
+    firewall_enabled: unmanaged
+    links:
+      - OU=Servers,DC=corp,DC=example,DC=com
+      - OU=Workstations,DC=corp,DC=example,DC=com
+    enforced: true
+  delegate_to: localhost
+  run_once: true
+
+- name: Remove the GPO and all its links
+  scanready.windows.scan_gpo:
+    domain: corp.example.com
+    admin_username: admin@corp.example.com
+    admin_password: "{{ vault_admin_password }}"
+    state: absent
+  delegate_to: localhost
+  run_once: true
+"""
+
+RETURN = r"""
+guid:
+  description: The GPO's GUID (the one it would get, in check mode); null when absent and not found.
+  returned: always
+  type: str
+  sample: "{0F3C1A52-8D0E-4B7E-9A51-2C6B1D7E3F40}"
+dn:
+  description: The GPO's DN; null when absent and not found.
+  returned: always
+  type: str
+  sample: CN={0F3C1A52-8D0E-4B7E-9A51-2C6B1D7E3F40},CN=Policies,CN=System,DC=corp,DC=example,DC=com
+version:
+  description:
+    - The GPO's C(versionNumber) after the run (user version in the high 16 bits, computer version in the low 16).
+    - For O(state=absent), the version of the deleted GPO.
+  returned: always
+  type: int
+  sample: 3
+links:
+  description: DNs of the containers the GPO is linked to after the run.
+  returned: always
+  type: list
+  elements: str
+  sample: [DC=corp,DC=example,DC=com]
+changes:
+  description: What changed (or would change), per setting and per link.
+  returned: always
+  type: list
+  elements: str
+  sample: ["ForceGuest: 1 → 0", "link DC=corp,DC=example,DC=com: not linked → linked"]
+actions:
+  description: The writes made (or, in check mode, that would be made), in order.
+  returned: always
+  type: list
+  elements: str
+  sample: ["write Machine\\Microsoft\\Windows NT\\SecEdit\\GptTmpl.inf", "set GPT.INI Version=4", "set versionNumber 4"]
+"""
+
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.parsing.convert_bool import boolean
+from ansible_collections.scanready.windows.plugins.module_utils import _ldap, _sysvol
+from ansible_collections.scanready.windows.plugins.module_utils._gpo import ScanPolicy
+from ansible_collections.scanready.windows.plugins.module_utils._gpo_store import (
+    DEFAULT_NAME,
+    GpoStoreError,
+    Request,
+    run,
+)
+from ansible_collections.scanready.windows.plugins.module_utils._ldap import (
+    DOMAIN_CONNECTION_SPEC,
+    DomainError,
+    connect,
+)
+from ansible_collections.scanready.windows.plugins.module_utils._sysvol import Sysvol, SysvolError
+
+SWITCHES = ("sharing_model_classic", "guest_account_disabled", "everyone_includes_anonymous_disabled",
+            "remote_registry_automatic", "server_automatic", "windows_firewall_automatic",
+            "remote_admin_exception", "file_print_exception", "icmp_echo_exception")
+GPO_SPEC: dict[str, dict[str, Any]] = {
+    "name": {"type": "str", "default": DEFAULT_NAME},
+    "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
+    **{switch: {"type": "bool", "default": True} for switch in SWITCHES},
+    "firewall_enabled": {"type": "raw", "default": True},
+    "scanner_addresses": {"type": "list", "elements": "str"},
+    "links": {"type": "list", "elements": "str"},
+    "enforced": {"type": "bool", "default": False},
+}
+
+
+def firewall_choice(value: Any) -> bool | None:
+    """true / false / 'unmanaged' (None); ValueError otherwise."""
+    if isinstance(value, str) and value.strip().lower() == "unmanaged":
+        return None
+    try:
+        return boolean(value, strict=True)
+    except TypeError:
+        raise ValueError(f"firewall_enabled must be true, false or unmanaged, not {value!r}") from None
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=DOMAIN_CONNECTION_SPEC | GPO_SPEC, supports_check_mode=True)
+    params = module.params
+    if _ldap.ldap3 is None:
+        module.fail_json(msg=missing_required_lib("ldap3"))
+    if _sysvol.SMBConnection is None:
+        module.fail_json(msg=missing_required_lib("impacket"))
+    if not params["name"].strip():
+        module.fail_json(msg="name must not be empty")
+    try:
+        firewall = firewall_choice(params["firewall_enabled"])
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+    addresses = params["scanner_addresses"]
+    policy = ScanPolicy(**{switch: params[switch] for switch in SWITCHES}, firewall_enabled=firewall,
+                        scanner_addresses=tuple(addresses) if addresses is not None else None)
+    links = params["links"]
+    request = Request(name=params["name"], state=params["state"], policy=policy,
+                      links=tuple(links) if links is not None else None, enforced=params["enforced"])
+    try:
+        with connect(params) as conn:
+            settings = conn.settings
+
+            def open_sysvol(share: str) -> Sysvol:
+                return Sysvol.connect(settings.host, settings.bind_user, settings.password, settings.timeout, share)
+
+            outcome = run(conn, open_sysvol, request, settings.domain, module.check_mode)
+    except (DomainError, SysvolError, GpoStoreError) as exc:
+        module.fail_json(msg=exc.message)
+    for warning in outcome.warnings:
+        module.warn(warning)
+    result: dict[str, Any] = {
+        "changed": outcome.changed,
+        "guid": outcome.guid,
+        "dn": outcome.dn,
+        "version": outcome.version,
+        "links": outcome.links,
+        "changes": outcome.changes,
+        "actions": outcome.actions,
+    }
+    if module._diff:
+        after = "" if request.state == "absent" else outcome.after
+        result["diff"] = {"before": outcome.before, "after": after,
+                          "before_header": f"{request.name} (settings)", "after_header": f"{request.name} (settings)"}
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
