@@ -7,8 +7,8 @@ DOCUMENTATION = r"""
 module: readiness_report
 short_description: Write the scan readiness reports (JSON, JUnit XML, HTML, provider ticket)
 description:
-  - Renders the result of M(scanready.windows.scan_readiness) into four files in O(dest) on the
-    host the module runs on (the controller, with C(delegate_to: localhost)).
+  - "Renders the result of M(scanready.windows.scan_readiness) into four files in O(dest) on the
+    host the module runs on (the controller, with C(delegate_to: localhost))."
   - C(readiness.json) for machines (the schema in the collection's ARCHITECTURE.md),
     C(junit.xml) for CI (one testcase per target and check), C(readiness.html) for people (a
     self-contained page without scripts or external assets), and C(ticket.md), the text the scanning
@@ -17,9 +17,9 @@ description:
     left out, so a re-run over an unchanged fleet changes no file and reports C(changed=false).
   - The module takes no password. Reports are built from the result's documented fields only, and
     the free-text fields (C(detail), C(fix)) are searched for password-like values
-    (C(password=...), C(secret: ...)) and hash-like hex strings, which are masked.
+    (C(password=...), C(secret=...)) and hash-like hex strings, which are masked.
 author:
-  - scanready maintainers
+  - scanready maintainers (@scanready)
 options:
   result:
     description:
@@ -37,15 +37,17 @@ options:
     required: true
   generated_at:
     description:
-      - Text stamped into every report as the time it was generated, for example
-        C("{{ now(utc=true).isoformat() }}").
+      - Text stamped into every report as the time it was generated, for example an ISO 8601 time
+        such as C(2025-06-01T12:00:00+00:00) (see EXAMPLES).
       - Leave it out to keep the reports identical, and the task unchanged, for an unchanged result.
     type: str
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reports which files would be written, writes nothing and creates no directory.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Shows the change of each file that changes.
 notes:
