@@ -635,7 +635,7 @@ def not_ready_summary(report: Readiness) -> list[dict[str, Any]]:
             why = host.why
             line = f"{host.name} ({host.address}): {class_label(cls)}"
             if why is not None:
-                line += f" on {why.name}: {why.detail}"
+                line += f" on {why.name}: {why.detail.rstrip('.')}."
                 if why.fix:
                     line += f" Fix: {why.fix}"
             out.append({"name": host.name, "address": host.address, "class": cls,
