@@ -104,6 +104,11 @@ class Host:
     checks: tuple[Check, ...]
 
     @property
+    def shown_address(self) -> str:
+        """The address, or why there is none (a name that did not resolve)."""
+        return self.address or "no address"
+
+    @property
     def failures(self) -> tuple[Check, ...]:
         return tuple(c for c in self.checks if c.ok is False)
 
@@ -319,7 +324,7 @@ def render_junit(report: Readiness) -> str:
         if check.ok is False:
             failure = ET.SubElement(case, "failure", {"message": f"{check.cls}: {check.fix or 'no fix given'}",
                                                       "type": check.cls})
-            failure.text = f"{host.name} ({host.address}): {check.detail}\nfix: {check.fix or 'no fix given'}"
+            failure.text = f"{host.name} ({host.shown_address}): {check.detail}\nfix: {check.fix or 'no fix given'}"
         elif check.ok is None:
             ET.SubElement(case, "skipped", {"message": f"{check.cls}: {check.detail}"})
     for host in bare:
@@ -350,7 +355,7 @@ def address_ranges(addresses: Sequence[str]) -> list[str]:
             out.append(run[0][2] if len(run) == 1 else f"{run[0][2]}-{run[-1][2]}")
             run.clear()
 
-    for is_name, version, number, text in sorted({_address_key(a) for a in addresses}):
+    for is_name, version, number, text in sorted({_address_key(a) for a in addresses if a}):
         if not (run and not is_name and (version, number) == (run[-1][0], run[-1][1] + 1)):
             flush()
         if is_name:
@@ -402,7 +407,7 @@ def render_ticket(report: Readiness) -> str:
         for host in not_ready:
             why = host.why
             reason = class_label(host.cls) + (f": {why.detail}" if why else "")
-            lines.append(f"| {_md_cell(host.name)} | {_md_cell(host.address)} | {_md_cell(reason)} |")
+            lines.append(f"| {_md_cell(host.name)} | {_md_cell(host.shown_address)} | {_md_cell(reason)} |")
         lines.append("")
     if report.generated_at is not None:
         lines += [f"Verified at {report.generated_at}.", ""]
@@ -527,7 +532,7 @@ def _host_row(host: Host, columns: Sequence[str], group_fix: str | None) -> str:
         why = '<td class="why"></td>'
     scheme = ('<td class="scheme none">none</td>' if host.auth_scheme is None
               else f'<td class="scheme">{_e(scheme_label(host.auth_scheme))}</td>')
-    return (f'<tr><td class="host">{_e(host.name)}<div class="a">{_e(host.address)}</div></td>'
+    return (f'<tr><td class="host">{_e(host.name)}<div class="a">{_e(host.shown_address)}</div></td>'
             f'{scheme}{cells}{why}</tr>')
 
 
@@ -633,7 +638,7 @@ def not_ready_summary(report: Readiness) -> list[dict[str, Any]]:
     for cls, hosts in report.not_ready_groups:
         for host in hosts:
             why = host.why
-            line = f"{host.name} ({host.address}): {class_label(cls)}"
+            line = f"{host.name} ({host.shown_address}): {class_label(cls)}"
             if why is not None:
                 line += f" on {why.name}: {why.detail.rstrip('.')}."
                 if why.fix:

@@ -283,6 +283,14 @@ def test_ticket_asks_for_ntlmv1_when_a_ready_host_needs_it(result: dict[str, Any
     assert "please enable it" in render_ticket(parse_result(result))
 
 
+def test_a_target_without_address_says_so(result: dict[str, Any]) -> None:
+    result["hosts"][2]["address"] = ""  # t0002: its name did not resolve
+    files = render_all(parse_result(result))
+    assert "| t0002.lab1.example.test | no address |" in files["ticket.md"]
+    assert '<div class="a">no address</div>' in files["readiness.html"]
+    assert json.loads(files["readiness.json"])["hosts"][2]["address"] == ""
+
+
 def test_ticket_table_cells_cannot_break_the_table(result: dict[str, Any]) -> None:
     result["hosts"][2]["checks"]["logon"]["detail"] = "a | b\nc"
     ticket = render_ticket(parse_result(result))
@@ -291,7 +299,7 @@ def test_ticket_table_cells_cannot_break_the_table(result: dict[str, Any]) -> No
 
 
 def test_address_ranges() -> None:
-    assert address_ranges(["10.0.0.3", "10.0.0.1", "10.0.0.2", "10.0.0.2", "10.0.1.0", "host.example",
+    assert address_ranges(["10.0.0.3", "", "10.0.0.1", "10.0.0.2", "10.0.0.2", "10.0.1.0", "host.example",
                            "10.0.0.255", "10.0.0.5", "::1", "::2"]) == [
         "10.0.0.1-10.0.0.3", "10.0.0.5", "10.0.0.255-10.0.1.0", "::1-::2", "host.example"]
 
