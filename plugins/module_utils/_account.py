@@ -308,8 +308,7 @@ def ensure_account(conn: Directory, desired: Desired, *, domain: str, check_mode
         create_dn = None
         matches: bool | None = None
         if current is None:
-            if not desired.password:
-                raise DomainError(f"password is required to create the account {desired.name}", CONFIG)
+            _required_password(desired)
             create_dn = f"CN={escape_rdn(desired.name)},{container_for(conn, desired.path)}"
         else:
             if desired.path and not current.dn.lower().endswith("," + desired.path.lower()):
@@ -327,8 +326,7 @@ def ensure_account(conn: Directory, desired: Desired, *, domain: str, check_mode
         conn.delete(current.dn)
         return Outcome(True, False, None, diff, warnings)
     if plan.create_dn is not None:
-        assert desired.password is not None  # checked above
-        _create(conn, plan, desired, domain)
+        _create(conn, plan.create_dn, plan, desired, domain)
     elif current is not None:
         _update(conn, current, plan, desired)
     return Outcome(True, plan.create_dn is not None, find_account(conn, desired.name), diff, warnings)
@@ -344,10 +342,14 @@ def _set_password(conn: Directory, dn: str, name: str, password: str) -> None:
         raise
 
 
-def _create(conn: Directory, plan: Plan, desired: Desired, domain: str) -> None:
+def _required_password(desired: Desired) -> str:
+    if not desired.password:
+        raise DomainError(f"password is required to create the account {desired.name}", CONFIG)
+    return desired.password
+
+
+def _create(conn: Directory, dn: str, plan: Plan, desired: Desired, domain: str) -> None:
     """Create disabled, set the password, then enable and join; on any failure remove it again."""
-    dn = plan.create_dn
-    assert dn is not None and desired.password is not None
     attributes: dict[str, Any] = {
         "sAMAccountName": desired.name,
         "userPrincipalName": f"{desired.name}@{domain}",
@@ -357,7 +359,7 @@ def _create(conn: Directory, plan: Plan, desired: Desired, domain: str) -> None:
         attributes["description"] = plan.description
     conn.add(dn, USER_OBJECT_CLASSES, attributes)
     try:
-        _set_password(conn, dn, desired.name, desired.password)
+        _set_password(conn, dn, desired.name, _required_password(desired))
         # Replacing the whole value also drops PASSWD_NOTREQD, which the DC may set on a passwordless account.
         conn.modify(dn, {"userAccountControl": [(MODIFY_REPLACE, [str(plan.uac)])]})
         if plan.join:
@@ -375,8 +377,7 @@ def _create(conn: Directory, plan: Plan, desired: Desired, domain: str) -> None:
 def _update(conn: Directory, current: Account, plan: Plan, desired: Desired) -> None:
     """Password first (the policy may refuse it before anything changed), then groups, then flags."""
     if plan.set_password:
-        assert desired.password is not None
-        _set_password(conn, current.dn, desired.name, desired.password)
+        _set_password(conn, current.dn, desired.name, _required_password(desired))
     if plan.join:
         conn.modify(plan.join, {"member": [(MODIFY_ADD, [current.dn])]})
     if plan.leave:

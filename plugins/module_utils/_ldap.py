@@ -127,17 +127,13 @@ def bind_user_for(username: str, domain: str) -> str:
     name = username.strip()
     if not name:
         raise DomainError("admin_username is empty", CONFIG)
-    if "\\" in name:
-        netbios, _, user = name.partition("\\")
-        if not netbios or not user:
-            raise DomainError(f"admin_username {username!r} is neither DOMAIN\\user nor user@domain", CONFIG)
-        return name
-    if "@" in name:
-        user, _, realm = name.partition("@")
-        if not user or not realm:
-            raise DomainError(f"admin_username {username!r} is neither DOMAIN\\user nor user@domain", CONFIG)
-        return name
-    return f"{name}@{domain}"
+    separator = "\\" if "\\" in name else "@" if "@" in name else None
+    if separator is None:
+        return f"{name}@{domain}"
+    left, right = name.split(separator, 1)
+    if not left or not right:
+        raise DomainError(f"admin_username {username!r} is neither DOMAIN\\user nor user@domain", CONFIG)
+    return name
 
 
 def settings_from_params(params: Mapping[str, Any]) -> Settings:

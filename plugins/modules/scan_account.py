@@ -15,7 +15,7 @@ description:
   - Only the flags and memberships named here are managed. Other bits of C(userAccountControl) and
     other group memberships are left as they are. An existing account is never moved to O(path).
 author:
-  - scanready maintainers
+  - scanready maintainers (@scanready)
 extends_documentation_fragment:
   - scanready.windows.domain_connection
 options:
@@ -79,20 +79,22 @@ options:
     default: domain_admins
 attributes:
   check_mode:
+    description: Can run in check mode and report what would change without changing it.
     support: full
     details: Reads the account and reports what would change; changes nothing.
   diff_mode:
+    description: Reports what changed (or would change) in diff mode.
     support: full
     details: The account's state, flags, description and groups before and after; a password change
       is named, the password never shown.
   action_group:
+    description: Use C(group/scanready.windows.domain) in C(module_defaults) to set the connection options once.
     support: full
     membership: [scanready.windows.domain]
 notes:
   - Kerberos (SASL GSSAPI) binds are not offered; the operator binds with a password over TLS.
 seealso:
   - module: scanready.windows.scan_gpo
-  - role: scanready.windows.scanner_account
 """
 
 EXAMPLES = r"""
