@@ -313,10 +313,12 @@ class DomainConnection:
         return True
 
     def _communication_error(self, operation: str, target: str, exc: BaseException) -> DomainError:
+        """ldap3 raised instead of answering: the DC went away, or the request itself was malformed."""
+        reason = _redact(_strip_ldap3_prefix(str(exc)), [self.settings.password])
         if isinstance(exc, TimeoutError | ldap3_exceptions.LDAPResponseTimeoutError):
             reason = f"no answer within {self.settings.timeout} s"
-        else:
-            reason = _redact(_strip_ldap3_prefix(str(exc)), [self.settings.password])
+        elif not isinstance(exc, ldap3_exceptions.LDAPCommunicationError | OSError):
+            return DomainError(f"{operation} {target} failed: {reason}", FAILED)
         return DomainError(f"DC {self.settings.host} stopped answering during {operation} {target}: {reason}",
                            UNREACHABLE)
 

@@ -17,7 +17,13 @@ from ansible_collections.scanready.windows.plugins.module_utils._ldap import (
     settings_from_params,
     sid_to_str,
 )
-from ldap3.core.exceptions import LDAPSocketOpenError, LDAPStartTLSError
+from ldap3.core.exceptions import (
+    LDAPInvalidFilterError,
+    LDAPResponseTimeoutError,
+    LDAPSocketOpenError,
+    LDAPSocketReceiveError,
+    LDAPStartTLSError,
+)
 
 SECRET = "S3cret-Operator-Pass"
 
@@ -206,3 +212,64 @@ def test_validate_certs_false_turns_off_checks() -> None:
     context = _ldap._tls_context(settings_from_params(params(validate_certs=False)))
     assert context.verify_mode == ssl.CERT_NONE
     assert not context.check_hostname
+
+
+class ScriptedLdap3:
+    """Stands in for an ldap3.Connection: raises, or answers with a result and a response."""
+
+    def __init__(self, raises: Exception | None = None, result: dict[str, Any] | None = None,
+                 response: list[dict[str, Any]] | None = None) -> None:
+        self.raises = raises
+        self.result = result or {"result": 0, "description": "success"}
+        self.response = response or []
+
+    def _answer(self, *args: Any, **kwargs: Any) -> bool:
+        if self.raises is not None:
+            raise self.raises
+        return self.result["result"] == 0
+
+    search = modify = add = delete = _answer
+
+
+def connection(fake: ScriptedLdap3) -> _ldap.DomainConnection:
+    return _ldap.DomainConnection(settings_from_params(params(dc="dc1")), fake, "DC=corp,DC=example,DC=com")
+
+
+def test_a_dc_that_stops_answering() -> None:
+    fake = ScriptedLdap3(raises=LDAPSocketReceiveError("error receiving data: [Errno 104] Connection reset"))
+    with pytest.raises(DomainError) as err:
+        connection(fake).modify("CN=x", {"description": [(_ldap.MODIFY_REPLACE, ["y"])]})
+    assert err.value.cause == _ldap.UNREACHABLE
+    assert err.value.message.startswith("DC dc1 stopped answering during modify CN=x: ")
+
+
+def test_a_dc_that_answers_too_slowly() -> None:
+    with pytest.raises(DomainError, match="no answer within 10 s"):
+        connection(ScriptedLdap3(raises=LDAPResponseTimeoutError("no response from server"))).delete("CN=x")
+
+
+def test_a_malformed_request_is_not_called_unreachable() -> None:
+    with pytest.raises(DomainError) as err:
+        connection(ScriptedLdap3(raises=LDAPInvalidFilterError("malformed filter"))).search("DC=corp", "(x", [])
+    assert err.value.cause == _ldap.FAILED
+    assert err.value.message == "search DC=corp failed: malformed filter"
+
+
+def test_a_refused_operation_is_classified() -> None:
+    fake = ScriptedLdap3(result={"result": 50, "description": "insufficientAccessRights", "message": "denied"})
+    with pytest.raises(DomainError) as err:
+        connection(fake).add("CN=x,DC=corp", "user", {})
+    assert err.value.cause == _ldap.RIGHTS
+
+
+def test_search_entries_keep_text_and_binary_values() -> None:
+    fake = ScriptedLdap3(response=[
+        {"type": "searchResEntry", "dn": "CN=x,DC=corp",
+         "attributes": {"objectSid": b"\x01\x00", "memberOf": ["CN=g"], "description": "text"}},
+        {"type": "searchResRef", "uri": ["ldap://ForestDnsZones.corp/DC=ForestDnsZones"]},
+    ])
+    [entry] = connection(fake).search("DC=corp", "(cn=x)", ["objectSid", "memberOf", "description"])
+    assert entry.dn == "CN=x,DC=corp"
+    assert entry.attributes == {"objectSid": [b"\x01\x00"], "memberOf": ["CN=g"], "description": ["text"]}
+    assert entry.first("description") == "text"
+    assert entry.first("missing") is None
