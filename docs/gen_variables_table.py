@@ -10,6 +10,7 @@ Usage: docs/gen_variables_table.py [--roles DIR] [--check README.md]
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 # The order the stages run in site.yml; a role not listed here sorts after them by name.
 STAGE_ORDER = ("scanner_account", "scan_policy", "wmi_privacy", "verify")
+# Ansible's documentation markup, C(code) O(option=value) V(value) M(module) ..., with `\)` escaping a paren.
+MARKUP = re.compile(r"\b([BCEILMOPUV])\(((?:\\.|[^\\)])*)\)")
 
 
 @dataclass
@@ -27,6 +30,25 @@ class Variable:
     name: str
     spec: dict[str, Any]
     roles: list[str] = field(default_factory=list)
+    required_by: list[str] = field(default_factory=list)
+    secret: bool = False
+
+
+def markdown(text: str) -> str:
+    """Ansible's markup as Markdown: code-like markup in backticks, links as links."""
+    def convert(match: re.Match[str]) -> str:
+        kind, body = match.group(1), re.sub(r"\\([\\)])", r"\1", match.group(2))
+        if kind == "B":
+            return f"**{body}**"
+        if kind == "I":
+            return f"*{body}*"
+        if kind == "U":
+            return body
+        if kind == "L":
+            label, url = body.rsplit(",", 1)
+            return f"[{label.strip()}]({url.strip()})"
+        return f"`{body.split('#')[0] if kind == 'P' else body}`"
+    return MARKUP.sub(convert, text)
 
 
 def cell(text: str) -> str:
@@ -37,7 +59,7 @@ def cell(text: str) -> str:
 def describe(spec: dict[str, Any]) -> str:
     """The first paragraph of the description, plus the allowed values when they are fixed."""
     description = spec.get("description", "")
-    text = description[0] if isinstance(description, list) and description else str(description or "")
+    text = markdown(description[0] if isinstance(description, list) and description else str(description or ""))
     if spec.get("choices"):
         text += " One of: " + ", ".join(f"`{c}`" for c in spec["choices"]) + "."
     return text
@@ -50,16 +72,18 @@ def type_of(spec: dict[str, Any]) -> str:
     return kind
 
 
-def default_of(spec: dict[str, Any]) -> str:
-    if spec.get("required"):
+def default_of(variable: Variable) -> str:
+    if variable.required_by and variable.required_by == variable.roles:
         return "required"
-    if "default" not in spec or spec["default"] is None:
+    if variable.required_by:
+        return "required by " + ", ".join(variable.required_by)
+    if "default" not in variable.spec or variable.spec["default"] is None:
         return "-"
-    value = spec["default"]
+    value = variable.spec["default"]
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"
-    if isinstance(value, (list, dict)):
-        return "`" + str(yaml.safe_dump(value, default_flow_style=True)).strip() + "`"
+    if isinstance(value, (list, dict)) or value == "":
+        return "`" + str(yaml.safe_dump(value, default_flow_style=True)).strip().removesuffix("...").strip() + "`"
     return f"`{value}`"
 
 
@@ -68,18 +92,27 @@ def role_order(role: str) -> tuple[int, str]:
 
 
 def collect(roles_dir: Path) -> list[Variable]:
-    """Every option of every entry point of every role, merged by variable name."""
+    """Every option of every entry point of every role, merged by variable name.
+
+    A role is named with its entry point when that is not `main` (`verify:report`).
+    """
     found: dict[str, Variable] = {}
     spec_files = sorted(roles_dir.glob("*/meta/argument_specs.yml"), key=lambda p: role_order(p.parts[-3]))
     for spec_file in spec_files:
         role = spec_file.parts[-3]
         entry_points = (yaml.safe_load(spec_file.read_text()) or {}).get("argument_specs") or {}
-        for entry_point in entry_points.values():
+        for entry_name, entry_point in sorted(entry_points.items(), key=lambda kv: kv[0] != "main"):
             for name, spec in (entry_point.get("options") or {}).items():
-                variable = found.setdefault(name, Variable(name, spec or {}))
-                if role not in variable.roles:
-                    variable.roles.append(role)
-    return sorted(found.values(), key=lambda v: (role_order(v.roles[0]), v.name))
+                spec = spec or {}
+                variable = found.setdefault(name, Variable(name, spec))
+                if any(r.split(":")[0] == role for r in variable.roles):
+                    continue
+                where = role if entry_name == "main" else f"{role}:{entry_name}"
+                variable.roles.append(where)
+                variable.secret = variable.secret or bool(spec.get("no_log"))
+                if spec.get("required"):
+                    variable.required_by.append(where)
+    return sorted(found.values(), key=lambda v: (role_order(v.roles[0].split(":")[0]), v.roles[0], v.name))
 
 
 def render(variables: list[Variable]) -> str:
@@ -88,9 +121,8 @@ def render(variables: list[Variable]) -> str:
         "|---|---|---|---|---|---|",
     ]
     for v in variables:
-        secret = "yes" if v.spec.get("no_log") else ""
         lines.append(
-            f"| `{v.name}` | {cell(type_of(v.spec))} | {cell(default_of(v.spec))} | {secret} "
+            f"| `{v.name}` | {cell(type_of(v.spec))} | {cell(default_of(v))} | {'yes' if v.secret else ''} "
             f"| {', '.join(v.roles)} | {cell(describe(v.spec))} |"
         )
     return "\n".join(lines) + "\n"
