@@ -6,29 +6,35 @@ listall/show/getlink/aclcheck/list/backup, the DC's own database (ldb) and SYSVO
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import struct
 import subprocess
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from ansible_collections.scanready.windows.plugins.module_utils import _gpo, _gpo_store
+from ansible_collections.scanready.windows.plugins.module_utils import _gpo, _gpo_store, _ldap
 from ansible_collections.scanready.windows.plugins.module_utils._gpo import (
     GpoContent,
     InfDocument,
     PolEntry,
     ScanPolicy,
 )
+from ansible_collections.scanready.windows.plugins.module_utils._sysvol import Sysvol
 
 from tests.lab_support import (
+    BIN,
+    REPO,
     LabInfo,
     ldb_search,
     load_lab,
     run_module,
+    run_playbook,
     samba_python,
 )
 
@@ -194,6 +200,23 @@ def gplinks(lab: LabInfo) -> dict[str, str]:
     return {entry["dn"][0]: entry["gPLink"][0] for entry in ldb_search(lab, base_dn(lab), "(gPLink=*)", "gPLink")}
 
 
+def set_display_name(lab: LabInfo, guid: str, name: str) -> None:
+    code = (
+        "import json, sys, ldb\n"
+        "from samba.samdb import SamDB\n"
+        "from samba.param import LoadParm\n"
+        "from samba.auth import system_session\n"
+        "lp = LoadParm(); lp.load(sys.argv[1])\n"
+        "db = SamDB(url=sys.argv[2], session_info=system_session(), lp=lp)\n"
+        "m = ldb.Message(ldb.Dn(db, sys.argv[3]))\n"
+        "m['displayName'] = ldb.MessageElement(sys.argv[4], ldb.FLAG_MOD_REPLACE, 'displayName')\n"
+        "db.modify(m)\n"
+        "print(json.dumps(True))\n"
+    )
+    samba_python(code, str(lab.state / "etc" / "smb.conf"), lab.sam_ldb,
+                 f"CN={guid},CN=Policies,CN=System,{base_dn(lab)}", name)
+
+
 def remove_gpos(lab: LabInfo, name: str) -> None:
     """Clean-up through samba-tool, independent of the code under test."""
     for entry in gpos_named(lab, name):
@@ -352,5 +375,268 @@ def test_check_apply_idempotent_change_absent(lab: LabInfo, domain: dict[str, An
         assert not (policies_dir(lab) / guid).exists()
         assert gplinks(lab) == domain["links"]  # every other GPO's links as they were before
         assert not run_module("scan_gpo", dict(args, state="absent")).changed
+    finally:
+        remove_gpos(lab, NAME)
+
+
+def run_direct(lab: LabInfo, args: dict[str, Any], tmp: Path, *, kill_after: float | None = None,
+               check: bool = False) -> dict[str, Any] | None:
+    """The module file run as Ansible runs it on the target (AnsibleModule, its argument spec), minus
+    Ansible's own start-up; None when kill_after seconds killed it first (SIGKILL, no clean-up)."""
+    args_file = tmp / "args.json"
+    args_file.touch(mode=0o600)
+    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=check)}))
+    cmd = [str(BIN / "python"), str(REPO / "plugins" / "modules" / "scan_gpo.py"), str(args_file)]
+    if kill_after is not None:
+        cmd = ["timeout", "-s", "KILL", f"{kill_after:.2f}", *cmd]
+    env = dict(os.environ, PYTHONPATH=str(REPO / ".cache" / "collections"))
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    args_file.unlink()
+    if kill_after is not None and proc.returncode == 137:
+        return None
+    start = proc.stdout.find("{")
+    assert start >= 0, proc.stdout + proc.stderr
+    result: dict[str, Any] = json.loads(proc.stdout[start:])
+    return result
+
+
+BAD_INPUTS = [
+    ({"links": ["not a dn"]}, "is not a distinguished name"),
+    ({"links": ["OU=Missing,{base}"]}, "OU=Missing,{base} does not exist"),
+    ({"links": ["CN=Users,{base}"]}, "not a domain, organizational unit or site"),
+    ({"scanner_addresses": ["10.0.0.300"]}, "'10.0.0.300' is not an IP address or CIDR network"),
+    ({"scanner_addresses": ["10.0.0.1/24"]}, "has host bits set; did you mean 10.0.0.0/24?"),
+    ({"scanner_addresses": ["*", "10.0.0.1"]}, "mixes '*' with addresses"),
+    ({"scanner_addresses": None}, "scanner_addresses is required"),
+    ({"firewall_enabled": "maybe"}, "firewall_enabled must be true, false or unmanaged"),
+]
+
+
+def test_bad_input_leaves_ldap_and_sysvol_byte_identical(lab: LabInfo, domain: dict[str, Any],
+                                                         tmp_path: Path) -> None:
+    base = base_dn(lab)
+    try:
+        first = run_direct(lab, module_args(lab), tmp_path)
+        assert first and first["changed"], first
+        before = snapshot(lab)
+        for overrides, message in BAD_INPUTS:
+            args = module_args(lab, **{key: [v.format(base=base) for v in value] if isinstance(value, list) else value
+                                       for key, value in overrides.items()})  # a None drops the option
+            result = run_direct(lab, args, tmp_path)
+            assert result and result.get("failed"), (overrides, result)
+            assert message.format(base=base) in result["msg"], result["msg"]
+            assert snapshot(lab) == before, overrides
+
+        # Two GPOs with the display name: clear error naming both, nothing changed, whatever the state asked.
+        # samba-tool refuses a second GPO of a name, so make one under another name and rename it in the database.
+        duplicate = re.search(r"\{[0-9A-F-]{36}\}", samba_tool(lab, "gpo", "create", NAME + " 2").stdout)
+        assert duplicate
+        set_display_name(lab, duplicate.group(0), NAME)
+        before = snapshot(lab)
+        for state in ("present", "absent"):
+            result = run_direct(lab, module_args(lab, firewall_enabled=False, state=state), tmp_path)
+            assert result and result.get("failed"), result
+            assert first["guid"] in result["msg"] and duplicate.group(0) in result["msg"]
+            assert "2 GPOs are named" in result["msg"]
+            assert snapshot(lab) == before
+    finally:
+        remove_gpos(lab, NAME)
+
+
+def test_secrets_never_in_output(lab: LabInfo, domain: dict[str, Any]) -> None:
+    password = lab.vars["scanready_admin_password"]
+    wrong = "Wrong-" + password
+    runs = [run_module("scan_gpo", module_args(lab), check=True, diff=True, verbosity=4),
+            run_module("scan_gpo", module_args(lab, scanner_addresses=["bad"]), verbosity=4),
+            run_module("scan_gpo", module_args(lab, admin_password=wrong), check=True, verbosity=4)]
+    assert runs[0].changed and not runs[0].failed
+    assert runs[2].failed and "refused" in runs[2].result["msg"]
+    for run in runs:
+        assert password not in run.output and wrong not in run.output
+    assert gpos_named(lab, NAME) == []
+
+
+# --- Crashes -------------------------------------------------------------------------------------
+
+class Crash(BaseException):
+    """Stands for the process dying at this point: nothing after it runs."""
+
+
+class WriteBudget:
+    """Lets `writes` writes through (LDAP add/modify/delete, SMB create/write/rename/delete/set ACL), then crashes."""
+
+    def __init__(self, writes: int) -> None:
+        self.left = writes
+
+    def spend(self, what: str) -> None:
+        if self.left == 0:
+            raise Crash(what)
+        self.left -= 1
+
+    def wrap(self, call: Callable[..., Any], what: str) -> Callable[..., Any]:
+        def spending(*args: Any, **kwargs: Any) -> Any:
+            self.spend(what)
+            return call(*args, **kwargs)
+        return spending
+
+
+class CrashingLdap:
+    def __init__(self, conn: _ldap.DomainConnection, budget: WriteBudget) -> None:
+        self.base_dn = conn.base_dn
+        self.search = conn.search
+        self.add = budget.wrap(conn.add, "ldap add")
+        self.modify = budget.wrap(conn.modify, "ldap modify")
+        self.delete = budget.wrap(conn.delete, "ldap delete")
+
+
+def run_store(lab: LabInfo, request: _gpo_store.Request, budget: WriteBudget | None = None) -> _gpo_store.Outcome:
+    """The module's logic in-process against the lab; with a budget it dies before write number budget+1."""
+    conn = _ldap.connect(dict(lab.connection_args(), tls="ldaps", validate_certs=True, connect_timeout=10))
+    settings = conn.settings
+    try:
+        def open_sysvol(share: str) -> Sysvol:
+            sysvol = Sysvol.connect(settings.host, settings.bind_user, settings.password, settings.timeout, share)
+            if budget is not None:
+                smb: Any = sysvol._conn
+                for name in ("putFile", "rename", "createDirectory", "deleteFile", "deleteDirectory"):
+                    setattr(smb, name, budget.wrap(getattr(smb, name), name))
+                sysvol.set_security = budget.wrap(sysvol.set_security, "set ACL")  # type: ignore[method-assign]
+            return sysvol
+        ldap: Any = conn if budget is None else CrashingLdap(conn, budget)
+        return _gpo_store.run(ldap, open_sysvol, request, settings.domain, False)
+    finally:
+        conn.close()
+
+
+def crash_at_every_write(reset: Callable[[], Any], crash_run: Callable[[WriteBudget], Any],
+                         repair: Callable[[Any], None]) -> int:
+    """For k = 0, 1, ...: reset, run dying before write k+1, then repair and check; until a run gets through.
+    Returns the number of write points crashed at."""
+    deadline = time.monotonic() + 400
+    for k in range(60):
+        assert time.monotonic() < deadline, f"crash test over time at write point {k}"
+        token = reset()
+        try:
+            crash_run(WriteBudget(k))
+        except Crash:
+            repair(token)
+            continue
+        return k
+    raise AssertionError("a run made more than 60 writes")
+
+
+def request_for(lab: LabInfo, state: str = "present", firewall: bool | None = True) -> _gpo_store.Request:
+    policy = ScanPolicy(firewall_enabled=firewall, scanner_addresses=("10.202.0.1", "192.0.2.0/28"))
+    return _gpo_store.Request(NAME, state, policy, (base_dn(lab),), False)
+
+
+def test_crash_at_every_write_is_repaired_by_the_next_run(lab: LabInfo, domain: dict[str, Any]) -> None:
+    present, changed, absent = request_for(lab), request_for(lab, firewall=False), request_for(lab, "absent")
+    root = [base_dn(lab)]
+
+    def repaired(request: _gpo_store.Request, check: Callable[[], None]) -> None:
+        assert run_store(lab, request).changed
+        check()
+        assert not run_store(lab, request).changed
+
+    try:
+        # Creating: killed anywhere, the next run ends at exactly one complete GPO at version 1.
+        creates = crash_at_every_write(
+            lambda: remove_gpos(lab, NAME), lambda budget: run_store(lab, present, budget),
+            lambda _: repaired(present, lambda: assert_converged(lab, version=1, links=root)))
+        assert creates >= 15
+
+        # Changing one setting: killed anywhere, the version still moves by exactly one.
+        def at_present() -> int:
+            run_store(lab, present)
+            return int(gpos_named(lab, NAME)[0]["versionNumber"][0])
+        changes = crash_at_every_write(
+            at_present, lambda budget: run_store(lab, changed, budget),
+            lambda version: repaired(changed, lambda: assert_converged(lab, version=version + 1, links=root,
+                                                                       firewall=0)))
+        assert changes >= 4
+
+        # Removing: killed anywhere, the next run removes the rest; other GPOs' links are untouched.
+        def gone() -> None:
+            assert gpos_named(lab, NAME) == []
+            assert gplinks(lab) == domain["links"]
+            assert not [p for p in policies_dir(lab).iterdir() if p.name not in domain_policy_folders(lab, domain)]
+        removes = crash_at_every_write(at_present, lambda budget: run_store(lab, absent, budget),
+                                       lambda _: repaired(absent, gone))
+        assert removes >= 4
+    finally:
+        remove_gpos(lab, NAME)
+
+
+def domain_policy_folders(lab: LabInfo, domain: dict[str, Any]) -> set[str]:
+    return {entry["cn"][0] for entry in ldb_search(lab, f"CN=Policies,CN=System,{base_dn(lab)}",
+                                                   "(objectClass=groupPolicyContainer)", "cn", scope="one")}
+
+
+def test_killed_runs_then_one_clean_run_converges(lab: LabInfo, domain: dict[str, Any], tmp_path: Path) -> None:
+    """The real thing: the module process SIGKILLed after a growing delay, bounded in count and time."""
+    outcomes: list[str] = []
+    deadline = time.monotonic() + 240
+    try:
+        for attempt in range(16):
+            if time.monotonic() > deadline:
+                break
+            state = "absent" if attempt % 4 == 3 else "present"
+            args = module_args(lab, state=state, firewall_enabled=attempt % 2 == 0,
+                               scanner_addresses=["10.202.0.1"] if attempt % 3 else ["*"])
+            result = run_direct(lab, args, tmp_path, kill_after=0.4 + 0.2 * attempt)
+            outcomes.append("killed" if result is None else ("failed: " + result["msg"]) if result.get("failed")
+                            else "finished")
+        assert outcomes.count("killed") >= 4, outcomes
+        assert not [o for o in outcomes if o.startswith("failed")], outcomes
+
+        final = module_args(lab, firewall_enabled=False)
+        clean = run_direct(lab, final, tmp_path)
+        assert clean and not clean.get("failed"), clean
+        version = int(gpos_named(lab, NAME)[0]["versionNumber"][0])
+        assert version == clean["version"] and version & 0xFFFF >= 1
+        assert_converged(lab, version=version, links=[base_dn(lab)], firewall=0)
+        again = run_direct(lab, final, tmp_path)
+        assert again and not again["changed"], again
+    finally:
+        remove_gpos(lab, NAME)
+
+
+# --- The role ------------------------------------------------------------------------------------
+
+PLAY = """\
+- name: Scan policy
+  hosts: domain_controllers
+  gather_facts: false
+  roles:
+    - role: scanready.windows.scan_policy
+"""
+
+
+def recap_changed(output: str) -> int:
+    match = re.search(r"changed=(\d+)", output)
+    assert match, output
+    return int(match.group(1))
+
+
+def test_scan_policy_role(lab: LabInfo, domain: dict[str, Any], tmp_path: Path) -> None:
+    playbook = tmp_path / "scan_policy.yml"
+    playbook.write_text(PLAY)
+    links = json.dumps({"scanready_gpo_links": [ou_dn(lab)]})
+    password = lab.vars["scanready_admin_password"]
+    try:
+        first = run_playbook(playbook, lab.inventory, "-e", links)
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert recap_changed(first.stdout) == 1
+        assert_converged(lab, version=1, links=[ou_dn(lab)], addresses="10.202.0.1")
+        second = run_playbook(playbook, lab.inventory, "-e", links)
+        assert second.returncode == 0 and recap_changed(second.stdout) == 0, second.stdout
+        bad = run_playbook(playbook, lab.inventory, "-e", json.dumps({"scanready_gpo_state": "gone"}))
+        assert bad.returncode != 0 and "scanready_gpo_state" in bad.stdout
+        removed = run_playbook(playbook, lab.inventory, "-e", json.dumps({"scanready_gpo_state": "absent"}))
+        assert removed.returncode == 0 and recap_changed(removed.stdout) == 1, removed.stdout
+        assert gpos_named(lab, NAME) == []
+        for run in (first, second, bad, removed):
+            assert password not in run.stdout + run.stderr
     finally:
         remove_gpos(lab, NAME)
