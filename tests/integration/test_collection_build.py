@@ -12,7 +12,8 @@ import yaml
 from tests.lab_support import BIN, REPO, ansible_env
 
 # Read from the lab itself, so this file holds none of them.
-LAB_PASSWORDS = [pw.encode() for pw in re.findall(r'^\w+_PASSWORD = "([^"]+)"', (REPO / "lab" / "lab").read_text(), re.M)]
+LAB_PASSWORDS = [pw.encode() for pw in
+                 re.findall(r'^\w+_PASSWORD = "([^"]+)"', (REPO / "lab" / "lab").read_text(), re.M)]
 
 
 @pytest.fixture(scope="module")
