@@ -1,0 +1,599 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A fleet verified at once: the lockout guard, names and tickets, concurrent probes, the result.
+
+1. The guard: one Kerberos AS-REQ for the account at the DC (kinit) before any target is touched;
+   when the KDC cannot be asked, one NTLM session at the DC instead. A refused password, a locked,
+   disabled or expired account ends the run there with one message.
+2. Each target's DNS name (the inventory name when it is one, else reverse DNS) and the Kerberos
+   service tickets for all of them, fetched in a few kvno batches.
+3. The targets, spread over worker processes (impacket is pure Python: one process per core) each
+   running a bounded pool of threads (impacket blocks), with a connect timeout and a total time per
+   target. The first logon the DC refuses under NTLM stops every further logon attempt, in every
+   worker.
+4. The result in the contract's shape (see scan_readiness' RETURN).
+"""
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import math
+import multiprocessing
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.connection import wait as wait_connections
+from typing import Any, Final, Protocol
+
+from ansible_collections.scanready.windows.plugins.module_utils._kerberos import (
+    KerberosClient,
+    KerberosError,
+    ServiceTicket,
+)
+from ansible_collections.scanready.windows.plugins.module_utils._probes import (
+    Check,
+    Unfinished,
+    failed,
+    not_tested,
+    passed,
+    probe_registry,
+    probe_services,
+    probe_shares,
+    probe_wmi,
+    split_key,
+)
+from ansible_collections.scanready.windows.plugins.module_utils._smb import (
+    CREDENTIAL_STATUSES,
+    Credentials,
+    Endpoint,
+    SessionFailure,
+    connect,
+    logon,
+)
+
+DEFAULT_SHARES: Final = ("C$", "ADMIN$", "IPC$")
+DEFAULT_KEYS: Final = ("HKLM\\Software",)
+DEFAULT_SERVICES: Final = ("RemoteRegistry", "LanmanServer", "MpsSvc")
+DEFAULT_NAMESPACES: Final = ("root\\cimv2\\security\\microsofttpm", "root\\CIMV2\\TerminalServices")
+# Classes that mean the account itself is refused: the guard stops on them.
+ACCOUNT_CLASSES: Final = frozenset(CREDENTIAL_STATUSES.values())
+# A thread still busy this long after its target's time is up is left behind (its result: timeout).
+GRACE_S: Final = 2.0
+TARGETS_PER_PROCESS: Final = 40
+RESOLVE_THREADS: Final = 32
+
+
+class GuardStop(Exception):
+    """The guard refused to start: nothing was attempted on any target. The message says why."""
+
+    def __init__(self, cls: str, message: str) -> None:
+        super().__init__(message)
+        self.cls = cls
+        self.message = message
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    name: str
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckSet:
+    """What to check on every target; empty tuples leave a kind out."""
+
+    shares: tuple[str, ...] = DEFAULT_SHARES
+    registry_keys: tuple[str, ...] = DEFAULT_KEYS
+    services: tuple[str, ...] = DEFAULT_SERVICES
+    wmi_namespaces: tuple[str, ...] = DEFAULT_NAMESPACES
+
+    def names(self) -> list[str]:
+        return (["logon"] + [f"share:{s}" for s in self.shares] + [f"registry:{k}" for k in self.registry_keys]
+                + [f"service:{s}" for s in self.services] + [f"wmi:{n}" for n in self.wmi_namespaces])
+
+
+def required_check(name: str) -> bool:
+    """Logon, shares and registry keys always decide readiness; services and WMI only when they
+    fail definitively (their probes then say so)."""
+    return name.split(":", 1)[0] in ("logon", "share", "registry")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    connect_timeout: float = 5.0
+    target_timeout: float = 15.0
+    workers: int = 32
+    processes: int | None = None  # None: one per core, when there are enough targets
+
+
+@dataclass
+class Job:
+    """One target, resolved: what a worker needs to verify it."""
+
+    index: int
+    name: str
+    endpoint: Endpoint | None
+    unresolved: str = ""
+
+
+@dataclass
+class Outcome:
+    result: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+
+class StopFlag(Protocol):
+    def is_set(self) -> bool: ...
+
+    def set(self) -> None: ...
+
+
+# ---------------------------------------------------------------- tickets
+
+class Tickets:
+    """Service tickets for the ladder: AES fetched up front, RC4 only when a target needs it."""
+
+    def __init__(self, creds: Credentials, kdc: str, timeout: float, aes: KerberosClient | None,
+                 unavailable: str = "") -> None:
+        self._creds = creds
+        self._kdc = kdc
+        self._timeout = timeout
+        self._clients: dict[str, KerberosClient | None] = {"kerberos-aes": aes}
+        self._refused: dict[str, str] = {"kerberos-aes": unavailable} if aes is None else {}
+        self._owner = os.getpid()
+        self._lock = threading.Lock()
+
+    def prefetch(self, spns: Sequence[str]) -> None:
+        client = self._clients.get("kerberos-aes")
+        if client is not None and spns:
+            client.fetch(spns)
+
+    def ticket(self, scheme: str, spn: str) -> ServiceTicket | str:
+        with self._lock:
+            if scheme in self._refused:
+                return self._refused[scheme]
+            client = self._clients.get(scheme)
+            if client is None:
+                client = self._start(scheme)
+                if client is None:
+                    return self._refused[scheme]
+            if scheme != "kerberos-aes" or not isinstance(client.ticket(spn), ServiceTicket):
+                client.fetch([spn])
+            return client.ticket(spn)
+
+    def _start(self, scheme: str) -> KerberosClient | None:
+        """A rung after AES gets its own TGT, with that rung's encryption types, on first use."""
+        client = KerberosClient(self._creds.realm, self._kdc, self._creds.username, scheme, self._timeout)
+        try:
+            client.login(self._creds.password)
+        except KerberosError as exc:
+            client.close()
+            self._refused[scheme] = f"the KDC refused a {scheme} TGT: {exc.message}"
+            return None
+        self._clients[scheme] = client
+        return client
+
+    def close(self) -> None:
+        """Remove the ccaches this process made (a forked worker leaves the parent's alone)."""
+        for scheme, client in list(self._clients.items()):
+            if client is not None and (scheme != "kerberos-aes" or os.getpid() == self._owner):
+                client.close()
+
+
+# ---------------------------------------------------------------- the guard
+
+def preflight(creds: Credentials, dc: str, timeout: float) -> tuple[KerberosClient | None, str, list[str]]:
+    """Authenticate once at the DC before any target. Returns (Kerberos client or None, why
+    Kerberos is unavailable, warnings). Raises GuardStop when the account itself is refused or the
+    DC cannot be asked at all."""
+    client = KerberosClient(creds.realm, dc, creds.username, "kerberos-aes", timeout)
+    try:
+        note = client.login(creds.password)
+    except KerberosError as exc:
+        client.close()
+        if exc.cls in ACCOUNT_CLASSES:
+            cls = _refine_revoked(creds, dc, timeout) if exc.cls == "account_locked" else exc.cls
+            raise GuardStop(cls, _guard_message(creds, dc, cls, f"Kerberos: {exc.message}")) from None
+        # The KDC could not be asked (or not with AES): one NTLM logon at the DC instead.
+        _ntlm_at_dc(creds, dc, timeout, f"Kerberos AS-REQ to {dc} failed: {exc.message}")
+        return None, f"Kerberos is not available: {exc.message}", [
+            f"Kerberos to {dc} failed ({exc.message}); the account was checked with NTLM at the DC instead, "
+            "and targets are tried without Kerberos."]
+    warnings = [f"The KDC warns for {creds.username}@{creds.realm}: {note}. A scanner account's password should "
+                "never expire (scan_account sets that)."] if "expire" in note.lower() else []
+    return client, "", warnings
+
+
+def _ntlm_at_dc(creds: Credentials, dc: str, timeout: float, why: str) -> None:
+    try:
+        address = socket.getaddrinfo(dc, 445, socket.AF_INET, socket.SOCK_STREAM)[0][4][0]
+        conn = connect(Endpoint(str(address), None), timeout)
+    except (OSError, SessionFailure) as exc:
+        detail = exc.detail if isinstance(exc, SessionFailure) else str(exc)
+        raise GuardStop("unreachable", f"Cannot check the account at the domain controller before touching the "
+                                       f"targets: {why}; SMB to {dc} failed too ({detail}). No target was "
+                                       f"contacted.") from None
+    try:
+        conn.setTimeout(timeout)
+        conn.login(creds.username, creds.password, creds.domain)
+    except Exception as exc:
+        code = exc.get_error_code() if hasattr(exc, "get_error_code") else None
+        cls = CREDENTIAL_STATUSES.get(code or 0, "error")
+        raise GuardStop(cls, _guard_message(creds, dc, cls, f"{why}; NTLM at the DC: {exc}")) from None
+    finally:
+        conn.close_session()
+
+
+def _refine_revoked(creds: Credentials, dc: str, timeout: float) -> str:
+    """The KDC says only "revoked" for locked and disabled accounts; the DC's NTLM answer tells
+    which. A locked or disabled account's logon does not count as a bad password."""
+    try:
+        _ntlm_at_dc(creds, dc, timeout, "revoked")
+    except GuardStop as stop:
+        return stop.cls if stop.cls in ("account_locked", "account_disabled", "account_expired") else "account_locked"
+    return "account_locked"
+
+
+GUARD_REASONS: Final[dict[str, str]] = {
+    "logon_failure": "refused the password (or knows no such account)",
+    "account_locked": "says the account is locked out",
+    "account_disabled": "says the account is disabled",
+    "account_expired": "says the account has expired",
+    "password_expired": "says the account's password has expired",
+}
+
+
+def _guard_message(creds: Credentials, dc: str, cls: str, seen: str) -> str:
+    reason = GUARD_REASONS.get(cls, "refused the account")
+    return (f"The domain controller {dc} {reason} for {creds.username}@{creds.realm} ({seen}). No target was "
+            "contacted, so that no further failed logon counts towards a lockout.")
+
+
+# ---------------------------------------------------------------- names
+
+def resolve(targets: Sequence[TargetSpec]) -> list[Job]:
+    """Addresses for names without one; DNS names for Kerberos (inventory FQDN, else reverse DNS)."""
+    def one(item: tuple[int, TargetSpec]) -> Job:
+        index, spec = item
+        address = spec.address
+        if not address:
+            try:
+                address = str(socket.getaddrinfo(spec.name, 445, socket.AF_INET, socket.SOCK_STREAM)[0][4][0])
+            except OSError as exc:
+                return Job(index, spec.name, None, f"the name {spec.name} does not resolve ({exc.strerror or exc})")
+        return Job(index, spec.name, Endpoint(address, *dns_name(spec.name, address)))
+
+    with ThreadPoolExecutor(max_workers=max(1, min(RESOLVE_THREADS, len(targets)))) as pool:
+        return list(pool.map(one, enumerate(targets)))
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def dns_name(name: str, address: str) -> tuple[str | None, str]:
+    """(the target's DNS name, '') or (None, why there is none)."""
+    if "." in name and not _is_address(name):
+        return name.rstrip(".").lower(), ""
+    try:
+        found = socket.gethostbyaddr(address)[0]
+    except OSError:
+        found = ""
+    if "." in found and not _is_address(found):
+        return found.rstrip(".").lower(), ""
+    return None, (f"no DNS name: the inventory name {name!r} is not a fully qualified name and reverse DNS of "
+                  f"{address} gave none, so Kerberos (which needs cifs/<fqdn>) was skipped")
+
+
+# ---------------------------------------------------------------- one target
+
+@dataclass
+class Progress:
+    """What a target's thread has found so far; read when the target is given up on."""
+
+    started: float = 0.0
+    scheme: str | None = None
+    checks: dict[str, Check] = field(default_factory=dict)
+    unfinished: str = ""  # why the session ended before every check was reached
+
+
+@dataclass(frozen=True)
+class Plan:
+    creds: Credentials
+    checks: CheckSet
+    options: RunOptions
+    tickets: Tickets | None
+
+
+def verify_target(job: Job, plan: Plan, stop: StopFlag, progress: Progress) -> None:
+    """Log on, then probe in order (shares, registry, services, WMI), recording into `progress`."""
+    progress.started = time.monotonic()
+    deadline = progress.started + plan.options.target_timeout
+    found = progress.checks
+    if job.endpoint is None:
+        found["logon"] = failed("logon", "unreachable", job.unresolved, True)
+        return
+    try:
+        session = logon(job.endpoint, plan.creds, plan.tickets, plan.options.connect_timeout, deadline, stop.is_set)
+    except SessionFailure as exc:
+        if exc.stops_run:
+            stop.set()
+        if exc.cls == "not_tested":
+            found["logon"] = not_tested(exc.detail, True)
+        else:
+            found["logon"] = failed("logon", exc.cls, exc.detail, True)
+        return
+    found["logon"] = passed(session.detail, True)
+    progress.scheme = session.scheme
+    try:
+        probe_shares(session, plan.checks.shares, found)
+        probe_registry(session, plan.checks.registry_keys, found)
+        probe_services(session, plan.checks.services, found)
+        if not stop.is_set():  # WMI authenticates again: not after the guard stopped the run
+            probe_wmi(session, plan.creds, plan.tickets, plan.checks.wmi_namespaces, found)
+    except Unfinished as exc:
+        progress.unfinished = str(exc)
+    finally:
+        session.close()
+
+
+def host_result(job: Job, progress: Progress, names: Sequence[str], now: float, gave_up: bool,
+                target_timeout: float, stopped: bool) -> dict[str, Any]:
+    """The contract's host entry; checks never reached are not_tested with the reason."""
+    checks = dict(progress.checks)
+    if gave_up:
+        reason = f"the target did not finish within its {target_timeout:.0f} s"
+        checks.setdefault("logon", failed("logon", "timeout", reason, True))
+    if "logon" not in checks:
+        why = ("not attempted: the run stopped after a logon failure, so that the account is not locked out"
+               if stopped else "not attempted")
+        checks["logon"] = not_tested(why, True)
+    if checks["logon"].ok is not True:
+        why = "not tested: no session (see logon)"
+    elif gave_up:
+        why = f"not reached: the target did not finish within its {target_timeout:.0f} s"
+    elif stopped:
+        why = "not tested: the run stopped after a logon failure elsewhere"
+    else:
+        why = f"not reached: the session ended early ({progress.unfinished or 'see the check before'})"
+    ordered: dict[str, dict[str, Any]] = {}
+    for name in names:
+        check = checks.get(name) or not_tested(why, required_check(name))
+        ordered[name] = check.as_dict()
+    ready = all(c["ok"] is True for c in ordered.values() if c["required"])
+    return {
+        "name": job.name,
+        "address": job.endpoint.address if job.endpoint else "",
+        "ready": ready,
+        "auth_scheme": progress.scheme,
+        "duration_s": round(max(0.0, now - progress.started) if progress.started else 0.0, 2),
+        "checks": ordered,
+    }
+
+
+# ---------------------------------------------------------------- the fleet
+
+Work = Callable[[Job, StopFlag, Progress], None]
+
+
+def run_shard(jobs: Sequence[Job], work: Work, stop: StopFlag, threads: int, target_timeout: float,
+              names: Sequence[str]) -> list[dict[str, Any]]:
+    """Verify `jobs` with a bounded thread pool; a target still running past its time plus a grace
+    is reported as timed out and its thread left behind (the caller's process exits under it)."""
+    progress = {job.index: Progress() for job in jobs}
+    results: dict[int, dict[str, Any]] = {}
+    pool = ThreadPoolExecutor(max_workers=max(1, threads))
+    try:
+        futures: dict[Future[None], Job] = {}
+        for job in jobs:
+            futures[pool.submit(_guarded, work, job, stop, progress[job.index])] = job
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+            now = time.monotonic()
+            for future in finished:
+                job = futures[future]
+                results[job.index] = host_result(job, progress[job.index], names, now, False, target_timeout,
+                                                 stop.is_set())
+            for future in list(pending):
+                job = futures[future]
+                started = progress[job.index].started
+                if started and now > started + target_timeout + GRACE_S:
+                    pending.discard(future)
+                    results[job.index] = host_result(job, progress[job.index], names, now, True, target_timeout,
+                                                     stop.is_set())
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return [results[job.index] for job in jobs]
+
+
+def _guarded(work: Work, job: Job, stop: StopFlag, progress: Progress) -> None:
+    try:
+        work(job, stop, progress)
+    except Exception as exc:  # a probe bug must cost one target, not the run
+        progress.checks.setdefault("logon", failed("logon", "error", f"verifier error: {type(exc).__name__}", True))
+
+
+def run_fleet(jobs: Sequence[Job], work: Work, options: RunOptions, names: Sequence[str],
+              stop: StopFlag | None = None, cleanup: Callable[[], None] = lambda: None) -> list[dict[str, Any]]:
+    """Spread the jobs over forked worker processes, each with its share of the threads.
+    `cleanup` runs in each worker before it exits (e.g. to remove the ccaches it made)."""
+    if not jobs:
+        return []
+    processes = options.processes or min(os.cpu_count() or 1, math.ceil(len(jobs) / TARGETS_PER_PROCESS))
+    processes = max(1, min(processes, len(jobs)))
+    threads = max(1, math.ceil(options.workers / processes))
+    ctx = multiprocessing.get_context("fork")
+    flag: StopFlag = stop if stop is not None else ctx.Event()
+    shards = [list(jobs[i::processes]) for i in range(processes)]
+    workers: list[tuple[Any, Connection, list[Job]]] = []
+    for shard in shards:
+        receiver, sender = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_worker, daemon=True,
+                           args=(shard, work, flag, threads, options.target_timeout, names, sender, cleanup))
+        proc.start()
+        sender.close()
+        workers.append((proc, receiver, shard))
+    per_shard = max(len(s) for s in shards)
+    deadline = time.monotonic() + math.ceil(per_shard / threads) * (options.target_timeout + GRACE_S) + 30
+    collected: dict[int, dict[str, Any]] = {}
+    waiting = [receiver for _proc, receiver, _shard in workers]
+    while waiting:
+        ready = wait_connections(waiting, timeout=max(0.0, deadline - time.monotonic()))
+        if not ready:
+            break
+        for receiver in waiting[:]:
+            if receiver in ready:
+                waiting.remove(receiver)
+                with contextlib.suppress(EOFError, OSError):  # a worker that died: its targets are reported below
+                    for entry in receiver.recv():
+                        collected[entry["index"]] = entry["host"]
+    for proc, receiver, _shard in workers:
+        if proc.is_alive():
+            proc.kill()
+        proc.join(timeout=5)
+        receiver.close()
+    now = time.monotonic()
+    out = []
+    for job in jobs:
+        host = collected.get(job.index)
+        if host is None:
+            broken = Progress(checks={"logon": failed("logon", "error", "the verifier's worker process for this "
+                                                                         "target ended without a result", True)})
+            host = host_result(job, broken, names, now, False, options.target_timeout, False)
+        out.append(host)
+    return out
+
+
+def _worker(jobs: list[Job], work: Work, stop: StopFlag, threads: int, target_timeout: float,
+            names: Sequence[str], sender: Connection, cleanup: Callable[[], None]) -> None:
+    code = 0
+    try:
+        hosts = run_shard(jobs, work, stop, threads, target_timeout, names)
+        sender.send([{"index": job.index, "host": host} for job, host in zip(jobs, hosts, strict=True)])
+    except BaseException:
+        code = 1
+    finally:
+        sender.close()
+        cleanup()
+        # Leave at once: threads given up on may still wait on a socket.
+        os._exit(code)
+
+
+# ---------------------------------------------------------------- the run
+
+def verify(targets: Sequence[TargetSpec], creds: Credentials, dc: str, checks: CheckSet,
+           options: RunOptions) -> Outcome:
+    """The whole run; raises GuardStop before touching any target when the account is refused."""
+    started = time.monotonic()
+    client, unavailable, warnings = preflight(creds, dc, max(options.connect_timeout, 10.0))
+    tickets = Tickets(creds, dc, max(options.connect_timeout, 10.0), client, unavailable)
+    try:
+        jobs = resolve(targets)
+        spns = [f"{svc}/{job.endpoint.dns_name}" for job in jobs if job.endpoint and job.endpoint.dns_name
+                for svc in (("cifs", "host") if checks.wmi_namespaces else ("cifs",))]
+        tickets.prefetch(spns)
+        plan = Plan(creds, checks, options, tickets)
+        stop = multiprocessing.get_context("fork").Event()
+
+        def work(job: Job, flag: StopFlag, progress: Progress) -> None:
+            verify_target(job, plan, flag, progress)
+
+        hosts = run_fleet(jobs, work, options, checks.names(), stop, cleanup=tickets.close)
+    finally:
+        tickets.close()
+    if stop.is_set():
+        refused = next((h for h in hosts if h["checks"]["logon"]["class"] in ACCOUNT_CLASSES), None)
+        where = f" at {refused['name']}" if refused else ""
+        warnings.append(f"A target refused the account{where}; every further logon attempt was stopped so that "
+                        "the account is not locked out. Targets not tried are reported as not_tested.")
+    ready = sum(1 for h in hosts if h["ready"])
+    result = {
+        "changed": False,
+        "domain": creds.domain,
+        "account": creds.username,
+        "summary": {"total": len(hosts), "ready": ready, "not_ready": len(hosts) - ready},
+        "elapsed_s": round(time.monotonic() - started, 2),
+        "hosts": hosts,
+    }
+    return Outcome(result, warnings)
+
+
+
+# ---------------------------------------------------------------- module glue
+
+# The options of the scanner_credentials doc fragment, merged into each verify module's spec.
+SCANNER_CREDENTIALS_SPEC: Final[dict[str, dict[str, Any]]] = {
+    "username": {"type": "str", "required": True, "aliases": ["account_name"]},
+    "password": {"type": "str", "required": True, "no_log": True, "aliases": ["account_password"]},
+    "domain": {"type": "str", "required": True},
+    "dc": {"type": "str"},
+    "allow_ntlmv1": {"type": "bool", "default": False},
+    "connect_timeout": {"type": "int", "default": 5},
+    "target_timeout": {"type": "int", "default": 15},
+}
+
+
+def settings_from(params: dict[str, Any], workers: int = 1) -> tuple[Credentials, str, RunOptions]:
+    """Credentials, DC and run options from module parameters; ValueError names a bad one."""
+    for option in ("connect_timeout", "target_timeout"):
+        if params[option] < 1:
+            raise ValueError(f"{option} must be at least 1 second, not {params[option]}")
+    if params["connect_timeout"] > params["target_timeout"]:
+        raise ValueError("connect_timeout must not be longer than target_timeout")
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, not {workers}")
+    creds = Credentials.parse(params["username"], params["password"], params["domain"], params["allow_ntlmv1"])
+    dc = (params.get("dc") or creds.domain).strip()
+    options = RunOptions(float(params["connect_timeout"]), float(params["target_timeout"]), workers)
+    return creds, dc, options
+
+
+def checked_names(kind: str, values: Sequence[str]) -> tuple[str, ...]:
+    """Strip and de-duplicate a list option; ValueError for an empty entry or a bad registry key."""
+    cleaned: list[str] = []
+    for value in values:
+        item = value.strip()
+        if not item:
+            raise ValueError(f"{kind} has an empty entry")
+        if kind == "registry_keys":
+            split_key(item)
+        if item.lower() not in (c.lower() for c in cleaned):
+            cleaned.append(item)
+    return tuple(cleaned)
+
+
+def run_single(module: Any, checks: CheckSet, verdict: str) -> None:
+    """share_access / registry_access: one target (O(target), O(name)); fail_json unless every
+    check worked, exit_json otherwise. `verdict` names the result's overall boolean."""
+    params = module.params
+    try:
+        creds, dc, options = settings_from(params)
+        address = params["target"].strip()
+        if not address:
+            raise ValueError("target must not be empty")
+        spec = TargetSpec((params.get("name") or address).strip(), address)
+    except ValueError as exc:
+        module.fail_json(msg=f"{module._name}: {exc}", **{verdict: False})
+    try:
+        outcome = verify([spec], creds, dc, checks, RunOptions(options.connect_timeout, options.target_timeout, 1, 1))
+    except GuardStop as stop:
+        module.fail_json(msg=stop.message, failure_class=stop.cls, **{verdict: False})
+    for warning in outcome.warnings:
+        module.warn(warning)
+    host = outcome.result["hosts"][0]
+    result = {"changed": False, "name": host["name"], "address": host["address"], verdict: host["ready"],
+              "auth_scheme": host["auth_scheme"], "duration_s": host["duration_s"], "checks": host["checks"]}
+    if not host["ready"]:
+        failures = [f"{name}: {check['class']} ({check['detail']})" + (f". Fix: {check['fix']}" if check["fix"] else "")
+                    for name, check in host["checks"].items() if check["required"] and check["ok"] is not True]
+        module.fail_json(msg=f"{host['name']}: " + "; ".join(failures), **result)
+    module.exit_json(**result)

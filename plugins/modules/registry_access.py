@@ -1,0 +1,146 @@
+#!/usr/bin/python
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: registry_access
+short_description: Check that the scanner account can read a target's registry remotely
+description:
+  - The article's C(reg query \\host\HKLM\Software) for one target, from the controller, as the
+    scanner account.
+  - Logs on with the highest authentication scheme that works (Kerberos AES, Kerberos RC4, NTLMv2,
+    NTLMv1 only when allowed), opens the winreg pipe (there only while the Remote Registry service
+    runs), and opens each key in O(keys) read-only and enumerates its first subkey.
+  - Fails when the logon or any key does not work, with the failure's class and its fix; the
+    result has every check either way.
+  - Read-only; never reports C(changed) and runs the same in check mode. For a whole fleet at once
+    use M(scanready.windows.scan_readiness), which is much faster than one task per host.
+author:
+  - scanready maintainers
+extends_documentation_fragment:
+  - scanready.windows.scanner_credentials
+options:
+  target:
+    description:
+      - Address (or resolvable name) of the host to check.
+    type: str
+    required: true
+  name:
+    description:
+      - The host's name in the result. When it is a fully qualified DNS name it is also the name for
+        Kerberos (C(cifs/<name>)); otherwise reverse DNS of the address is asked.
+      - Defaults to O(target).
+    type: str
+  keys:
+    description:
+      - Registry keys to open, under C(HKLM\) or C(HKU\) (C(HKEY_LOCAL_MACHINE\), C(HKEY_USERS\)).
+    type: list
+    elements: str
+    default: ['HKLM\Software']
+seealso:
+  - module: scanready.windows.share_access
+  - module: scanready.windows.scan_readiness
+"""
+
+EXAMPLES = r"""
+- name: The scanner account can read HKLM\Software on every target
+  scanready.windows.registry_access:
+    target: "{{ ansible_host | default(inventory_hostname) }}"
+    name: "{{ inventory_hostname }}"
+    domain: corp.example.com
+    username: qualys_scanner
+    password: "{{ vault_scanner_password }}"
+  delegate_to: localhost
+
+- name: Two keys the scanner's checks read
+  scanready.windows.registry_access:
+    target: 10.0.1.21
+    keys:
+      - HKLM\Software\Microsoft\Windows NT\CurrentVersion
+      - HKLM\SYSTEM\CurrentControlSet\Services
+    domain: corp.example.com
+    username: qualys_scanner
+    password: "{{ vault_scanner_password }}"
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+name:
+  description: The host's name as given (O(name), else O(target)).
+  returned: success
+  type: str
+  sample: web01.corp.example.com
+address:
+  description: The address connected to.
+  returned: success
+  type: str
+  sample: 10.0.1.21
+readable:
+  description: Whether the logon and every key worked.
+  returned: always
+  type: bool
+  sample: true
+auth_scheme:
+  description: The authentication scheme of the session, or null without one.
+  returned: success
+  type: str
+  sample: kerberos-aes
+duration_s:
+  description: Seconds the check took.
+  returned: success
+  type: float
+  sample: 0.21
+checks:
+  description:
+    - C(logon) and one C(registry:<key>) entry per key, each with C(ok), C(class), C(required),
+      C(detail) and C(fix), as in M(scanready.windows.scan_readiness).
+  returned: success
+  type: dict
+  sample:
+    logon: {ok: true, class: ok, required: true, detail: "logged on with Kerberos AES", fix: null}
+    "registry:HKLM\\Software": {ok: false, class: registry_unavailable, required: true,
+                                detail: "the winreg pipe did not open (STATUS_OBJECT_NAME_NOT_FOUND) ...",
+                                fix: "Start the Remote Registry service and set it to Automatic ..."}
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.scanready.windows.plugins.module_utils._readiness import (
+    SCANNER_CREDENTIALS_SPEC,
+    CheckSet,
+    checked_names,
+    run_single,
+)
+
+try:
+    import impacket  # noqa: F401 - only to tell a missing library apart
+except ImportError:
+    HAS_IMPACKET = False
+else:
+    HAS_IMPACKET = True
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            **SCANNER_CREDENTIALS_SPEC,
+            "target": {"type": "str", "required": True},
+            "name": {"type": "str"},
+            "keys": {"type": "list", "elements": "str", "default": ["HKLM\\Software"], "no_log": False},
+        },
+        supports_check_mode=True,
+    )
+    if not HAS_IMPACKET:
+        module.fail_json(msg=missing_required_lib("impacket"))
+    try:
+        checks = CheckSet(shares=(), registry_keys=checked_names("registry_keys", module.params["keys"]),
+                          services=(), wmi_namespaces=())
+        if not checks.registry_keys:
+            raise ValueError("keys is empty: name at least one registry key to open")
+    except ValueError as exc:
+        module.fail_json(msg=f"registry_access: {exc}", readable=False)
+    run_single(module, checks, "readable")
+
+
+if __name__ == "__main__":
+    main()

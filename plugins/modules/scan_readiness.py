@@ -1,0 +1,238 @@
+#!/usr/bin/python
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: scan_readiness
+short_description: Prove from the scanner's side that every target can be scanned with authentication
+description:
+  - Verifies a whole list of targets in one run, concurrently, with the scanner account, as the
+    vulnerability scanner will reach them - the article's C(net use \\host\C$) and
+    C(reg query \\host\HKLM\Software), done for a fleet before the first scan.
+  - "For each target: the highest authentication scheme that works (Kerberos AES, Kerberos RC4,
+    NTLMv2, NTLMv1 only when allowed); the shares (C$ with its root listed, ADMIN$, IPC$); registry
+    keys over the winreg pipe; start type and state of services over svcctl; and a logon to WMI
+    namespaces over DCOM at Packet Privacy."
+  - Every failure is classified and names its fix. A target is ready when the logon, the shares and
+    the registry keys all work; a service or WMI failure makes it not ready only when it is
+    definitive (a service disabled, WMI access denied at Packet Privacy). WMI that cannot be tested
+    (a host without DCOM, such as Samba) is reported as C(wmi_unavailable) with C(ok=null).
+  - Read-only. Nothing on a target is written, started or changed; the module never reports
+    C(changed) and runs the same in check mode.
+  - The DC is asked for the account once before any target is contacted; a refused password or a
+    locked, disabled or expired account fails the module there. When a target refuses the account,
+    every further logon attempt of the run is stopped and the targets not tried are reported as
+    C(not_tested), with a warning.
+author:
+  - scanready maintainers
+extends_documentation_fragment:
+  - scanready.windows.scanner_credentials
+options:
+  targets:
+    description:
+      - The targets, each with the name it has in the inventory and its address.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description:
+          - The target's name in the results. When it is a fully qualified DNS name it is also the
+            name for Kerberos (C(cifs/<name>)); otherwise reverse DNS of the address is asked.
+        type: str
+        required: true
+      address:
+        description:
+          - IP address (or resolvable name) to connect to. Defaults to O(targets[].name), resolved.
+        type: str
+  shares:
+    description:
+      - Shares to open. Drive shares (C(C$), C(D$), ...) also get their root listed.
+    type: list
+    elements: str
+    default: ['C$', 'ADMIN$', 'IPC$']
+  registry_keys:
+    description:
+      - Registry keys to open read-only over the winreg pipe, under C(HKLM\) or C(HKU\).
+    type: list
+    elements: str
+    default: ['HKLM\Software']
+  services:
+    description:
+      - Services whose start type and state are read over svcctl. Automatic and running is ok;
+        Disabled makes the target not ready; Manual or stopped are reported with their fix.
+    type: list
+    elements: str
+    default: [RemoteRegistry, LanmanServer, MpsSvc]
+  wmi_namespaces:
+    description:
+      - WMI namespaces to log on to at Packet Privacy, as the scanner's WMI checks do.
+      - An empty list skips WMI.
+    type: list
+    elements: str
+    default: ['root\cimv2\security\microsofttpm', 'root\CIMV2\TerminalServices']
+  workers:
+    description:
+      - How many targets are verified at the same time, spread over one worker process per CPU core.
+    type: int
+    default: 32
+seealso:
+  - module: scanready.windows.share_access
+  - module: scanready.windows.registry_access
+  - module: scanready.windows.readiness_report
+"""
+
+EXAMPLES = r"""
+- name: Verify every scan target from the scanner's side, in one batch
+  scanready.windows.scan_readiness:
+    domain: corp.example.com
+    dc: dc1.corp.example.com
+    username: qualys_scanner
+    password: "{{ vault_scanner_password }}"
+    targets: "{{ groups['scan_targets'] | map('community.general.dict_kv', 'name') | list }}"
+  delegate_to: localhost
+  run_once: true
+  register: readiness
+
+- name: Only shares and the registry, for two hosts given by name and address
+  scanready.windows.scan_readiness:
+    domain: corp.example.com
+    username: qualys_scanner
+    password: "{{ vault_scanner_password }}"
+    targets:
+      - {name: web01.corp.example.com, address: 10.0.1.21}
+      - {name: db01.corp.example.com}
+    services: []
+    wmi_namespaces: []
+  delegate_to: localhost
+  run_once: true
+"""
+
+RETURN = r"""
+domain:
+  description: The account's DNS domain.
+  returned: success
+  type: str
+  sample: corp.example.com
+account:
+  description: The account's logon name (sAMAccountName).
+  returned: success
+  type: str
+  sample: qualys_scanner
+summary:
+  description: Counts of targets.
+  returned: success
+  type: dict
+  sample: {total: 9, ready: 4, not_ready: 5}
+elapsed_s:
+  description: Seconds the whole run took.
+  returned: success
+  type: float
+  sample: 3.41
+hosts:
+  description:
+    - One entry per target, in the order given.
+    - C(ready) is true when every check with C(required=true) has C(ok=true).
+    - C(auth_scheme) is the scheme the session used (C(kerberos-aes), C(kerberos-rc4), C(ntlmv2),
+      C(ntlmv1)), or null without a session.
+    - C(checks) maps the check name (C(logon), C(share:<share>), C(registry:<key>),
+      C(service:<name>), C(wmi:<namespace>)) to C(ok) (true, false, or null when not tested or not
+      testable), C(class) (C(ok) or the failure class), C(required) (whether it decides readiness -
+      always for logon, shares and keys; for services and WMI only when they fail definitively),
+      C(detail) (what was seen) and C(fix) (what to do, null when ok).
+    - "Classes: C(unreachable), C(refused), C(timeout), C(logon_failure), C(account_locked),
+      C(account_disabled), C(account_expired), C(password_expired), C(access_denied),
+      C(share_missing), C(registry_unavailable), C(spn_hardening), C(service_not_running),
+      C(service_not_automatic), C(service_unknown), C(wmi_access_denied), C(wmi_unavailable),
+      C(not_tested), C(error)."
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - name: t0004.corp.example.com
+      address: 10.0.1.4
+      ready: false
+      auth_scheme: kerberos-aes
+      duration_s: 0.41
+      checks:
+        logon: {ok: true, class: ok, required: true, fix: null,
+                detail: "logged on with Kerberos AES (session key aes256-cts-hmac-sha1-96, ...)"}
+        "share:C$": {ok: false, class: access_denied, required: true, detail: "C$: STATUS_ACCESS_DENIED",
+                     fix: "Make the scanner account a local administrator of the host ..."}
+"""
+
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.scanready.windows.plugins.module_utils._readiness import (
+    SCANNER_CREDENTIALS_SPEC,
+    CheckSet,
+    GuardStop,
+    TargetSpec,
+    checked_names,
+    settings_from,
+    verify,
+)
+
+try:
+    import impacket  # noqa: F401 - only to tell a missing library apart
+except ImportError:
+    HAS_IMPACKET = False
+else:
+    HAS_IMPACKET = True
+
+
+def targets_from(items: list[dict[str, Any]]) -> list[TargetSpec]:
+    if not items:
+        raise ValueError("targets is empty: there is nothing to verify")
+    specs = [TargetSpec(item["name"].strip(), (item.get("address") or "").strip() or None) for item in items]
+    names = [s.name.lower() for s in specs]
+    if "" in names:
+        raise ValueError("every target needs a non-empty name")
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"targets names a target more than once: {', '.join(duplicates[:5])}")
+    return specs
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            **SCANNER_CREDENTIALS_SPEC,
+            "targets": {"type": "list", "elements": "dict", "required": True, "options": {
+                "name": {"type": "str", "required": True},
+                "address": {"type": "str"},
+            }},
+            "shares": {"type": "list", "elements": "str", "default": ["C$", "ADMIN$", "IPC$"]},
+            "registry_keys": {"type": "list", "elements": "str", "default": ["HKLM\\Software"]},
+            "services": {"type": "list", "elements": "str", "default": ["RemoteRegistry", "LanmanServer", "MpsSvc"]},
+            "wmi_namespaces": {"type": "list", "elements": "str",
+                               "default": ["root\\cimv2\\security\\microsofttpm", "root\\CIMV2\\TerminalServices"]},
+            "workers": {"type": "int", "default": 32},
+        },
+        supports_check_mode=True,
+    )
+    if not HAS_IMPACKET:
+        module.fail_json(msg=missing_required_lib("impacket"))
+    params = module.params
+    try:
+        creds, dc, options = settings_from(params, params["workers"])
+        targets = targets_from(params["targets"])
+        checks = CheckSet(checked_names("shares", params["shares"]),
+                          checked_names("registry_keys", params["registry_keys"]),
+                          checked_names("services", params["services"]),
+                          checked_names("wmi_namespaces", params["wmi_namespaces"]))
+    except ValueError as exc:
+        module.fail_json(msg=f"scan_readiness: {exc}")
+    try:
+        outcome = verify(targets, creds, dc, checks, options)
+    except GuardStop as stop:
+        module.fail_json(msg=stop.message, failure_class=stop.cls)
+    for warning in outcome.warnings:
+        module.warn(warning)
+    module.exit_json(**outcome.result)
+
+
+if __name__ == "__main__":
+    main()

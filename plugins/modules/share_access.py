@@ -1,0 +1,143 @@
+#!/usr/bin/python
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: share_access
+short_description: Check that the scanner account can open a target's administrative shares
+description:
+  - The article's C(net use \\host\C$) for one target, from the controller, as the scanner account.
+  - Logs on with the highest authentication scheme that works (Kerberos AES, Kerberos RC4, NTLMv2,
+    NTLMv1 only when allowed), opens each share in O(shares) and lists the root of drive shares
+    (C(C$), C(D$), ...).
+  - Fails when the logon or any share does not work, with the failure's class and its fix; the
+    result has every check either way.
+  - Read-only; never reports C(changed) and runs the same in check mode. For a whole fleet at once
+    use M(scanready.windows.scan_readiness), which is much faster than one task per host.
+author:
+  - scanready maintainers
+extends_documentation_fragment:
+  - scanready.windows.scanner_credentials
+options:
+  target:
+    description:
+      - Address (or resolvable name) of the host to check.
+    type: str
+    required: true
+  name:
+    description:
+      - The host's name in the result. When it is a fully qualified DNS name it is also the name for
+        Kerberos (C(cifs/<name>)); otherwise reverse DNS of the address is asked.
+      - Defaults to O(target).
+    type: str
+  shares:
+    description:
+      - Shares to open.
+    type: list
+    elements: str
+    default: ['C$', 'ADMIN$', 'IPC$']
+seealso:
+  - module: scanready.windows.registry_access
+  - module: scanready.windows.scan_readiness
+"""
+
+EXAMPLES = r"""
+- name: The scanner account can open C$, ADMIN$ and IPC$ on every target
+  scanready.windows.share_access:
+    target: "{{ ansible_host | default(inventory_hostname) }}"
+    name: "{{ inventory_hostname }}"
+    domain: corp.example.com
+    username: qualys_scanner
+    password: "{{ vault_scanner_password }}"
+  delegate_to: localhost
+
+- name: Only C$, with NTLMv1 allowed as a last resort
+  scanready.windows.share_access:
+    target: 10.0.1.21
+    shares: ['C$']
+    domain: corp.example.com
+    username: qualys_scanner
+    password: "{{ vault_scanner_password }}"
+    allow_ntlmv1: true
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+name:
+  description: The host's name as given (O(name), else O(target)).
+  returned: success
+  type: str
+  sample: web01.corp.example.com
+address:
+  description: The address connected to.
+  returned: success
+  type: str
+  sample: 10.0.1.21
+accessible:
+  description: Whether the logon and every share worked.
+  returned: always
+  type: bool
+  sample: true
+auth_scheme:
+  description: The authentication scheme of the session, or null without one.
+  returned: success
+  type: str
+  sample: kerberos-aes
+duration_s:
+  description: Seconds the check took.
+  returned: success
+  type: float
+  sample: 0.21
+checks:
+  description:
+    - C(logon) and one C(share:<share>) entry per share, each with C(ok), C(class), C(required),
+      C(detail) and C(fix), as in M(scanready.windows.scan_readiness).
+  returned: success
+  type: dict
+  sample:
+    logon: {ok: true, class: ok, required: true, detail: "logged on with Kerberos AES", fix: null}
+    "share:C$": {ok: true, class: ok, required: true, detail: "opened C$ and listed its root (12 entries)",
+                 fix: null}
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.scanready.windows.plugins.module_utils._readiness import (
+    SCANNER_CREDENTIALS_SPEC,
+    CheckSet,
+    checked_names,
+    run_single,
+)
+
+try:
+    import impacket  # noqa: F401 - only to tell a missing library apart
+except ImportError:
+    HAS_IMPACKET = False
+else:
+    HAS_IMPACKET = True
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            **SCANNER_CREDENTIALS_SPEC,
+            "target": {"type": "str", "required": True},
+            "name": {"type": "str"},
+            "shares": {"type": "list", "elements": "str", "default": ["C$", "ADMIN$", "IPC$"]},
+        },
+        supports_check_mode=True,
+    )
+    if not HAS_IMPACKET:
+        module.fail_json(msg=missing_required_lib("impacket"))
+    try:
+        checks = CheckSet(shares=checked_names("shares", module.params["shares"]), registry_keys=(),
+                          services=(), wmi_namespaces=())
+        if not checks.shares:
+            raise ValueError("shares is empty: name at least one share to open")
+    except ValueError as exc:
+        module.fail_json(msg=f"share_access: {exc}", accessible=False)
+    run_single(module, checks, "accessible")
+
+
+if __name__ == "__main__":
+    main()
