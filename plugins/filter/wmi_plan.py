@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.parsing.convert_bool import boolean
 
 DOCUMENTATION = r"""
 name: wmi_plan
@@ -126,8 +127,13 @@ def winmgmt_image_path(service_info: Any) -> str:
     return str(services[0].get("path") or "")
 
 
-def plan(service_info: Any, level_stat: Any, revert: bool = False, level: int = 6) -> dict[str, Any]:
+def plan(service_info: Any, level_stat: Any, revert: Any = False, level: Any = 6) -> dict[str, Any]:
     """What the host needs: the winmgmt command (argv, empty for nothing) and one line saying why."""
+    try:  # extra vars arrive as strings: "false" must not count as true
+        revert = boolean(revert, strict=True)
+        level = int(level)
+    except (TypeError, ValueError) as e:
+        raise AnsibleFilterError(f"wmi_plan: revert must be a boolean and level a number: {e}") from e
     image_path = winmgmt_image_path(service_info)
     if not isinstance(level_stat, Mapping):
         raise AnsibleFilterError("wmi_plan: expected the registered result of ansible.windows.win_reg_stat "

@@ -99,6 +99,22 @@ def test_revert_on_a_shared_host_needs_nothing() -> None:
     assert result["summary"] == "WMI runs in the svchost group 'netsvcs', not its own; nothing to roll back"
 
 
+@pytest.mark.parametrize("revert", ["true", "yes", 1])
+def test_revert_from_extra_vars_strings_counts_as_true(revert: Any) -> None:
+    assert plan(winmgmt(STANDALONE), level(), revert=revert)["argv"] == ["winmgmt", "/sharedhost"]
+
+
+@pytest.mark.parametrize("revert", ["false", "no", 0])
+def test_revert_false_from_extra_vars_strings_counts_as_false(revert: Any) -> None:
+    assert plan(winmgmt(SHARED), level(), revert=revert)["argv"] == ["winmgmt", "/standalonehost", "6"]
+
+
+@pytest.mark.parametrize(("revert", "level_asked"), [("maybe", 6), (False, "high")])
+def test_revert_and_level_of_the_wrong_type_are_refused(revert: Any, level_asked: Any) -> None:
+    with pytest.raises(AnsibleFilterError, match="revert must be a boolean and level a number"):
+        plan(winmgmt(SHARED), level(), revert=revert, level=level_asked)
+
+
 def test_other_level_can_be_asked_for() -> None:
     assert plan(winmgmt(STANDALONE), level(6), level=5)["argv"] == ["winmgmt", "/standalonehost", "5"]
 
