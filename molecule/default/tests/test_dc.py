@@ -56,10 +56,14 @@ def samba_args(lab: dict[str, Any]) -> list[str]:
     return ["-H", str(state / "private" / "sam.ldb"), "-s", str(state / "etc" / "smb.conf")]
 
 
+def ldap_escape(value: str) -> str:
+    return "".join(f"\\{ord(c):02x}" if c in "()*\\\0" else c for c in value)
+
+
 def ldif(text: str) -> list[dict[str, list[str]]]:
     """Entries of ldbsearch's LDIF output (no base64 values among the attributes read here)."""
     entries: list[dict[str, list[str]]] = []
-    for line in text.splitlines():
+    for line in text.replace("\n ", "").splitlines():  # unfold continuation lines first
         if line.startswith("dn: "):
             entries.append({})
         if entries and ": " in line and not line.startswith("#"):
@@ -78,7 +82,7 @@ def ldbsearch(dc: testinfra.host.Host, lab: dict[str, Any], expression: str, *at
 @pytest.fixture(scope="module")
 def gpo(dc: testinfra.host.Host, lab: dict[str, Any]) -> dict[str, Any]:
     name = lab["vars"]["scanready_gpo_name"]
-    found = ldbsearch(dc, lab, f"(&(objectClass=groupPolicyContainer)(displayName={name}))",
+    found = ldbsearch(dc, lab, f"(&(objectClass=groupPolicyContainer)(displayName={ldap_escape(name)}))",
                       "cn", "versionNumber", "flags", "gPCMachineExtensionNames")
     assert len(found) == 1, f"expected exactly one GPO named {name!r}, found {found}"
     guid = found[0]["cn"][0]
@@ -111,8 +115,11 @@ def test_samba_tool_sees_one_gpo_linked_to_the_domain_root(dc: testinfra.host.Ho
     assert gpo["guid"] in links
 
 
-def test_gpo_folder_acl_matches_the_gpo_object(dc: testinfra.host.Host, lab: dict[str, Any]) -> None:
-    check = dc.run("samba-tool gpo aclcheck %s %s %s %s", *samba_args(lab))
+def test_gpo_folder_acl_matches_the_gpo_object(dc: testinfra.host.Host, lab: dict[str, Any],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # aclcheck reads SYSVOL over SMB: as the lab admin, the password in the environment, not argv.
+    monkeypatch.setenv("PASSWD", lab["vars"]["scanready_admin_password"])
+    check = dc.run("samba-tool gpo aclcheck -H %s -U Administrator", f"ldap://{lab['vars']['scanready_dc']}")
     assert check.rc == 0, check.stdout + check.stderr
     assert "ERROR" not in check.stdout + check.stderr
 
