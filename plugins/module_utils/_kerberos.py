@@ -193,7 +193,11 @@ class KerberosClient:
     def _load(self, ccache: Path) -> None:
         from impacket.krb5.ccache import CCache  # imported late: modules report a missing impacket themselves
 
-        for cred in CCache.loadFile(str(ccache)).credentials:
+        try:
+            cache = CCache.loadFile(str(ccache))
+        except Exception:  # an unreadable cache holds no ticket; each SPN then reports kvno's reason
+            return
+        for cred in cache.credentials:
             server = cred["server"].prettyPrint().decode("utf-8", "replace").upper()
             if not server.startswith("KRBTGT/"):
                 self._tickets[server] = cred

@@ -405,10 +405,9 @@ def classify_wmi(exc: BaseException) -> tuple[bool | None, str, str, bool]:
         return None, "wmi_unavailable", "the namespace does not exist on this host", False
     if any(mark in text.lower() for mark in UNAVAILABLE_MARKS):
         return None, "wmi_unavailable", f"no DCOM/WMI service answers ({text})", False
-    cause = exc.args[0] if isinstance(exc, DCERPCException) else exc
-    if isinstance(exc, ConnectionRefusedError) or "connection refused" in str(cause).lower():
+    if isinstance(exc, ConnectionRefusedError) or "connection refused" in text.lower():
         return False, "refused", "TCP 135 (RPC endpoint mapper) refused the connection", False
-    if isinstance(exc, OSError):
+    if isinstance(exc, OSError) or "could not connect" in text.lower():
         return False, "unreachable", f"TCP 135 (RPC endpoint mapper) did not answer ({text})", False
     return False, "error", f"WMI failed: {text}", False
 

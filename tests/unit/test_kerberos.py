@@ -1,0 +1,140 @@
+"""MIT Kerberos plumbing: private config and ccache, password on stdin only, kinit/kvno messages classified."""
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from ansible_collections.scanready.windows.plugins.module_utils._kerberos import (
+    KerberosClient,
+    KerberosError,
+    classify_kinit,
+    krb5_conf,
+    kvno_failures,
+)
+
+PASSWORD = "Unit-Test-Secret-9"
+
+
+@pytest.mark.parametrize(("stderr", "cls"), [
+    ("kinit: Password incorrect while getting initial credentials", "logon_failure"),
+    ("kinit: Preauthentication failed while getting initial credentials", "logon_failure"),
+    ("kinit: Client 'nobody@EX.TEST' not found in Kerberos database while getting initial credentials",
+     "error"),  # MIT quotes the name in newer releases; unknown wording stays an error, quoted
+    ("kinit: Client not found in Kerberos database while getting initial credentials", "logon_failure"),
+    ("kinit: Client's credentials have been revoked while getting initial credentials", "account_locked"),
+    ("kinit: Client's entry in database has expired while getting initial credentials", "account_expired"),
+    ("kinit: Password has expired while getting initial credentials", "password_expired"),
+    ("kinit: Cannot contact any KDC for realm 'EX.TEST' while getting initial credentials", "unreachable"),
+    ("kinit: KDC has no support for encryption type while getting initial credentials", "refused"),
+    ("kinit: Clock skew too great while getting initial credentials", "error"),
+])
+def test_kinit_messages_map_to_classes(stderr: str, cls: str) -> None:
+    assert classify_kinit(stderr)[0] == cls
+
+
+def test_an_unknown_kinit_message_is_quoted() -> None:
+    cls, detail = classify_kinit("Password for x@EX.TEST:\nkinit: Something new happened\n")
+    assert cls == "error"
+    assert "Something new happened" in detail
+
+
+def test_kvno_failures_per_principal() -> None:
+    stderr = ("kvno: Server not found in Kerberos database while getting credentials for "
+              "cifs/nosuch.ex.test@EX.TEST\n"
+              "kvno: KDC has no support for encryption type while getting credentials for cifs/old.ex.test@EX.TEST\n")
+    assert kvno_failures(stderr) == {
+        "CIFS/NOSUCH.EX.TEST@EX.TEST": "Server not found in Kerberos database",
+        "CIFS/OLD.EX.TEST@EX.TEST": "KDC has no support for encryption type",
+    }
+
+
+def test_krb5_conf_names_one_kdc_and_trusts_no_dns() -> None:
+    text = krb5_conf("EX.TEST", "10.0.0.2", "rc4-hmac")
+    assert "kdc = 10.0.0.2" in text
+    for line in ("dns_lookup_kdc = false", "rdns = false", "dns_canonicalize_hostname = false",
+                 "default_tgs_enctypes = rc4-hmac", "permitted_enctypes = rc4-hmac"):
+        assert line in text
+
+
+FAKE_KINIT = """#!/usr/bin/env python3
+import json, os, sys
+secret = sys.stdin.readline().rstrip("\\n")
+record = {"argv": sys.argv[1:], "conf": os.environ["KRB5_CONFIG"], "ccache": os.environ["KRB5CCNAME"],
+          "conf_text": open(os.environ["KRB5_CONFIG"]).read(), "stdin_ok": secret == os.environ["EXPECTED"],
+          "dir_mode": oct(os.stat(os.path.dirname(os.environ["KRB5_CONFIG"])).st_mode & 0o777)}
+open(os.environ["RECORD"], "w").write(json.dumps(record))
+if not record["stdin_ok"]:
+    print("kinit: Password incorrect while getting initial credentials", file=sys.stderr)
+    sys.exit(1)
+print("Warning: Your password will expire in 3 days on Mon Jan  1 00:00:00 2030")
+open(os.environ["KRB5CCNAME"].removeprefix("FILE:"), "wb").write(b"")
+"""
+
+FAKE_KVNO = """#!/usr/bin/env python3
+import sys
+for principal in sys.argv[1:]:
+    print(f"kvno: Server not found in Kerberos database while getting credentials for {principal}@EX.TEST",
+          file=sys.stderr)
+sys.exit(1)
+"""
+
+
+@pytest.fixture
+def fake_mit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, text in (("kinit", FAKE_KINIT), ("kvno", FAKE_KVNO)):
+        path = bin_dir / name
+        path.write_text(text)
+        path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    record = tmp_path / "record.json"
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv("EXPECTED", PASSWORD)
+    monkeypatch.setenv("RECORD", str(record))
+    monkeypatch.setenv("KRB5CCNAME", "/should/not/be/used")
+    return record
+
+
+def test_kinit_gets_the_password_on_stdin_in_a_private_directory(fake_mit: Path) -> None:
+    client = KerberosClient("ex.test", "dc1.ex.test", "scanner", "kerberos-aes", 5)
+    with client:
+        note = client.login(PASSWORD)
+        record = json.loads(fake_mit.read_text())
+        private = Path(record["conf"]).parent
+        assert private.exists()
+    assert record["stdin_ok"]
+    assert record["argv"] == ["scanner@EX.TEST"]
+    assert PASSWORD not in json.dumps(record["argv"])
+    assert record["dir_mode"] == "0o700"
+    assert record["ccache"].startswith(f"FILE:{private}/")
+    assert "kdc = dc1.ex.test" in record["conf_text"]
+    assert "aes256-cts-hmac-sha1-96" in record["conf_text"]
+    assert "expire in 3 days" in note
+    assert not private.exists(), "the private directory must be removed"
+
+
+def test_a_refused_password_is_a_logon_failure_without_the_password(fake_mit: Path) -> None:
+    with KerberosClient("ex.test", "dc1.ex.test", "scanner", "kerberos-aes", 5) as client, \
+            pytest.raises(KerberosError) as err:
+        client.login("wrong-" + PASSWORD)
+    assert err.value.cls == "logon_failure"
+    assert PASSWORD not in str(err.value)
+
+
+def test_kvno_refusals_become_the_reason_for_each_spn(fake_mit: Path) -> None:
+    with KerberosClient("ex.test", "dc1.ex.test", "scanner", "kerberos-aes", 5) as client:
+        client.login(PASSWORD)
+        client.fetch(["cifs/a.ex.test", "cifs/b.ex.test"])
+        assert client.ticket("cifs/a.ex.test") == "Server not found in Kerberos database"
+        assert client.ticket("cifs/c.ex.test") == "no service ticket was requested"
+
+
+def test_no_kinit_on_the_controller(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with KerberosClient("ex.test", "dc1.ex.test", "scanner", "kerberos-aes", 5) as client, \
+            pytest.raises(KerberosError) as err:
+        client.login(PASSWORD)
+    assert "not installed" in err.value.message

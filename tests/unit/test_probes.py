@@ -1,0 +1,274 @@
+"""Probe logic without a peer: classification of impacket's errors, fixes, services, and WMI with fakes of impacket's exceptions."""
+from __future__ import annotations
+
+import re
+import socket
+import time
+from typing import Any
+
+import pytest
+from ansible_collections.scanready.windows.plugins.module_utils import _probes
+from ansible_collections.scanready.windows.plugins.module_utils._probes import (
+    FIXES,
+    Check,
+    Unfinished,
+    classify,
+    classify_wmi,
+    fix_for,
+    namespace_path,
+    probe_registry,
+    probe_shares,
+    probe_wmi,
+    service_check,
+    split_key,
+)
+from ansible_collections.scanready.windows.plugins.module_utils._smb import Credentials, Endpoint, Session
+from impacket import nmb, smb3
+from impacket.dcerpc.v5 import dcomrt, rrp, scmr
+from impacket.dcerpc.v5.dcom import wmi
+from impacket.dcerpc.v5.rpcrt import DCERPCException
+
+CONTRACT_CLASSES = {"unreachable", "refused", "timeout", "logon_failure", "account_locked", "account_disabled",
+                    "account_expired", "password_expired", "access_denied", "share_missing",
+                    "registry_unavailable", "spn_hardening", "service_not_running", "service_not_automatic",
+                    "service_unknown", "wmi_access_denied", "wmi_unavailable", "not_tested", "error"}
+# The reports mask text after "password is", "password:", "credentials:" and long hex runs (_report.py).
+SECRET_LOOKING = re.compile(r"(?i)\b(password|passwd|pwd|secret|credentials?|token)(\s*[:=]\s*|\s+is\s+)|[0-9a-f]{32,}")
+
+
+def test_every_fix_is_a_contract_class_and_reads_clean() -> None:
+    for (kind, cls), text in FIXES.items():
+        assert kind in {"logon", "share", "registry", "service", "wmi"}
+        assert cls in CONTRACT_CLASSES, cls
+        assert not SECRET_LOOKING.search(text), f"{kind}/{cls} would be masked by the reports"
+
+
+@pytest.mark.parametrize(("kind", "cls", "words"), [
+    ("logon", "unreachable", "TCP 445"),
+    ("logon", "logon_failure", "locked out"),
+    ("logon", "account_locked", "Unlock"),
+    ("logon", "spn_hardening", "SmbServerNameHardeningLevel"),
+    ("share", "access_denied", "LocalAccountTokenFilterPolicy"),
+    ("share", "share_missing", "AutoShareServer"),
+    ("registry", "registry_unavailable", "Remote Registry"),
+    ("wmi", "wmi_access_denied", "winmgmt /standalonehost 6"),
+    ("share", "timeout", "target_timeout"),
+])
+def test_fixes_name_what_an_admin_does(kind: str, cls: str, words: str) -> None:
+    assert words in (fix_for(kind, cls) or "")
+
+
+def test_no_fix_for_ok_or_not_tested() -> None:
+    assert fix_for("share", "ok") is None
+    assert fix_for("share", "not_tested") is None
+
+
+def test_service_fix_names_the_service() -> None:
+    text = fix_for("service", "service_not_automatic", "RemoteRegistry") or ""
+    assert "Set RemoteRegistry to start automatically" in text
+    assert "System Services > Remote Registry" in text
+
+
+@pytest.mark.parametrize(("exc", "cls"), [
+    (smb3.SessionError(0xC0000022), "access_denied"),
+    (smb3.SessionError(0xC00000CC), "share_missing"),
+    (smb3.SessionError(0xC0000034), "registry_unavailable"),
+    (smb3.SessionError(0xC00000AC), "registry_unavailable"),
+    (smb3.SessionError(0xC0000001), "error"),
+    (rrp.DCERPCSessionError(error_code=5), "access_denied"),
+    (rrp.DCERPCSessionError(error_code=2), "error"),
+    (scmr.DCERPCSessionError(error_code=1060), "service_unknown"),
+    (nmb.NetBIOSTimeout(), "timeout"),
+    (socket.timeout(), "timeout"),
+    (ConnectionResetError(104, "reset"), "error"),
+])
+def test_probe_errors_are_classified(exc: BaseException, cls: str) -> None:
+    assert classify(exc)[0] == cls
+
+
+@pytest.mark.parametrize(("start", "state", "ok", "cls", "required"), [
+    (2, 4, True, "ok", False),
+    (2, 1, False, "service_not_running", False),
+    (3, 4, False, "service_not_automatic", False),
+    (3, 1, False, "service_not_automatic", False),
+    (4, 1, False, "service_not_automatic", True),  # disabled: definitive, decides readiness
+    (1, 4, True, "ok", False),
+])
+def test_service_start_type_and_state(start: int, state: int, ok: bool, cls: str, required: bool) -> None:
+    check = service_check("RemoteRegistry", start, state)
+    assert (check.ok, check.cls, check.required) == (ok, cls, required)
+    assert "RemoteRegistry: start type" in check.detail
+
+
+def test_registry_key_names() -> None:
+    assert split_key("HKLM\\Software") == ("HKLM", "Software")
+    assert split_key("HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet") == ("HKLM", "SYSTEM\\CurrentControlSet")
+    assert split_key("hku/.DEFAULT") == ("HKU", ".DEFAULT")
+    with pytest.raises(ValueError, match="must start with HKLM"):
+        split_key("HKCU\\Software")
+
+
+def test_directory_entries_are_counted_by_next_entry_offset() -> None:
+    entry = (16).to_bytes(4, "little") + b"\0" * 12
+    last = (0).to_bytes(4, "little") + b"\0" * 12
+    assert _probes._count_entries(entry + entry + last) == 3
+    assert _probes._count_entries(b"") == 0
+
+
+# ---------------------------------------------------------------- probes over a fake session
+
+class FakeSession(Session):
+    def __init__(self, trees: dict[str, BaseException | None], rpc_error: BaseException | None = None,
+                 scheme: str = "ntlmv2", dns_name: str | None = "t1.ex.test") -> None:
+        super().__init__(conn=None, endpoint=Endpoint("10.0.0.5", dns_name), scheme=scheme, detail="",
+                         deadline=time.monotonic() + 30)
+        self.trees = trees
+        self.rpc_error = rpc_error
+
+    def arm(self) -> None:
+        pass
+
+    def tree(self, share: str) -> int:
+        error = self.trees.get(share)
+        if error is not None:
+            raise error
+        return 1
+
+    def rpc(self, pipe: str, interface: bytes) -> Any:
+        if self.rpc_error is not None:
+            raise self.rpc_error
+        raise AssertionError("not reached in these tests")
+
+
+def test_shares_denied_and_missing_are_told_apart() -> None:
+    session = FakeSession({"C$": smb3.SessionError(0xC0000022), "D$": smb3.SessionError(0xC00000CC)})
+    found: dict[str, Check] = {}
+    probe_shares(session, ["C$", "D$", "IPC$"], found)
+    assert found["share:C$"].cls == "access_denied"
+    assert found["share:D$"].cls == "share_missing"
+    assert found["share:IPC$"].ok is True
+    assert all(c.required for c in found.values())
+
+
+def test_a_timeout_ends_the_session_and_keeps_what_was_found() -> None:
+    session = FakeSession({"ADMIN$": nmb.NetBIOSTimeout()})
+    found: dict[str, Check] = {}
+    session_list = ["IPC$", "ADMIN$", "C$"]
+    with pytest.raises(Unfinished):
+        probe_shares(session, session_list, found)
+    assert found["share:IPC$"].ok is True
+    assert found["share:ADMIN$"].cls == "timeout"
+    assert "share:C$" not in found
+
+
+def test_a_missing_winreg_pipe_is_registry_unavailable_for_every_key() -> None:
+    session = FakeSession({}, rpc_error=smb3.SessionError(0xC0000034))
+    found: dict[str, Check] = {}
+    probe_registry(session, ["HKLM\\Software", "HKLM\\SYSTEM"], found)
+    for key in ("registry:HKLM\\Software", "registry:HKLM\\SYSTEM"):
+        assert found[key].cls == "registry_unavailable"
+        assert "Remote Registry service is not running" in found[key].detail
+        assert "Automatic" in (found[key].fix or "")
+
+
+# ---------------------------------------------------------------- WMI with fakes of impacket's exceptions
+
+BIND_REJECTED = DCERPCException("Bind context 1 rejected: provider_rejection; abstract_syntax_not_supported "
+                                "(this usually means the interface isn't listening on the given endpoint)")
+
+
+@pytest.mark.parametrize(("exc", "ok", "cls", "definitive"), [
+    (BIND_REJECTED, None, "wmi_unavailable", False),
+    (wmi.DCERPCSessionError(error_code=0x80041003), False, "wmi_access_denied", True),   # WBEM_E_ACCESS_DENIED
+    (dcomrt.DCERPCSessionError(error_code=0x80070005), False, "wmi_access_denied", True),  # E_ACCESSDENIED
+    (DCERPCException(error_code=5), False, "wmi_access_denied", True),                   # rpc_s_access_denied
+    (DCERPCException("rpc_s_access_denied"), False, "wmi_access_denied", True),
+    (wmi.DCERPCSessionError(error_code=0x8004100E), None, "wmi_unavailable", False),     # invalid namespace
+    (dcomrt.DCERPCSessionError(error_code=0x80040154), None, "wmi_unavailable", False),  # class not registered
+    (DCERPCException("Could not connect: [Errno 111] Connection refused"), False, "refused", False),
+    (ConnectionRefusedError(111, "Connection refused"), False, "refused", False),
+    (OSError(113, "No route to host"), False, "unreachable", False),
+    (socket.timeout(), False, "timeout", False),
+    (RuntimeError("something else"), False, "error", False),
+])
+def test_wmi_errors(exc: BaseException, ok: bool | None, cls: str, definitive: bool) -> None:
+    seen = classify_wmi(exc)
+    assert (seen[0], seen[1], seen[3]) == (ok, cls, definitive)
+
+
+def test_namespace_paths() -> None:
+    assert namespace_path("root\\cimv2\\security\\microsofttpm") == "//./root/cimv2/security/microsofttpm"
+
+
+class FakeServices:
+    def RemRelease(self) -> None:  # noqa: N802 - impacket's name
+        pass
+
+
+class FakeLogin:
+    """Stands for wmi.IWbemLevel1Login: NTLMLogin answers per namespace."""
+
+    answers: dict[str, BaseException | None] = {}
+    released = False
+
+    def __init__(self, interface: Any) -> None:
+        assert interface == "activated"
+
+    def NTLMLogin(self, namespace: str, locale: Any, context: Any) -> FakeServices:  # noqa: N802
+        error = self.answers.get(namespace)
+        if error is not None:
+            raise error
+        return FakeServices()
+
+    def RemRelease(self) -> None:  # noqa: N802
+        FakeLogin.released = True
+
+
+class FakeDcom:
+    disconnected = False
+
+    def CoCreateInstanceEx(self, clsid: bytes, iid: bytes) -> str:  # noqa: N802
+        return "activated"
+
+    def disconnect(self) -> None:
+        FakeDcom.disconnected = True
+
+
+CREDS = Credentials.parse("scanner", "Unit-Test-Secret-9", "ex.test")
+NAMESPACES = ["root\\cimv2\\security\\microsofttpm", "root\\CIMV2\\TerminalServices"]
+
+
+def test_wmi_per_namespace_verdicts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(wmi, "IWbemLevel1Login", FakeLogin)
+    FakeLogin.answers = {"//./root/cimv2/security/microsofttpm": wmi.DCERPCSessionError(error_code=0x80041003)}
+    found: dict[str, Check] = {}
+    probe_wmi(FakeSession({}), CREDS, None, NAMESPACES, found, connect=lambda *args: FakeDcom())
+    tpm, ts = found["wmi:" + NAMESPACES[0]], found["wmi:" + NAMESPACES[1]]
+    assert (tpm.ok, tpm.cls, tpm.required) == (False, "wmi_access_denied", True)
+    assert "standalonehost 6" in (tpm.fix or "")
+    assert (ts.ok, ts.cls, ts.required) == (True, "ok", False)
+    assert FakeLogin.released and FakeDcom.disconnected
+
+
+def test_wmi_unavailable_is_untestable_not_failed(monkeypatch: pytest.MonkeyPatch) -> None:
+    def connect(*args: Any) -> Any:
+        raise BIND_REJECTED
+
+    found: dict[str, Check] = {}
+    probe_wmi(FakeSession({}), CREDS, None, NAMESPACES, found, connect=connect)
+    for check in found.values():
+        assert (check.ok, check.cls, check.required) == (None, "wmi_unavailable", False)
+        assert check.fix
+
+
+def test_wmi_after_kerberos_needs_a_host_ticket() -> None:
+    class NoTickets:
+        def ticket(self, scheme: str, spn: str) -> str:
+            assert spn == "host/t1.ex.test"
+            return "Server not found in Kerberos database"
+
+    found: dict[str, Check] = {}
+    probe_wmi(FakeSession({}, scheme="kerberos-aes"), CREDS, NoTickets(), NAMESPACES, found,
+              connect=lambda *args: pytest.fail("no DCOM without a ticket"))
+    assert {c.cls for c in found.values()} == {"not_tested"}
+    assert "host/t1.ex.test" in found["wmi:" + NAMESPACES[0]].detail

@@ -1,0 +1,292 @@
+"""The fleet run without a peer: results in the contract's shape, the lockout guard, stop across workers, timeouts."""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import socket
+import time
+from typing import Any
+
+import pytest
+from ansible_collections.scanready.windows.plugins.module_utils import _readiness
+from ansible_collections.scanready.windows.plugins.module_utils._kerberos import KerberosError
+from ansible_collections.scanready.windows.plugins.module_utils._probes import failed, not_tested, passed
+from ansible_collections.scanready.windows.plugins.module_utils._readiness import (
+    CheckSet,
+    GuardStop,
+    Job,
+    Progress,
+    RunOptions,
+    StopFlag,
+    TargetSpec,
+    checked_names,
+    dns_name,
+    host_result,
+    preflight,
+    resolve,
+    run_fleet,
+    settings_from,
+)
+from ansible_collections.scanready.windows.plugins.module_utils._smb import Credentials, Endpoint
+
+PASSWORD = "Unit-Test-Secret-9"
+CREDS = Credentials.parse("scanner", PASSWORD, "ex.test")
+NAMES = CheckSet().names()
+CONTRACT_CHECK_KEYS = {"ok", "class", "required", "detail", "fix"}
+
+
+def job(index: int, name: str | None = None) -> Job:
+    name = name or f"t{index:04d}.ex.test"
+    return Job(index, name, Endpoint(f"10.0.0.{index + 1}", name))
+
+
+def test_check_names_in_order() -> None:
+    assert NAMES == ["logon", "share:C$", "share:ADMIN$", "share:IPC$", "registry:HKLM\\Software",
+                     "service:RemoteRegistry", "service:LanmanServer", "service:MpsSvc",
+                     "wmi:root\\cimv2\\security\\microsofttpm", "wmi:root\\CIMV2\\TerminalServices"]
+
+
+def test_a_host_is_ready_when_every_required_check_is_ok() -> None:
+    progress = Progress(started=time.monotonic() - 1, scheme="kerberos-aes", checks={
+        "logon": passed("logged on", True),
+        "share:C$": passed("ok", True), "share:ADMIN$": passed("ok", True), "share:IPC$": passed("ok", True),
+        "registry:HKLM\\Software": passed("ok", True),
+        "service:RemoteRegistry": failed("service", "service_not_automatic", "Manual, Running", False,
+                                         "RemoteRegistry"),
+        "service:LanmanServer": not_tested("unknown", False),
+    })
+    host = host_result(job(0), progress, NAMES, time.monotonic(), False, 15, False)
+    assert host["ready"] is True
+    assert host["auth_scheme"] == "kerberos-aes"
+    assert list(host["checks"]) == NAMES
+    assert all(set(c) == CONTRACT_CHECK_KEYS for c in host["checks"].values())
+    assert host["checks"]["wmi:root\\CIMV2\\TerminalServices"]["ok"] is None
+    assert 0.9 < host["duration_s"] < 5
+
+
+def test_a_definitive_service_failure_makes_the_host_not_ready() -> None:
+    checks = {n: passed("ok", True) for n in NAMES[:5]}
+    checks["service:RemoteRegistry"] = failed("service", "service_not_automatic", "Disabled", True, "RemoteRegistry")
+    host = host_result(job(0), Progress(started=1, scheme="ntlmv2", checks=checks), NAMES, 2, False, 15, False)
+    assert host["ready"] is False
+
+
+def test_checks_after_a_failed_logon_are_not_tested() -> None:
+    progress = Progress(started=1, checks={"logon": failed("logon", "unreachable", "no answer", True)})
+    host = host_result(job(0), progress, NAMES, 2, False, 15, False)
+    assert host["ready"] is False
+    assert host["auth_scheme"] is None
+    assert host["checks"]["logon"]["fix"]
+    assert {c["class"] for n, c in host["checks"].items() if n != "logon"} == {"not_tested"}
+    assert host["checks"]["share:C$"]["required"] is True
+
+
+def test_a_target_given_up_on_is_a_timeout() -> None:
+    progress = Progress(started=1, checks={"logon": passed("ok", True), "share:C$": passed("ok", True)})
+    host = host_result(job(0), progress, NAMES, 20, True, 15, False)
+    assert host["ready"] is False
+    assert "within its 15 s" in host["checks"]["share:ADMIN$"]["detail"]
+
+
+# ---------------------------------------------------------------- names
+
+def test_dns_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert dns_name("T1.Ex.Test.", "10.0.0.1") == ("t1.ex.test", "")
+    monkeypatch.setattr(socket, "gethostbyaddr", lambda address: ("t9.ex.test", [], [address]))
+    assert dns_name("10.0.0.9", "10.0.0.9") == ("t9.ex.test", "")
+    monkeypatch.setattr(socket, "gethostbyaddr", lambda address: (_ for _ in ()).throw(socket.herror(1, "none")))
+    name, why = dns_name("web01", "10.0.0.9")
+    assert name is None
+    assert "'web01' is not a fully qualified name" in why
+    assert "Kerberos" in why
+
+
+def test_resolve_addresses_and_unresolvable_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    def getaddrinfo(name: str, *args: Any) -> Any:
+        if name == "gone.ex.test":
+            raise socket.gaierror(-2, "Name or service not known")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.7", 445))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    jobs = resolve([TargetSpec("a.ex.test"), TargetSpec("gone.ex.test"), TargetSpec("b.ex.test", "10.0.0.8")])
+    assert jobs[0].endpoint == Endpoint("10.0.0.7", "a.ex.test")
+    assert jobs[1].endpoint is None and "does not resolve" in jobs[1].unresolved
+    assert jobs[2].endpoint == Endpoint("10.0.0.8", "b.ex.test")
+
+
+# ---------------------------------------------------------------- the fleet runner
+
+def ok_work(j: Job, stop: StopFlag, progress: Progress) -> None:
+    progress.started = time.monotonic()
+    progress.scheme = "ntlmv2"
+    progress.checks["logon"] = passed(f"pid {os.getpid()}", True)
+
+
+def test_targets_are_spread_over_worker_processes() -> None:
+    jobs = [job(i) for i in range(60)]
+    hosts = run_fleet(jobs, ok_work, RunOptions(workers=8, processes=2), ["logon"])
+    assert [h["name"] for h in hosts] == [j.name for j in jobs]
+    pids = {h["checks"]["logon"]["detail"] for h in hosts}
+    assert len(pids) == 2
+    assert f"pid {os.getpid()}" not in pids
+
+
+def refuse_first(j: Job, stop: StopFlag, progress: Progress) -> None:
+    progress.started = time.monotonic()
+    if stop.is_set():
+        progress.checks["logon"] = not_tested("stopped", True)
+        return
+    if j.index == 0:
+        progress.checks["logon"] = failed("logon", "logon_failure", "refused", True)
+        stop.set()
+        return
+    time.sleep(0.3)  # the others are slower than the refusal
+    progress.checks["logon"] = not_tested("stopped", True) if stop.is_set() else passed("ok", True)
+
+
+def test_the_first_refusal_stops_every_worker() -> None:
+    stop = multiprocessing.get_context("fork").Event()
+    hosts = run_fleet([job(i) for i in range(40)], refuse_first, RunOptions(workers=4, processes=2),
+                      ["logon"], stop)
+    assert stop.is_set()
+    classes = [h["checks"]["logon"]["class"] for h in hosts]
+    assert classes[0] == "logon_failure"
+    assert classes.count("ok") <= 4, "at most the logons already under way finish"
+    assert classes.count("not_tested") >= 35
+
+
+def hang_one(j: Job, stop: StopFlag, progress: Progress) -> None:
+    progress.started = time.monotonic()
+    progress.checks["logon"] = passed("ok", True)
+    if j.index == 1:
+        time.sleep(60)  # a peer that never answers; the worker exits under it
+    progress.checks["share:C$"] = passed("ok", True)
+
+
+def test_a_hanging_target_is_given_up_and_reported_as_timeout() -> None:
+    started = time.monotonic()
+    hosts = run_fleet([job(i) for i in range(3)], hang_one, RunOptions(target_timeout=1, workers=3, processes=1),
+                      ["logon", "share:C$"])
+    assert time.monotonic() - started < 15
+    assert hosts[1]["checks"]["share:C$"]["class"] == "not_tested"
+    assert "within its 1 s" in hosts[1]["checks"]["share:C$"]["detail"]
+    assert hosts[0]["ready"] and hosts[2]["ready"]
+
+
+def crash(j: Job, stop: StopFlag, progress: Progress) -> None:
+    os._exit(3)  # a worker dying outright
+
+
+def test_a_dead_worker_costs_its_targets_an_error_not_the_run() -> None:
+    hosts = run_fleet([job(i) for i in range(2)], crash, RunOptions(workers=2, processes=1), ["logon"])
+    assert [h["checks"]["logon"]["class"] for h in hosts] == ["error", "error"]
+    assert "ended without a result" in hosts[0]["checks"]["logon"]["detail"]
+
+
+def raise_bug(j: Job, stop: StopFlag, progress: Progress) -> None:
+    raise KeyError("a bug")
+
+
+def test_a_probe_bug_costs_one_target() -> None:
+    hosts = run_fleet([job(0)], raise_bug, RunOptions(workers=1, processes=1), ["logon"])
+    assert hosts[0]["checks"]["logon"]["class"] == "error"
+    assert "verifier error: KeyError" in hosts[0]["checks"]["logon"]["detail"]
+
+
+# ---------------------------------------------------------------- the guard
+
+class FakeClient:
+    """Stands for KerberosClient: login raises what the test says."""
+
+    error: KerberosError | None = None
+    closed = 0
+
+    def __init__(self, *args: Any) -> None:
+        pass
+
+    def login(self, password: str) -> str:
+        assert password == PASSWORD
+        if self.error is not None:
+            raise self.error
+        return "Your password will expire in 3 days"
+
+    def close(self) -> None:
+        FakeClient.closed += 1
+
+
+@pytest.fixture
+def guard(monkeypatch: pytest.MonkeyPatch) -> Any:
+    ntlm_calls: list[str] = []
+
+    def ntlm_at_dc(creds: Credentials, dc: str, timeout: float, why: str) -> None:
+        ntlm_calls.append(why)
+        if FakeClient.error is not None and FakeClient.error.cls == "account_locked":
+            raise GuardStop("account_disabled", "disabled")
+
+    monkeypatch.setattr(_readiness, "KerberosClient", FakeClient)
+    monkeypatch.setattr(_readiness, "_ntlm_at_dc", ntlm_at_dc)
+    return ntlm_calls
+
+
+@pytest.mark.parametrize(("cls", "words"), [("logon_failure", "refused the password"),
+                                            ("password_expired", "password has expired")])
+def test_a_refused_account_stops_before_any_target(guard: Any, cls: str, words: str) -> None:
+    FakeClient.error = KerberosError(cls, "the KDC said no")
+    with pytest.raises(GuardStop) as err:
+        preflight(CREDS, "dc1.ex.test", 5)
+    assert err.value.cls == cls
+    assert words in err.value.message
+    assert "No target was contacted" in err.value.message
+    assert PASSWORD not in err.value.message
+    assert guard == [], "no second attempt after a refused password"
+
+
+def test_revoked_is_told_apart_by_the_dc(guard: Any) -> None:
+    FakeClient.error = KerberosError("account_locked", "revoked")
+    with pytest.raises(GuardStop) as err:
+        preflight(CREDS, "dc1.ex.test", 5)
+    assert err.value.cls == "account_disabled"
+
+
+def test_without_a_kdc_the_account_is_checked_over_ntlm(guard: Any) -> None:
+    FakeClient.error = KerberosError("unreachable", "no KDC answered")
+    client, unavailable, warnings = preflight(CREDS, "dc1.ex.test", 5)
+    assert client is None
+    assert "no KDC answered" in unavailable
+    assert len(guard) == 1
+    assert warnings and "NTLM" in warnings[0]
+
+
+def test_a_kdc_warning_about_expiry_is_passed_on(guard: Any) -> None:
+    FakeClient.error = None
+    client, unavailable, warnings = preflight(CREDS, "dc1.ex.test", 5)
+    assert client is not None and unavailable == ""
+    assert "expire in 3 days" in warnings[0]
+
+
+# ---------------------------------------------------------------- options
+
+def params(**extra: Any) -> dict[str, Any]:
+    base = {"username": "EX\\scanner", "password": PASSWORD, "domain": "ex.test", "dc": None, "allow_ntlmv1": False,
+            "connect_timeout": 5, "target_timeout": 15}
+    base.update(extra)
+    return base
+
+
+def test_settings_from_module_parameters() -> None:
+    creds, dc, options = settings_from(params(), 16)
+    assert (creds.username, dc, options.workers, options.target_timeout) == ("scanner", "ex.test", 16, 15.0)
+    with pytest.raises(ValueError, match="connect_timeout must be at least 1"):
+        settings_from(params(connect_timeout=0))
+    with pytest.raises(ValueError, match="must not be longer than target_timeout"):
+        settings_from(params(connect_timeout=20))
+    with pytest.raises(ValueError, match="workers must be at least 1"):
+        settings_from(params(), 0)
+
+
+def test_list_options_are_checked() -> None:
+    assert checked_names("shares", [" C$", "c$", "ADMIN$"]) == ("C$", "ADMIN$")
+    with pytest.raises(ValueError, match="empty entry"):
+        checked_names("shares", ["C$", " "])
+    with pytest.raises(ValueError, match="must start with HKLM"):
+        checked_names("registry_keys", ["Software"])
