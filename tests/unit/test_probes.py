@@ -1,10 +1,9 @@
-"""Probe logic without a peer: classification of impacket's errors, fixes, services, and WMI with fakes of impacket's exceptions."""
+"""Probe logic without a peer: impacket errors classified, fixes, services, WMI with fakes of impacket exceptions."""
 from __future__ import annotations
 
 import re
-import socket
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from ansible_collections.scanready.windows.plugins.module_utils import _probes
@@ -79,7 +78,7 @@ def test_service_fix_names_the_service() -> None:
     (rrp.DCERPCSessionError(error_code=2), "error"),
     (scmr.DCERPCSessionError(error_code=1060), "service_unknown"),
     (nmb.NetBIOSTimeout(), "timeout"),
-    (socket.timeout(), "timeout"),
+    (TimeoutError(), "timeout"),
     (ConnectionResetError(104, "reset"), "error"),
 ])
 def test_probe_errors_are_classified(exc: BaseException, cls: str) -> None:
@@ -188,7 +187,7 @@ BIND_REJECTED = DCERPCException("Bind context 1 rejected: provider_rejection; ab
     (DCERPCException("Could not connect: [Errno 111] Connection refused"), False, "refused", False),
     (ConnectionRefusedError(111, "Connection refused"), False, "refused", False),
     (OSError(113, "No route to host"), False, "unreachable", False),
-    (socket.timeout(), False, "timeout", False),
+    (TimeoutError(), False, "timeout", False),
     (RuntimeError("something else"), False, "error", False),
 ])
 def test_wmi_errors(exc: BaseException, ok: bool | None, cls: str, definitive: bool) -> None:
@@ -201,33 +200,33 @@ def test_namespace_paths() -> None:
 
 
 class FakeServices:
-    def RemRelease(self) -> None:  # noqa: N802 - impacket's name
+    def RemRelease(self) -> None:
         pass
 
 
 class FakeLogin:
     """Stands for wmi.IWbemLevel1Login: NTLMLogin answers per namespace."""
 
-    answers: dict[str, BaseException | None] = {}
+    answers: ClassVar[dict[str, BaseException | None]] = {}
     released = False
 
     def __init__(self, interface: Any) -> None:
         assert interface == "activated"
 
-    def NTLMLogin(self, namespace: str, locale: Any, context: Any) -> FakeServices:  # noqa: N802
+    def NTLMLogin(self, namespace: str, locale: Any, context: Any) -> FakeServices:
         error = self.answers.get(namespace)
         if error is not None:
             raise error
         return FakeServices()
 
-    def RemRelease(self) -> None:  # noqa: N802
+    def RemRelease(self) -> None:
         FakeLogin.released = True
 
 
 class FakeDcom:
     disconnected = False
 
-    def CoCreateInstanceEx(self, clsid: bytes, iid: bytes) -> str:  # noqa: N802
+    def CoCreateInstanceEx(self, clsid: bytes, iid: bytes) -> str:
         return "activated"
 
     def disconnect(self) -> None:

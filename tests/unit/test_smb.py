@@ -1,4 +1,4 @@
-"""The authentication ladder with fake connections: order, fallbacks said aloud, the lockout stop, NTLMv1 only when allowed."""
+"""The authentication ladder with fakes: order, fallbacks said aloud, the lockout stop, NTLMv1 only when allowed."""
 from __future__ import annotations
 
 import threading
@@ -32,7 +32,7 @@ class FakeConn:
         self.log = log
         self.closed = False
 
-    def setTimeout(self, timeout: float) -> None:  # noqa: N802 - impacket's name
+    def setTimeout(self, timeout: float) -> None:
         self.timeout = timeout
 
     def _answer(self, scheme: str) -> None:
@@ -41,7 +41,7 @@ class FakeConn:
         if status is not None:
             raise smb3.SessionError(status)
 
-    def kerberosLogin(self, user: str, password: str, domain: str, TGS: Any = None) -> None:  # noqa: N802,N803
+    def kerberosLogin(self, user: str, password: str, domain: str, TGS: Any = None) -> None:
         assert password == ""
         self._answer(TGS["scheme"])
 
@@ -211,7 +211,7 @@ class FakePipeConn:
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
 
-    def connectTree(self, share: str) -> int:  # noqa: N802
+    def connectTree(self, share: str) -> int:
         self.calls.append(("tree", share))
         return 7
 
@@ -219,7 +219,7 @@ class FakePipeConn:
         self.calls.append(("create", name))
         return "fid"
 
-    def TransactNamedPipe(self, tid: int, fid: str, data: bytes) -> bytes:  # noqa: N802
+    def TransactNamedPipe(self, tid: int, fid: str, data: bytes) -> bytes:
         self.calls.append(("transceive", data))
         return b"reply:" + data
 
