@@ -633,17 +633,17 @@ def render_all(report: Readiness) -> dict[str, str]:
 
 
 def not_ready_summary(report: Readiness) -> list[dict[str, Any]]:
-    """One entry per not-ready host, grouped as in the reports, with a one-line ``line`` to print."""
+    """One entry per not-ready host, grouped as in the reports: ``reason`` (class and check) and
+    ``line`` (name, address, reason, detail, fix) are one line each, ready to print."""
     out = []
     for cls, hosts in report.not_ready_groups:
         for host in hosts:
             why = host.why
-            line = f"{host.name} ({host.shown_address}): {class_label(cls)}"
+            reason = class_label(cls) + (f" on {why.name}" if why else "")
+            line = f"{host.name} ({host.shown_address}): {reason}"
             if why is not None:
-                line += f" on {why.name}: {why.detail.rstrip('.')}."
-                if why.fix:
-                    line += f" Fix: {why.fix}"
+                line += f": {why.detail.rstrip('.')}." + (f" Fix: {why.fix}" if why.fix else "")
             out.append({"name": host.name, "address": host.address, "class": cls,
                         "check": why.name if why else None, "detail": why.detail if why else None,
-                        "fix": why.fix if why else None, "line": " ".join(line.split())})
+                        "fix": why.fix if why else None, "reason": reason, "line": " ".join(line.split())})
     return out

@@ -114,7 +114,7 @@ summary:
 not_ready:
   description:
     - One entry per target that is not ready, in report order, with the failure that stands for it.
-    - C(line) is a one-line summary to print.
+    - C(reason) (class and check) and C(line) (target, address, reason, detail, fix) are one line each, to print.
   returned: always
   type: list
   elements: dict
@@ -125,6 +125,7 @@ not_ready:
       check: share:C$
       detail: "opening \\\\10.0.1.4\\C$ answered STATUS_ACCESS_DENIED"
       fix: Make the scan account a member of the host's local Administrators group.
+      reason: Access denied on share:C$
       line: "t0004.example.com (10.0.1.4): Access denied on share:C$: opening ... Fix: Make the scan account ..."
 """
 

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.lab_support import run_playbook
+from tests.lab_support import LabInfo, load_lab, run_module, run_playbook
 from tests.unit.test_report import fleet_result
 
 REPORT_PLAY = """\
@@ -67,8 +68,112 @@ def test_report_step_passes_when_every_target_is_ready(tmp_path: Path) -> None:
     assert "Show why each target that is not ready" not in proc.stdout.split("TASK [")[-1]
 
 
+def test_main_entry_point_requires_the_credentials(tmp_path: Path) -> None:
+    play = tmp_path / "verify.yml"
+    play.write_text("- name: Verify\n  hosts: localhost\n  gather_facts: false\n  roles:\n"
+                    "    - role: scanready.windows.verify\n")
+    proc = run_playbook(play, Path("localhost,"), "-c", "local", "-e", "scanready_domain=example.test")
+    assert proc.returncode == 2
+    assert "missing required arguments: scanready_account_password" in proc.stdout
+    assert "TASK [scanready.windows.verify : Verify every target" not in proc.stdout
+
+
 def test_report_step_argument_spec_refuses_bad_values(tmp_path: Path) -> None:
     proc = run_report_step(tmp_path, fleet_result(1), scanready_verify_fail_on_not_ready="perhaps")
     assert proc.returncode == 2
     assert "scanready_verify_fail_on_not_ready" in proc.stdout and "bool" in proc.stdout
     assert not (tmp_path / "reports").exists()
+
+
+# ------------------------------------------------------------------ the whole role against the lab
+
+LAB_INSTANCE = "report"
+VERIFY_PLAY = """\
+- name: Verify the scan targets
+  hosts: scan_targets
+  gather_facts: false
+  roles:
+    - role: scanready.windows.verify
+"""
+# What each lab class must be reported as: the class, the check it fails on and words of its fix.
+EXPECTED = {
+    "firewall_blocked": ("unreachable", "logon", "445"),
+    "port_closed": ("refused", "logon", "445"),
+    "share_denied": ("access_denied", "share:C$", "administrator"),
+    "registry_off": ("registry_unavailable", "registry:HKLM\\Software", "Remote Registry"),
+}
+
+
+@pytest.fixture(scope="module")
+def verify_lab() -> Iterator[LabInfo]:
+    """The `report` lab instance with the scanner account in place (removed again afterwards)."""
+    lab = load_lab(LAB_INSTANCE)
+    account = {**lab.connection_args(), "name": lab.vars["scanready_account_name"],
+               "password": lab.vars["scanready_account_password"]}
+    created = run_module("scan_account", account)
+    assert not created.failed, created.output
+    try:
+        yield lab
+    finally:
+        run_module("scan_account", {**account, "state": "absent"})
+
+
+def failed_hosts(proc: subprocess.CompletedProcess[str]) -> set[str]:
+    recap_lines = proc.stdout.split("PLAY RECAP")[-1].splitlines()
+    return {ln.split()[0] for ln in recap_lines if " failed=" in ln and " failed=0 " not in ln}
+
+
+@pytest.mark.lab
+def test_role_verifies_the_lab_and_reports_every_class(verify_lab: LabInfo, tmp_path: Path) -> None:
+    lab = verify_lab
+    play = tmp_path / "verify.yml"
+    play.write_text(VERIFY_PLAY)
+    reports = tmp_path / "reports"
+    secrets = [lab.vars["scanready_account_password"], lab.vars["scanready_admin_password"]]
+
+    # Check mode: the targets are verified (read-only) but no report is written.
+    preview = run_playbook(play, lab.inventory, "--check", "-e", f"scanready_report_dir={reports}")
+    assert "Scan readiness:" in preview.stdout, preview.stdout + preview.stderr
+    assert not reports.exists()
+
+    # The run: reports written, every not-ready lab target fails on its own, ready ones do not.
+    run = run_playbook(play, lab.inventory, "-vvvv", "-e", f"scanready_report_dir={reports}")
+    assert run.returncode == 2, run.stdout[-3000:] + run.stderr
+    doc = json.loads((reports / "readiness.json").read_text())
+    hosts = {h["name"]: h for h in doc["hosts"]}
+    assert set(hosts) == {t.name for t in lab.targets}
+    assert (doc["account"], doc["domain"]) == (lab.vars["scanready_account_name"], lab.vars["scanready_domain"])
+    for target in lab.targets:
+        host = hosts[target.name]
+        assert host["address"] == target.address
+        if target.expected == "ready":
+            assert host["ready"] and host["class"] == "ok", host
+            assert host["auth_scheme"] == "kerberos-aes", host  # Kerberos AES works against the lab's KDC
+        elif target.expected == "slow":  # a slow link: ready, or timed out with the timeout named
+            assert host["ready"] or host["class"] == "timeout", host
+        else:
+            cls, check_name, fix_words = EXPECTED[target.expected]
+            assert not host["ready"] and host["class"] == cls, (target, host)
+            failing = host["checks"][check_name]
+            assert failing["ok"] is False and failing["class"] == cls
+            assert fix_words.lower() in (failing["fix"] or "").lower(), failing
+            assert f"{target.name} ({target.address}): " in run.stdout  # its one-line summary
+    not_ready = {n for n, h in hosts.items() if not h["ready"]}
+    assert failed_hosts(run) == not_ready
+    assert doc["summary"] == {**doc["summary"], "total": len(hosts), "not_ready": len(not_ready)}
+    assert f"HTML report:  {reports / 'readiness.html'}" in run.stdout
+    ticket = (reports / "ticket.md").read_text()
+    ready_addresses = ticket.split("```")[1]
+    for name, host in hosts.items():
+        assert (host["address"] in ready_addresses) == host["ready"], name
+    for secret in secrets:
+        assert secret not in run.stdout + run.stderr
+        for report in reports.iterdir():
+            assert secret not in report.read_text(encoding="utf-8"), report.name
+
+    # Again, told not to fail: the play passes and the reports are unchanged.
+    again = run_playbook(play, lab.inventory, "-e", f"scanready_report_dir={reports}",
+                         "-e", "scanready_verify_fail_on_not_ready=false")
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr
+    report_task = again.stdout.split("TASK [scanready.windows.verify : Write readiness.json")[1].split("TASK [")[0]
+    assert "ok: [" in report_task and "changed: [" not in report_task, report_task
