@@ -55,8 +55,8 @@ def account(lab: LabInfo) -> list[dict[str, list[str]]]:
 
 
 def gpos(lab: LabInfo) -> list[dict[str, list[str]]]:
-    return ldb_search(lab, lab.vars["lab_base_dn"],
-                      f"(&(objectClass=groupPolicyContainer)(displayName={lab.vars['scanready_gpo_name']}))", "cn")
+    name = "".join(f"\\{ord(c):02x}" if c in "()*\\\0" else c for c in lab.vars["scanready_gpo_name"])
+    return ldb_search(lab, lab.vars["lab_base_dn"], f"(&(objectClass=groupPolicyContainer)(displayName={name}))", "cn")
 
 
 def root_links(lab: LabInfo) -> str:
