@@ -119,6 +119,18 @@ def test_hosts_without_winrm_are_skipped_with_one_line_and_no_connection(tmp_pat
     assert result["win1"]["unreachable"] == 1
 
 
+@pytest.mark.parametrize(("kind", "name"), [
+    ("role", "scanready.windows.wmi_privacy"),
+    ("filter", "scanready.windows.wmi_plan"),
+    ("filter", "scanready.windows.wmi_running_dependants"),
+])
+def test_role_and_filters_document_themselves(kind: str, name: str) -> None:
+    proc = subprocess.run([str(BIN / "ansible-doc"), "-t", kind, name], capture_output=True, text=True,
+                          env=ansible_env(), cwd=REPO, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert name in proc.stdout and ("EXAMPLES" in proc.stdout or kind == "role")
+
+
 def test_molecule_windows_preflight_skips_with_one_line_when_no_host_is_named() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCANREADY_WIN_")}
     proc = subprocess.run([str(REPO / "molecule" / "windows" / "preflight")], capture_output=True, text=True,
@@ -228,13 +240,21 @@ def win_service_info(module, host):
 
 def win_reg_stat(module, host):
     values = host.state["registry"].get(module.params["path"])
+    service_key = "HKLM:\\SYSTEM\\CurrentControlSet\\Services\\"
+    if module.params["path"].startswith(service_key):
+        service = host.name(module.params["path"][len(service_key):])
+        values = {"ImagePath": host.services[service]["path"]} if service else None
     name = module.params["name"]
     if name is None:
         module.exit_json(changed=False, exists=values is not None, properties={
-            k: {"type": "REG_DWORD", "value": v, "raw_value": v} for k, v in (values or {}).items()})
+            k: {"type": kind(v), "value": v, "raw_value": v} for k, v in (values or {}).items()})
     if values is None or name not in values:
         module.exit_json(changed=False, exists=False)
-    module.exit_json(changed=False, exists=True, type="REG_DWORD", value=values[name], raw_value=values[name])
+    module.exit_json(changed=False, exists=True, type=kind(values[name]), value=values[name], raw_value=values[name])
+
+
+def kind(value):
+    return "REG_DWORD" if isinstance(value, int) else "REG_EXPAND_SZ"
 
 
 def win_service(module, host):
@@ -400,8 +420,7 @@ def fake(fake_windows_tree: Path, tmp_path: Path) -> Iterator[FakeWindows]:
     yield FakeWindows(state_file, inventory, playbook, env)
 
 
-def test_check_apply_again_rollback_again(fake: FakeWindows) -> None:
-    """The whole cycle on one simulated host: check mode, Packet Privacy, idempotence, rollback, idempotence."""
+def test_check_mode_says_what_it_would_do_and_changes_nothing(fake: FakeWindows) -> None:
     fake.set(SHARED)
     before = fake.state
     result, output = fake.run("--check", "-e", "scanready_gpupdate=true")
@@ -412,40 +431,36 @@ def test_check_apply_again_rollback_again(fake: FakeWindows) -> None:
     assert "would run `gpupdate /target:computer /force /wait:300`" in output
     assert fake.state == before, "check mode changed the host"
 
-    result, output = fake.run()
-    assert result["failed"] == 0 and result["changed"] == 4, output  # winmgmt, stop, start, start dependants
-    state = fake.state
-    assert state["log"] == [
+
+def test_molecule_windows_scenario_passes_against_the_simulated_host(fake: FakeWindows) -> None:
+    """molecule/windows itself, every step, with the simulated host named as SCANREADY_WIN_HOST."""
+    fake.set(SHARED)
+    env = {k: v for k, v in ansible_env(NO_COLOR="1", **fake.env).items() if not k.startswith("SCANREADY_WIN_")}
+    env.update(SCANREADY_WIN_HOST="simulated.example.test", SCANREADY_WIN_USER="someone",
+               SCANREADY_WIN_PASSWORD="not-a-secret", ANSIBLE_PYTHON_INTERPRETER=str(BIN / "python"))
+    proc = subprocess.run([str(BIN / "molecule"), "test", "-s", "windows"], capture_output=True, text=True,
+                          env=env, cwd=REPO, timeout=900)
+    output = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)
+    assert proc.returncode == 0, output
+    for step in ("create", "cleanup", "check", "converge", "idempotence", "side_effect", "verify"):
+        assert f"{step}: Executed: Successful" in output, step
+    assert fake.state["log"] == [
+        # cleanup: already in the shared host, nothing; check: nothing; converge:
         "winmgmt /standalonehost 6",
         "stop Winmgmt iphlpsvc NcaSvc",  # net stop winmgmt /y
         "start Winmgmt",
-        "start iphlpsvc",  # dependencies before dependants
+        "start iphlpsvc",  # dependencies before dependants; SharedAccess was stopped and stays so
+        "start NcaSvc",
+        # idempotence: nothing; side_effect:
+        "gpupdate /target:computer /force /wait:300",
+        # verify: reads only; cleanup (the rollback):
+        "winmgmt /sharedhost",
+        "stop Winmgmt iphlpsvc NcaSvc",
+        "start Winmgmt",
+        "start iphlpsvc",
         "start NcaSvc",
     ]
-    services = state["services"]
-    assert services["Winmgmt"]["path"] == OWN and services["Winmgmt"]["pid"] != 1000  # the new host is in effect
-    assert state["registry"][LEVEL_KEY] == {"AuthenticationLevel": 6}
-    assert {n: s["state"] for n, s in services.items()} == {
-        "RpcSs": "started", "nsi": "started", "Winmgmt": "started", "iphlpsvc": "started", "NcaSvc": "started",
-        "SharedAccess": "stopped"}  # stopped before, left stopped
-
-    result, output = fake.run()
-    assert result["changed"] == 0 and result["failed"] == 0, output
-    assert "WMI already runs in its own svchost at authentication level 6" in output
-    assert fake.state == state
-
-    result, output = fake.run("-e", "scanready_wmi_revert=true")
-    assert result["failed"] == 0 and result["changed"] == 4, output
-    assert fake.state["log"][len(state["log"]):] == [
-        "winmgmt /sharedhost", "stop Winmgmt iphlpsvc NcaSvc", "start Winmgmt", "start iphlpsvc", "start NcaSvc"]
-    assert fake.state["services"]["Winmgmt"]["path"] == SHARED
-    state = fake.state
-
-    result, output = fake.run("-e", "scanready_wmi_revert=true", "-e", "scanready_gpupdate=true",
-                              "-e", "scanready_wmi_gpupdate_wait=90")
-    assert result["failed"] == 0 and result["changed"] == 1, output  # only the policy refresh asked for
-    assert "nothing to roll back" in output
-    assert fake.state["log"][len(state["log"]):] == ["gpupdate /target:computer /force /wait:90"]
+    assert fake.state["services"]["SharedAccess"]["state"] == "stopped"
 
 
 def test_a_restart_that_does_not_bring_the_wanted_state_fails_clearly(fake: FakeWindows) -> None:
