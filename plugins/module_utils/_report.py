@@ -18,7 +18,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,8 +91,16 @@ class Check:
     fix: str | None
 
     @property
+    def blocking(self) -> bool:
+        """A failure that keeps the host from being ready (a service or WMI failure that is not
+        definitive comes with ``required: false``: a recommended fix that does not block scanning)."""
+        return self.ok is False and self.required
+
+    @property
     def mark(self) -> str:
-        return "untested" if self.ok is None else ("ok" if self.ok else "fail")
+        if self.ok is None:
+            return "untested"
+        return "ok" if self.ok else ("fail" if self.required else "advisory")
 
 
 @dataclass(frozen=True)
@@ -113,25 +121,22 @@ class Host:
         return tuple(c for c in self.checks if c.ok is False)
 
     @property
-    def primary_failure(self) -> Check | None:
-        """The failure that explains why the host is not ready: a required check first."""
-        failures = self.failures
-        return next((c for c in failures if c.required), failures[0] if failures else None)
+    def why(self) -> Check | None:
+        """The check that stands for a not-ready host: its first blocking failure, else its first
+        required check left untested, else its first failure of any kind."""
+        if self.ready:
+            return None
+        return (next((c for c in self.checks if c.blocking), None)
+                or next((c for c in self.checks if c.ok is None and c.required), None)
+                or next(iter(self.failures), None))
 
     @property
     def cls(self) -> str:
-        """``ok`` for a ready host, else the class of its primary failure (``not_tested`` if none failed)."""
+        """``ok`` for a ready host, else the class of the check that stands for it."""
         if self.ready:
             return "ok"
-        primary = self.primary_failure
-        return primary.cls if primary else "not_tested"
-
-    @property
-    def why(self) -> Check | None:
-        """The check that stands for a not-ready host: its primary failure, else its first untested check."""
-        if self.ready:
-            return None
-        return self.primary_failure or next((c for c in self.checks if c.ok is None), None)
+        why = self.why
+        return why.cls if why else "not_tested"
 
 
 @dataclass(frozen=True)
@@ -154,6 +159,16 @@ class Readiness:
             if not host.ready:
                 groups.setdefault(host.cls, []).append(host)
         return sorted(groups.items(), key=lambda item: (-len(item[1]), class_label(item[0])))
+
+    @property
+    def advisory_groups(self) -> list[tuple[str, list[tuple[Host, Check]]]]:
+        """Failures that do not block scanning, by class, the class with the most hosts first."""
+        groups: dict[str, list[tuple[Host, Check]]] = {}
+        for host in self.hosts:
+            for check in host.failures:
+                if not check.blocking:
+                    groups.setdefault(check.cls, []).append((host, check))
+        return sorted(groups.items(), key=lambda item: (-len({h.name for h, _ in item[1]}), class_label(item[0])))
 
     @property
     def auth_schemes(self) -> dict[str, int]:
@@ -306,11 +321,15 @@ def render_json(report: Readiness) -> str:
 # ---------------------------------------------------------------- junit.xml
 
 def render_junit(report: Readiness) -> str:
-    """One testsuite; one testcase per target and check (classname = target, name = check)."""
+    """One testsuite; one testcase per target and check (classname = target, name = check).
+
+    A failure for each check that keeps its target from being ready; a failed check that does not
+    (``required: false``) passes with the finding and its fix in system-out, so CI agrees with the play.
+    """
     cases = [(h, c) for h in report.hosts for c in h.checks]
     # A target without any check result still needs a verdict CI can see.
     bare = [h for h in report.hosts if not h.checks]
-    failures = sum(1 for _, c in cases if c.ok is False) + sum(1 for h in bare if not h.ready)
+    failures = sum(1 for _, c in cases if c.blocking) + sum(1 for h in bare if not h.ready)
     skipped = sum(1 for _, c in cases if c.ok is None)
     counts = {"tests": str(len(cases) + len(bare)), "failures": str(failures), "errors": "0", "skipped": str(skipped)}
     root = ET.Element("testsuites", {"name": "scan readiness", **counts})
@@ -321,10 +340,13 @@ def render_junit(report: Readiness) -> str:
             ET.SubElement(props, "property", {"name": key, "value": value})
     for host, check in cases:
         case = ET.SubElement(suite, "testcase", {"classname": host.name, "name": check.name})
-        if check.ok is False:
+        if check.blocking:
             failure = ET.SubElement(case, "failure", {"message": f"{check.cls}: {check.fix or 'no fix given'}",
                                                       "type": check.cls})
             failure.text = f"{host.name} ({host.shown_address}): {check.detail}\nfix: {check.fix or 'no fix given'}"
+        elif check.ok is False:
+            ET.SubElement(case, "system-out").text = (f"advisory, does not block scanning: {check.cls}: "
+                                                      f"{check.detail}\nfix: {check.fix or 'no fix given'}")
         elif check.ok is None:
             ET.SubElement(case, "skipped", {"message": f"{check.cls}: {check.detail}"})
     for host in bare:
@@ -436,6 +458,7 @@ h2{font-size:18px;margin:32px 0 10px}
 .verdict.bad{background:#ffebe9;color:#82071e;border:1px solid #ffcecb}
 .todo{list-style:none;padding:0;margin:0;display:grid;gap:8px}
 .todo li{background:#fff;border:1px solid #d0d7de;border-left:5px solid #cf222e;border-radius:6px;padding:7px 14px}
+.todo.rec li{border-left-color:#d4a72c}
 .todo .cls{font-weight:650;color:#1f2328;text-decoration:none}
 .todo .cls:hover{text-decoration:underline}
 .todo .cnt{color:#57606a;margin:0 8px 0 6px}
@@ -445,11 +468,11 @@ thead th{position:sticky;top:0;background:#f6f8fa;z-index:1;font-size:12px;font-
  border-bottom:1px solid #d0d7de}
 th.chk{text-align:center;min-width:64px;width:92px}
 th.chk .k{display:block;color:#6e7781;font-weight:500;text-transform:uppercase;font-size:10px;letter-spacing:.04em}
-th.chk.adv .k::after{content:" *"}
 td.m{text-align:center;width:64px}
 .m b,.legend b{display:inline-block;min-width:24px;line-height:20px;border-radius:4px;text-align:center;font-weight:700}
 b.ok{color:#1a7f37;background:#dafbe1}
 b.fail{color:#fff;background:#cf222e}
+b.advisory{color:#7d4e00;background:#fff1c2}
 b.untested{color:#6e7781;background:#eaeef2}
 b.absent{color:#8c959f}
 td.host{white-space:nowrap}
@@ -470,7 +493,7 @@ footer{color:#57606a;font-size:12px;margin-top:28px}
 code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:13px}
 @media print{thead th{position:static}details{display:block}}
 """
-_MARKS = {"ok": "\u2713", "fail": "\u2717", "untested": "\u2013"}  # check mark, ballot x, en dash
+_MARKS = {"ok": "\u2713", "fail": "\u2717", "advisory": "!", "untested": "\u2013"}  # check mark, ballot x, en dash
 # Expand the ready list only when it stays short; at fleet size the admin starts with the failures.
 _READY_OPEN_UP_TO = 100
 
@@ -483,14 +506,12 @@ def _anchor(cls: str) -> str:
     return "class-" + re.sub(r"[^a-z0-9_-]", "-", cls.lower())
 
 
-def _check_header(name: str, advisory: bool) -> str:
+def _check_header(name: str) -> str:
     kind, _, target = name.partition(":")
     # Break long WMI namespaces and registry paths at their backslashes.
     target_html = "\\<wbr>".join(_e(part) for part in target.split("\\"))
     target_html = re.sub(r"([a-z])([A-Z])", r"\1<wbr>\2", target_html)  # RemoteRegistry, TerminalServices
-    css = "chk adv" if advisory else "chk"
-    title = _e(name + (" (reported, not required)" if advisory else ""))
-    return f'<th class="{css}" title="{title}"><span class="k">{_e(kind)}</span>{target_html}</th>'
+    return f'<th class="chk" title="{_e(name)}"><span class="k">{_e(kind)}</span>{target_html}</th>'
 
 
 def _mark_cell(check: Check | None) -> str:
@@ -509,47 +530,48 @@ def _count(number: int, noun: str) -> str:
 
 
 def _host_row(host: Host, columns: Sequence[str], group_fix: str | None) -> str:
+    """One target: a mark per check, then why it is not ready (its fix when it differs from its
+    group's), other blocking failures with their fix, and recommended fixes by name only (their
+    fix is in the "Also recommended" list and in the mark's hover)."""
     by_name = {c.name: c for c in host.checks}
     cells = "".join(_mark_cell(by_name.get(name)) for name in columns)
-    why = ""
-    if not host.ready:
-        primary = host.why
-        parts = []
-        if primary is not None:
-            parts.append(f"<div><b>{_e(primary.name)}</b>: {_e(primary.detail)}</div>")
-            if primary.fix and primary.fix != group_fix:
-                parts.append(f"<div>Fix: {_e(primary.fix)}</div>")
-        for other in host.failures:
-            if other is not primary:
-                fix = f" Fix: {_e(other.fix)}" if other.fix else ""
-                parts.append(f'<div class="also">Also {_e(other.name)}: {_e(class_label(other.cls))}.{fix}</div>')
-        why = f'<td class="why">{"".join(parts)}</td>'
-    elif host.failures:
-        notes = "".join(f'<div class="also">{_e(c.name)}: {_e(class_label(c.cls))}.'
-                        f'{" Fix: " + _e(c.fix) if c.fix else ""}</div>' for c in host.failures)
-        why = f'<td class="why">{notes}</td>'
-    else:
-        why = '<td class="why"></td>'
+    primary = host.why
+    parts = []
+    if primary is not None:
+        parts.append(f"<div><b>{_e(primary.name)}</b>: {_e(primary.detail)}</div>")
+        if primary.fix and primary.fix != group_fix:
+            parts.append(f"<div>Fix: {_e(primary.fix)}</div>")
+    for other in host.failures:
+        if other is primary:
+            continue
+        if other.blocking:
+            fix = f" Fix: {_e(other.fix)}" if other.fix else ""
+            parts.append(f'<div class="also">Also {_e(other.name)}: {_e(class_label(other.cls))}.{fix}</div>')
+        else:
+            parts.append(f'<div class="also">Recommended: {_e(other.name)}: {_e(class_label(other.cls))}.</div>')
     scheme = ('<td class="scheme none">none</td>' if host.auth_scheme is None
               else f'<td class="scheme">{_e(scheme_label(host.auth_scheme))}</td>')
     return (f'<tr><td class="host">{_e(host.name)}<div class="a">{_e(host.shown_address)}</div></td>'
-            f'{scheme}{cells}{why}</tr>')
+            f'{scheme}{cells}<td class="why">{"".join(parts)}</td></tr>')
 
 
-def _table_head(columns: Sequence[str], advisory: set[str], last: str) -> str:
-    heads = "".join(_check_header(name, name in advisory) for name in columns)
+def _table_head(columns: Sequence[str], last: str) -> str:
+    heads = "".join(_check_header(name) for name in columns)
     return f"<thead><tr><th>Target</th><th>Logged on with</th>{heads}<th>{_e(last)}</th></tr></thead>"
 
 
-def _group_fix(hosts: Sequence[Host]) -> str | None:
-    fixes = Counter(h.why.fix for h in hosts if h.why is not None and h.why.fix)
+def _most_common_fix(checks: Iterable[Check | None]) -> str | None:
+    fixes = Counter(c.fix for c in checks if c is not None and c.fix)
     return min(fixes.items(), key=lambda kv: (-kv[1], kv[0]))[0] if fixes else None
+
+
+def _group_fix(hosts: Sequence[Host]) -> str | None:
+    return _most_common_fix(h.why for h in hosts)
 
 
 def render_html(report: Readiness) -> str:
     """A self-contained page (inline CSS, no scripts, no external assets); every value escaped."""
     columns = report.check_names
-    advisory = {c.name for h in report.hosts for c in h.checks if not c.required}
     ready, total = len(report.ready_hosts), len(report.hosts)
     groups = report.not_ready_groups
     schemes = ", ".join(f"{scheme_label(s)} ({n:,})" for s, n in report.auth_schemes.items()) or "none"
@@ -590,13 +612,24 @@ def render_html(report: Readiness) -> str:
                    "scanning.</div>")
     else:
         out.append('<div class="verdict bad">No targets were verified.</div>')
+    if report.advisory_groups:
+        out.append('<h2>Also recommended</h2><p class="sub">Findings that do not block scanning, with their fix.</p>'
+                   '<ol class="todo rec">')
+        for cls, found in report.advisory_groups:
+            checks = ", ".join(sorted({c.name for _, c in found}))
+            fix = _most_common_fix(c for _, c in found)
+            out.append(f'<li><span class="cls">{_e(class_label(cls))}</span> on {_e(checks)}'
+                       f'<span class="cnt">{_count(len({h.name for h, _ in found}), "target")}</span>'
+                       f'<span class="fix">{_e(fix) if fix else ""}</span></li>')
+        out.append("</ol>")
     legend = (f'<p class="legend"><span><b class="ok">{_MARKS["ok"]}</b>passed</span>'
-              f'<span><b class="fail">{_MARKS["fail"]}</b>failed</span>'
+              f'<span><b class="fail">{_MARKS["fail"]}</b>failed: blocks scanning</span>'
+              f'<span><b class="advisory">{_MARKS["advisory"]}</b>failed: fix recommended, does not block</span>'
               f'<span><b class="untested">{_MARKS["untested"]}</b>not tested / not testable</span>'
-              '<span>* reported, not required for readiness</span><span>Hover a mark for the detail.</span></p>')
+              '<span>Hover a mark for the detail.</span></p>')
     if groups:
         out.append(f"<h2>Not ready ({total - ready:,})</h2>{legend}<table>")
-        out.append(_table_head(columns, advisory, "Why, and what to do"))
+        out.append(_table_head(columns, "Why, and what to do"))
         for cls, hosts in groups:
             fix = _group_fix(hosts)
             fix_html = f'<div class="fix"><b>Fix:</b> {_e(fix)}</div>' if fix else ""
@@ -609,7 +642,7 @@ def render_html(report: Readiness) -> str:
     if ready:
         is_open = " open" if ready <= _READY_OPEN_UP_TO else ""
         out.append(f"<details{is_open}><summary>Ready ({ready:,})</summary>{legend if not groups else ''}<table>")
-        out.append(_table_head(columns, advisory, "Notes"))
+        out.append(_table_head(columns, "Notes"))
         out.append("<tbody>")
         out.extend(_host_row(h, columns, None) for h in report.ready_hosts)
         out.append("</tbody></table></details>")

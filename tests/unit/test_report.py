@@ -162,7 +162,8 @@ def test_junit_has_one_testcase_per_target_and_check(result: dict[str, Any]) -> 
         (h["name"], name) for h in result["hosts"] for name in h["checks"]}
     failed = [c for c in cases if c.find("failure") is not None]
     skipped = [c for c in cases if c.find("skipped") is not None]
-    assert len(failed) == sum(1 for _, c in all_checks if c["ok"] is False) == int(suite.get("failures", ""))
+    blocking = [c for _, c in all_checks if c["ok"] is False and c["required"]]
+    assert len(failed) == len(blocking) == 5 == int(suite.get("failures", ""))
     assert len(skipped) == sum(1 for _, c in all_checks if c["ok"] is None) == int(suite.get("skipped", ""))
     assert suite.get("errors") == "0"
     c_share = next(c for c in cases if c.get("classname") == "t0004.lab1.example.test" and c.get("name") == "share:C$")
@@ -170,6 +171,12 @@ def test_junit_has_one_testcase_per_target_and_check(result: dict[str, Any]) -> 
     assert failure is not None and failure.get("type") == "access_denied"
     assert failure.get("message", "").startswith("access_denied: Make the scan account a member")
     assert "STATUS_ACCESS_DENIED" in (failure.text or "")
+    # A failed check that does not block readiness passes, with its finding and fix in system-out.
+    advisory = next(c for c in cases if c.get("classname") == "t0005.lab1.example.test"
+                    and c.get("name") == "service:RemoteRegistry")
+    assert advisory.find("failure") is None and advisory.find("skipped") is None
+    assert "service_not_running" in (advisory.findtext("system-out") or "")
+    assert "Set Remote Registry to Automatic" in (advisory.findtext("system-out") or "")
     props = {p.get("name"): p.get("value") for p in suite.iter("property")}
     assert props == {"domain": "lab1.example.test", "account": "qualys_scanner"}
 
@@ -225,8 +232,10 @@ def test_html_has_summary_matrix_and_fixes(result: dict[str, Any]) -> None:
                  '<div class="n">4</div>', '<div class="n">5</div>', "What to fix", FIREWALL_FIX.replace("'", "&#x27;"),
                  "Set the Remote Registry service to Automatic and start it.", "Access denied", "Ready (4)"):
         assert text in page, text
-    # Five not-ready hosts, one with a second (service) failure, plus the legend's mark.
-    assert page.count('<b class="fail">') == 6 + 1
+    # Five not-ready hosts, each with one blocking failure, and one advisory; plus the legend's marks.
+    assert page.count('<b class="fail">') == 5 + 1
+    assert page.count('<b class="advisory">') == 1 + 1
+    assert "Also recommended" in page and "Service not running</span> on service:RemoteRegistry" in page
     assert page.count('<tr class="group">') == 5
 
 
@@ -377,3 +386,17 @@ def test_sample_result_renders_to_the_committed_sample_reports() -> None:
     files = render_all(parse_result(sample["result"], sample["generated_at"]))
     for name, text in files.items():
         assert (SAMPLE.parent / name).read_text(encoding="utf-8") == text, f"docs/sample-report/{name} is stale"
+
+
+def test_a_not_ready_host_is_explained_by_a_blocking_failure_or_an_untested_required_check(
+        result: dict[str, Any]) -> None:
+    host = result["hosts"][1]  # t0001, ready; make it not ready with an advisory and an untested share
+    host["ready"] = False
+    host["checks"]["service:RemoteRegistry"] = check(False, "service_not_automatic", "Manual", "Automatic!",
+                                                     required=False)
+    host["checks"]["share:ADMIN$"] = check(None, "not_tested", "the run stopped before this check")
+    entry = next(e for e in not_ready_summary(parse_result(result)) if e["name"] == host["name"])
+    assert (entry["class"], entry["check"]) == ("not_tested", "share:ADMIN$")
+    host["checks"]["share:IPC$"] = check(False, "access_denied", "IPC$: denied", "Be an admin.")
+    entry = next(e for e in not_ready_summary(parse_result(result)) if e["name"] == host["name"])
+    assert (entry["class"], entry["check"], entry["fix"]) == ("access_denied", "share:IPC$", "Be an admin.")
