@@ -389,7 +389,10 @@ def address_ranges(addresses: Sequence[str]) -> list[str]:
 
 
 def _md_cell(text: str) -> str:
-    return " ".join(text.replace("\\", "\\\\").replace("|", "\\|").split())
+    """One table cell: one line, pipes escaped, and a backslash doubled only where Markdown would
+    read it as an escape (before punctuation), so HKLM\\Software stays readable as plain text."""
+    escaped = re.sub(r"\\(?=[!-/:-@[-`{-~])", r"\\\\", text).replace("|", "\\|")
+    return " ".join(escaped.split())
 
 
 def render_ticket(report: Readiness) -> str:

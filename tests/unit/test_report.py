@@ -307,6 +307,17 @@ def test_ticket_table_cells_cannot_break_the_table(result: dict[str, Any]) -> No
     assert row.count(" | ") == 2 and "a \\| b c" in row
 
 
+@pytest.mark.parametrize(("detail", "cell"), [
+    ("HKLM\\Software: no answer", "HKLM\\Software: no answer"),  # plain text stays plain
+    ("\\\\10.0.0.1\\C$: denied", "\\\\\\10.0.0.1\\C$: denied"),  # Markdown shows \\10.0.0.1\C$
+    ("a*b*c", "a*b*c"),
+])
+def test_ticket_cells_keep_windows_paths_readable(result: dict[str, Any], detail: str, cell: str) -> None:
+    result["hosts"][2]["checks"]["logon"]["detail"] = detail
+    row = next(ln for ln in render_ticket(parse_result(result)).splitlines() if ln.startswith("| t0002"))
+    assert row.endswith(f": {cell} |")
+
+
 def test_address_ranges() -> None:
     assert address_ranges(["10.0.0.3", "", "10.0.0.1", "10.0.0.2", "10.0.0.2", "10.0.1.0", "host.example",
                            "10.0.0.255", "10.0.0.5", "::1", "::2"]) == [
