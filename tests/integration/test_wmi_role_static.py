@@ -125,16 +125,20 @@ def test_hosts_without_winrm_are_skipped_with_one_line_and_no_connection(tmp_pat
     ("filter", "scanready.windows.wmi_running_dependants"),
 ])
 def test_role_and_filters_document_themselves(kind: str, name: str) -> None:
-    proc = subprocess.run([str(BIN / "ansible-doc"), "-t", kind, name], capture_output=True, text=True,
+    proc = subprocess.run([str(BIN / "ansible-doc"), "-t", kind, name], capture_output=True, text=True, check=False,
                           env=ansible_env(), cwd=REPO, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert name in proc.stdout and ("EXAMPLES" in proc.stdout or kind == "role")
 
 
+def run_preflight(**settings: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCANREADY_WIN_")} | settings
+    return subprocess.run([str(REPO / "molecule" / "windows" / "preflight")], capture_output=True, text=True,
+                          check=False, env=env, timeout=30)
+
+
 def test_molecule_windows_preflight_skips_with_one_line_when_no_host_is_named() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SCANREADY_WIN_")}
-    proc = subprocess.run([str(REPO / "molecule" / "windows" / "preflight")], capture_output=True, text=True,
-                          env=env, timeout=30)
+    proc = run_preflight()
     assert proc.returncode == 77
     assert proc.stderr == ""
     assert proc.stdout.splitlines() == [
@@ -150,10 +154,7 @@ def test_molecule_windows_preflight_skips_with_one_line_when_no_host_is_named() 
      "SCANREADY_WIN_CERT_VALIDATION must be validate or ignore, not 'no'"),
 ])
 def test_molecule_windows_preflight_fails_on_incomplete_settings(settings: dict[str, str], complaint: str) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SCANREADY_WIN_")}
-    env.update(SCANREADY_WIN_HOST="win.example.test", **settings)
-    proc = subprocess.run([str(REPO / "molecule" / "windows" / "preflight")], capture_output=True, text=True,
-                          env=env, timeout=30)
+    proc = run_preflight(SCANREADY_WIN_HOST="win.example.test", **settings)
     assert proc.returncode == 2
     assert complaint in proc.stdout
     assert "p" not in proc.stdout.split("but:", 1)[1].replace("SCANREADY_WIN_PASSWORD", "").split()  # no secret
@@ -161,7 +162,7 @@ def test_molecule_windows_preflight_fails_on_incomplete_settings(settings: dict[
 
 def test_molecule_windows_does_not_pass_when_no_host_is_named() -> None:
     env = {k: v for k, v in ansible_env(NO_COLOR="1").items() if not k.startswith("SCANREADY_WIN_")}
-    proc = subprocess.run([str(BIN / "molecule"), "test", "-s", "windows"], capture_output=True, text=True,
+    proc = subprocess.run([str(BIN / "molecule"), "test", "-s", "windows"], capture_output=True, text=True, check=False,
                           env=env, cwd=REPO, timeout=300)
     output = said(re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)).replace("│ ", "")
     assert proc.returncode != 0
@@ -438,7 +439,7 @@ def test_molecule_windows_scenario_passes_against_the_simulated_host(fake: FakeW
     env = {k: v for k, v in ansible_env(NO_COLOR="1", **fake.env).items() if not k.startswith("SCANREADY_WIN_")}
     env.update(SCANREADY_WIN_HOST="simulated.example.test", SCANREADY_WIN_USER="someone",
                SCANREADY_WIN_PASSWORD="not-a-secret", ANSIBLE_PYTHON_INTERPRETER=str(BIN / "python"))
-    proc = subprocess.run([str(BIN / "molecule"), "test", "-s", "windows"], capture_output=True, text=True,
+    proc = subprocess.run([str(BIN / "molecule"), "test", "-s", "windows"], capture_output=True, text=True, check=False,
                           env=env, cwd=REPO, timeout=900)
     output = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)
     assert proc.returncode == 0, output
