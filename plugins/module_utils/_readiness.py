@@ -349,9 +349,10 @@ def host_result(job: Job, progress: Progress, names: Sequence[str], now: float, 
                 target_timeout: float, stopped: bool) -> dict[str, Any]:
     """The contract's host entry; checks never reached are not_tested with the reason."""
     checks = dict(progress.checks)
-    if gave_up:
-        reason = f"the target did not finish within its {target_timeout:.0f} s"
-        checks.setdefault("logon", failed("logon", "timeout", reason, True))
+    under_way = next((name for name in names if name not in checks), None) if gave_up else None
+    if under_way is not None:  # the first check without a result is the one that was under way
+        checks[under_way] = failed(under_way.split(":", 1)[0], "timeout",
+                                   f"no answer within the target's {target_timeout:.0f} s", required_check(under_way))
     if "logon" not in checks:
         why = ("not attempted: the run stopped after a logon failure, so that the account is not locked out"
                if stopped else "not attempted")

@@ -85,7 +85,12 @@ def test_a_target_given_up_on_is_a_timeout() -> None:
     progress = Progress(started=1, checks={"logon": passed("ok", True), "share:C$": passed("ok", True)})
     host = host_result(job(0), progress, NAMES, 20, True, 15, False)
     assert host["ready"] is False
-    assert "within its 15 s" in host["checks"]["share:ADMIN$"]["detail"]
+    under_way = host["checks"]["share:ADMIN$"]
+    assert (under_way["ok"], under_way["class"]) == (False, "timeout")
+    assert "within the target's 15 s" in under_way["detail"]
+    assert under_way["fix"]
+    assert host["checks"]["share:IPC$"]["class"] == "not_tested"
+    assert "within its 15 s" in host["checks"]["share:IPC$"]["detail"]
 
 
 # ---------------------------------------------------------------- names
@@ -168,8 +173,8 @@ def test_a_hanging_target_is_given_up_and_reported_as_timeout() -> None:
     hosts = run_fleet([job(i) for i in range(3)], hang_one, RunOptions(target_timeout=1, workers=3, processes=1),
                       ["logon", "share:C$"])
     assert time.monotonic() - started < 15
-    assert hosts[1]["checks"]["share:C$"]["class"] == "not_tested"
-    assert "within its 1 s" in hosts[1]["checks"]["share:C$"]["detail"]
+    assert hosts[1]["checks"]["share:C$"]["class"] == "timeout"
+    assert "within the target's 1 s" in hosts[1]["checks"]["share:C$"]["detail"]
     assert hosts[0]["ready"] and hosts[2]["ready"]
 
 
