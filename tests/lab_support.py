@@ -144,3 +144,20 @@ def ldb_search(lab: LabInfo, base: str, expression: str, *attrs: str, scope: str
         "print(json.dumps(out))\n"
     )
     return samba_python(code, str(lab.state / "etc" / "smb.conf"), lab.sam_ldb, base, scope, expression, *attrs)
+
+
+def build_and_install(work: Path) -> Path:
+    """Build the collection with ansible-galaxy and install the tarball offline into work/collections,
+    away from the checkout's own configuration (which already resolves scanready.windows to the checkout)."""
+    cfg = work / "isolated.cfg"
+    cfg.write_text("[defaults]\n")
+    env = ansible_env(ANSIBLE_CONFIG=str(cfg))
+    subprocess.run([str(BIN / "ansible-galaxy"), "collection", "build", "--output-path", str(work), str(REPO)],
+                   check=True, capture_output=True, text=True, env=env, cwd=work)
+    tarball = next(work.glob("scanready-windows-*.tar.gz"))
+    dest = work / "collections"
+    subprocess.run([str(BIN / "ansible-galaxy"), "collection", "install", "--no-deps", "--force", "-p", str(dest),
+                    str(tarball)], check=True, capture_output=True, text=True, env=env, cwd=work)
+    if not (dest / "ansible_collections" / "scanready" / "windows" / "plugins" / "modules").is_dir():
+        raise AssertionError(f"ansible-galaxy installed nothing into {dest}")
+    return dest
