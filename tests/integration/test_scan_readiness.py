@@ -48,14 +48,19 @@ def make_scanner(lab: LabInfo, name: str, password: str) -> Scanner:
     return Scanner(lab, name, password)
 
 
-@pytest.fixture(scope="module")
-def scanner() -> Iterator[Scanner]:
+def scanner_account() -> Iterator[Scanner]:
+    """The body of each test module's `scanner` fixture: the account for the module's tests."""
     lab = load_lab(INSTANCE)
     account = make_scanner(lab, SCANNER, SCANNER_PASSWORD)
     try:
         yield account
     finally:
         samba_tool(lab, "user", "delete", SCANNER, check=False)
+
+
+@pytest.fixture(scope="module")
+def scanner() -> Iterator[Scanner]:
+    yield from scanner_account()
 
 
 def member_target(lab: LabInfo) -> Target:
