@@ -177,11 +177,11 @@ def samba_tool(lab: LabInfo, *args: str, check: bool = True) -> subprocess.Compl
     return proc
 
 
-def samba_tool_local(lab: LabInfo, *args: str) -> str:
+def samba_tool_local(lab: LabInfo, *args: str, check: bool = True) -> str:
     """samba-tool on the DC's own database (no network, no credentials)."""
     proc = subprocess.run(["samba-tool", *args, "-H", lab.sam_ldb, "-s", str(lab.state / "etc" / "smb.conf")],
                           capture_output=True, text=True, timeout=120)
-    if proc.returncode:
+    if check and proc.returncode:
         raise AssertionError(f"samba-tool {' '.join(args)} failed:\n{proc.stdout}{proc.stderr}")
     return proc.stdout
 
@@ -241,43 +241,100 @@ def links_without(value: str, guid: str) -> list[tuple[str, int]]:
     return [(link.dn.lower(), link.options) for link in _gpo.parse_gplink(value) if guid.lower() not in link.dn.lower()]
 
 
+# One look through Samba at everything about the GPOs of a name: the DC's database, SYSVOL parsed by
+# Samba's GPO parsers, and the folder's NT ACL against Samba's dsacl2fsacl of the object's descriptor
+# (what `samba-tool gpo aclcheck` compares, read locally so a loop of crashes stays quick).
+SAMBA_GPO_STATE = r"""
+import json, os, sys, tempfile, ldb
+from samba.param import LoadParm
+from samba.auth import system_session
+from samba.samdb import SamDB
+from samba.dcerpc import security, preg
+from samba.ndr import ndr_unpack, ndr_pack
+from samba.ntacls import getntacl, dsacl2fsacl
+from samba.gp_parse.gp_inf import GptTmplInfParser
+conf, url, sysvol, name = sys.argv[1:5]
+lp = LoadParm(); lp.load(conf)
+db = SamDB(url=url, session_info=system_session(), lp=lp)
+base = db.get_default_basedn()
+sid = security.dom_sid(db.get_domain_sid())
+text = lambda v: v.decode() if isinstance(v, bytes) else str(v)
+out = {"gpos": [], "gplinks": {}}
+for m in db.search(base="CN=Policies,CN=System,%s" % base, scope=ldb.SCOPE_ONELEVEL,
+                   expression="(&(objectClass=groupPolicyContainer)(displayName=%s))" % ldb.binary_encode(name),
+                   attrs=["*", "nTSecurityDescriptor"], controls=["sd_flags:1:7"]):
+    gpo = {k: text(m[k][0]) for k in ("cn", "versionNumber", "flags", "gPCFunctionalityVersion",
+                                      "gPCMachineExtensionNames", "gPCFileSysPath") if k in m}
+    gpo["children"] = sorted(text(c["cn"][0]) for c in db.search(base=m.dn, scope=ldb.SCOPE_ONELEVEL, attrs=["cn"]))
+    folder = os.path.join(sysvol, gpo["cn"])
+    gpo["paths"] = sorted(os.path.relpath(os.path.join(r, n), folder) for r, ds, fs in os.walk(folder) for n in ds + fs)
+    if os.path.isdir(folder):
+        want = dsacl2fsacl(ndr_unpack(security.descriptor, m["nTSecurityDescriptor"][0]).as_sddl(sid), sid)
+        gpo["acl_ok"] = getntacl(lp, folder, system_session(), direct_db_access=True).as_sddl(sid) == want
+    inf_path = os.path.join(folder, "Machine", "Microsoft", "Windows NT", "SecEdit", "GptTmpl.inf")
+    if os.path.exists(inf_path):
+        parser = GptTmplInfParser()
+        parser.parse(open(inf_path, "rb").read())
+        gpo["inf"] = {n: s.param_list for n, s in parser.sections.items() if s.param_list}
+        with tempfile.TemporaryDirectory() as tmp:
+            parser.write_binary(os.path.join(tmp, "x"))
+            gpo["inf_rewritten_identical"] = open(os.path.join(tmp, "x"), "rb").read() == open(inf_path, "rb").read()
+    pol_path = os.path.join(folder, "Machine", "Registry.pol")
+    if os.path.exists(pol_path):
+        raw = open(pol_path, "rb").read()
+        parsed = ndr_unpack(preg.file, raw)
+        gpo["pol"] = [[e.keyname, e.valuename, e.type, e.data if isinstance(e.data, (int, str)) else list(e.data)]
+                      for e in parsed.entries]
+        gpo["pol_repacked_identical"] = ndr_pack(parsed) == raw
+    out["gpos"].append(gpo)
+for m in db.search(base=base, expression="(gPLink=*)", attrs=["gPLink"]):
+    out["gplinks"][str(m.dn)] = text(m["gPLink"][0])
+print(json.dumps(out))
+"""
+GPO_PATHS = ["GPT.INI", "Machine", "Machine/Microsoft", "Machine/Microsoft/Windows NT",
+             "Machine/Microsoft/Windows NT/SecEdit", "Machine/Microsoft/Windows NT/SecEdit/GptTmpl.inf",
+             "Machine/Registry.pol", "User"]
+
+
+def samba_gpo_state(lab: LabInfo, name: str) -> dict[str, Any]:
+    state: dict[str, Any] = samba_python(SAMBA_GPO_STATE, str(lab.state / "etc" / "smb.conf"), lab.sam_ldb,
+                                         str(policies_dir(lab)), name)
+    return state
+
+
 def assert_converged(lab: LabInfo, *, version: int, links: list[str], addresses: str = "10.202.0.1,192.0.2.0/28",
                      firewall: int | None = 1, enforced: bool = False, inf: bytes | None = ARTICLE_INF_BYTES,
-                     extra_pol: list[list[object]] | None = None) -> str:
+                     extra_pol: list[list[object]] | None = None, with_samba_tool: bool = True) -> str:
     """Exactly one GPO of that name, complete and consistent by Samba's reading; returns its GUID."""
-    found = gpos_named(lab, NAME)
-    assert len(found) == 1, [e["dn"] for e in found]
-    gpo = found[0]
-    guid = gpo["cn"][0]
-    assert gpo["versionNumber"] == [str(version)]
-    assert gpo["flags"] == ["0"]
-    assert gpo["gPCFunctionalityVersion"] == ["2"]
-    assert gpo["gPCMachineExtensionNames"] == [EXTENSIONS]
+    state = samba_gpo_state(lab, NAME)
+    assert len(state["gpos"]) == 1, [g["cn"] for g in state["gpos"]]
+    gpo = state["gpos"][0]
+    guid = str(gpo["cn"])
     domain = lab.vars["scanready_domain"]
-    assert gpo["gPCFileSysPath"] == [f"\\\\{domain}\\sysvol\\{domain}\\Policies\\{guid}"]
-    children = ldb_search(lab, gpo["dn"][0], "(objectClass=container)", "cn", scope="one")
-    assert sorted(c["cn"][0] for c in children) == ["Machine", "User"]
+    assert gpo["versionNumber"] == str(version)
+    assert gpo["flags"] == "0" and gpo["gPCFunctionalityVersion"] == "2"
+    assert gpo["gPCMachineExtensionNames"] == EXTENSIONS
+    assert gpo["gPCFileSysPath"] == f"\\\\{domain}\\sysvol\\{domain}\\Policies\\{guid}"
+    assert gpo["children"] == ["Machine", "User"]
+    assert gpo["paths"] == GPO_PATHS  # nothing left over: no pending record, no temporary file
+    assert gpo["acl_ok"] is True
 
     folder = policies_dir(lab) / guid
     assert (folder / "GPT.INI").read_bytes() == f"[General]\r\nVersion={version}\r\n".encode()
-    assert (folder / "User").is_dir()
-    assert [p.name for p in folder.rglob("*") if p.name.endswith(".scanready-tmp") or p.name == "scanready.pending"] \
-        == []
-    inf_bytes = (folder / "Machine/Microsoft/Windows NT/SecEdit/GptTmpl.inf").read_bytes()
-    seen = samba_reads(inf_bytes, (folder / "Machine/Registry.pol").read_bytes())
     if inf is not None:  # None: the file holds more than the module wrote, in someone else's order
-        assert inf_bytes == inf
-        assert seen["inf_rewritten_identical"]
-    assert seen["pol"] == (extra_pol or []) + expected_pol(addresses, firewall)
-    assert seen["pol_repacked_identical"]
+        assert (folder / GPO_PATHS[5]).read_bytes() == inf
+        assert gpo["inf"] == ARTICLE_INF and gpo["inf_rewritten_identical"]
+    assert gpo["pol"] == (extra_pol or []) + expected_pol(addresses, firewall)
+    assert gpo["pol_repacked_identical"]
 
-    samba_tool(lab, "gpo", "aclcheck")  # the folder ACL is what Samba derives from the object's
     linked = {dn.lower(): [link.options for link in _gpo.parse_gplink(value) if guid.lower() in link.dn.lower()]
-              for dn, value in gplinks(lab).items()}
+              for dn, value in state["gplinks"].items()}
     assert {dn for dn, options in linked.items() if options} == {dn.lower() for dn in links}
     for dn in links:
         assert linked[dn.lower()] == [2 if enforced else 0]
-    return str(guid)
+    if with_samba_tool:
+        samba_tool(lab, "gpo", "aclcheck")
+    return guid
 
 
 @pytest.fixture(scope="module")
@@ -285,6 +342,7 @@ def domain(lab: LabInfo) -> Iterator[dict[str, Any]]:
     """An OU holding a computer, and a foreign GPO linked at the root and (enforced) at the OU."""
     remove_gpos(lab, NAME)  # what an earlier, aborted session may have left
     remove_gpos(lab, FOREIGN)
+    samba_tool_local(lab, "ou", "delete", ou_dn(lab), "--force-subtree-delete", check=False)
     samba_tool_local(lab, "ou", "create", ou_dn(lab))
     try:
         samba_tool_local(lab, "computer", "create", COMPUTER, f"--computerou={TEST_OU}")
@@ -533,44 +591,43 @@ def request_for(lab: LabInfo, state: str = "present", firewall: bool | None = Tr
 def test_crash_at_every_write_is_repaired_by_the_next_run(lab: LabInfo, domain: dict[str, Any]) -> None:
     present, changed, absent = request_for(lab), request_for(lab, firewall=False), request_for(lab, "absent")
     root = [base_dn(lab)]
+    other_folders = {p.name for p in policies_dir(lab).iterdir()}
 
     def repaired(request: _gpo_store.Request, check: Callable[[], None]) -> None:
         assert run_store(lab, request).changed
         check()
         assert not run_store(lab, request).changed
 
+    def gone() -> None:
+        state = samba_gpo_state(lab, NAME)
+        assert state["gpos"] == [] and state["gplinks"] == domain["links"]
+        assert {p.name for p in policies_dir(lab).iterdir()} == other_folders
+
+    def at_present() -> int:
+        run_store(lab, present)
+        return int(gpos_named(lab, NAME)[0]["versionNumber"][0])
+
     try:
         # Creating: killed anywhere, the next run ends at exactly one complete GPO at version 1.
         creates = crash_at_every_write(
-            lambda: remove_gpos(lab, NAME), lambda budget: run_store(lab, present, budget),
-            lambda _: repaired(present, lambda: assert_converged(lab, version=1, links=root)))
+            lambda: run_store(lab, absent), lambda budget: run_store(lab, present, budget),
+            lambda _: repaired(present, lambda: assert_converged(lab, version=1, links=root, with_samba_tool=False)))
         assert creates >= 15
 
         # Changing one setting: killed anywhere, the version still moves by exactly one.
-        def at_present() -> int:
-            run_store(lab, present)
-            return int(gpos_named(lab, NAME)[0]["versionNumber"][0])
         changes = crash_at_every_write(
             at_present, lambda budget: run_store(lab, changed, budget),
             lambda version: repaired(changed, lambda: assert_converged(lab, version=version + 1, links=root,
-                                                                       firewall=0)))
+                                                                       firewall=0, with_samba_tool=False)))
         assert changes >= 4
+        assert_converged(lab, version=int(gpos_named(lab, NAME)[0]["versionNumber"][0]), links=root, firewall=0)
 
         # Removing: killed anywhere, the next run removes the rest; other GPOs' links are untouched.
-        def gone() -> None:
-            assert gpos_named(lab, NAME) == []
-            assert gplinks(lab) == domain["links"]
-            assert not [p for p in policies_dir(lab).iterdir() if p.name not in domain_policy_folders(lab, domain)]
         removes = crash_at_every_write(at_present, lambda budget: run_store(lab, absent, budget),
                                        lambda _: repaired(absent, gone))
         assert removes >= 4
     finally:
         remove_gpos(lab, NAME)
-
-
-def domain_policy_folders(lab: LabInfo, domain: dict[str, Any]) -> set[str]:
-    return {entry["cn"][0] for entry in ldb_search(lab, f"CN=Policies,CN=System,{base_dn(lab)}",
-                                                   "(objectClass=groupPolicyContainer)", "cn", scope="one")}
 
 
 def test_killed_runs_then_one_clean_run_converges(lab: LabInfo, domain: dict[str, Any], tmp_path: Path) -> None:
