@@ -96,12 +96,14 @@ def test_waits_out_of_bounds_are_refused_before_connecting(tmp_path: Path) -> No
 
 
 def test_hosts_without_winrm_are_skipped_with_one_line_and_no_connection(tmp_path: Path) -> None:
-    # Shaped like the lab's targets (ansible_host, lab_expected, no ansible_connection), plus one WinRM host on
-    # a closed port to show the role does go to WinRM hosts (it becomes unreachable there).
+    # Shaped like the lab's targets (ansible_host, lab_expected, no ansible_connection), plus WinRM hosts (short and
+    # FQCN connection names) on a closed port to show the role does go to them (they become unreachable).
     inventory = write_inventory(tmp_path / "hosts.yml", {
         "t0001.lab1.example.test": {"ansible_host": UNROUTABLE, "lab_expected": "ready"},
         "t0002.lab1.example.test": {"ansible_host": UNROUTABLE, "lab_expected": "share_denied"},
         "win1": {"ansible_host": "127.0.0.1", "ansible_port": 1, "ansible_connection": "winrm",
+                 "ansible_user": "someone", "ansible_password": "unused"},
+        "win2": {"ansible_host": "127.0.0.1", "ansible_port": 1, "ansible_connection": "ansible.builtin.winrm",
                  "ansible_user": "someone", "ansible_password": "unused"},
     })
     playbook = tmp_path / "site.yml"
@@ -111,12 +113,13 @@ def test_hosts_without_winrm_are_skipped_with_one_line_and_no_connection(tmp_pat
     result = recap(output)
     lines = output.splitlines()
     said = [(lines[i - 1], line) for i, line in enumerate(lines) if "wmi_privacy skipped" in line]
-    assert said == [(f"ok: [{host}] => ", "    msg: 'wmi_privacy skipped: connection is ssh, not winrm or psrp'")
-                    for host in ("t0001.lab1.example.test", "t0002.lab1.example.test")], output
-    for host in ("t0001.lab1.example.test", "t0002.lab1.example.test"):
+    skipped = ("t0001.lab1.example.test", "t0002.lab1.example.test")
+    line = "    msg: 'wmi_privacy skipped: connection is ssh, not winrm or psrp'"
+    assert sorted(said) == [(f"ok: [{host}] => ", line) for host in skipped], output
+    for host in skipped:
         # unreachable=0 although 192.0.2.10 answers nothing: no connection was attempted
         assert result[host] == {"ok": 2, "changed": 0, "unreachable": 0, "failed": 0, "skipped": 1}, output
-    assert result["win1"]["unreachable"] == 1
+    assert result["win1"]["unreachable"] == 1 and result["win2"]["unreachable"] == 1  # the role went there
 
 
 @pytest.mark.parametrize(("kind", "name"), [
