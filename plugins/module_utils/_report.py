@@ -20,6 +20,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from types import NoneType
 from typing import Any
 
 REPORT_FILES = ("readiness.json", "junit.xml", "readiness.html", "ticket.md")
@@ -168,7 +169,8 @@ class Readiness:
             for check in host.failures:
                 if not check.blocking:
                     groups.setdefault(check.cls, []).append((host, check))
-        return sorted(groups.items(), key=lambda item: (-len({h.name for h, _ in item[1]}), class_label(item[0])))
+        return sorted(groups.items(), key=lambda item: (-len({host.name for host, check in item[1]}),
+                                                        class_label(item[0])))
 
     @property
     def auth_schemes(self) -> dict[str, int]:
@@ -193,7 +195,7 @@ def _field(data: Mapping[str, Any], key: str, kinds: tuple[type, ...], where: st
         raise ReportError(f"{where}.{key} is missing")
     value = data[key]
     if not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool)):
-        names = " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
+        names = " or ".join("null" if k is NoneType else k.__name__ for k in kinds)
         raise ReportError(f"{where}.{key} must be {names}, not {type(value).__name__}")
     return value
 
@@ -204,7 +206,7 @@ def _text(data: Mapping[str, Any], key: str, where: str, *, secret_free: bool = 
 
 
 def _optional_text(data: Mapping[str, Any], key: str, where: str) -> str | None:
-    value = _field(data, key, (str, type(None)), where)
+    value = _field(data, key, (str, NoneType), where)
     return None if value is None else _clean(redact(value))
 
 
@@ -213,7 +215,7 @@ def _parse_check(name: str, data: Any, where: str) -> Check:
         raise ReportError(f"{where} must be a dict, not {type(data).__name__}")
     return Check(
         name=_clean(name),
-        ok=_field(data, "ok", (bool, type(None)), where),
+        ok=_field(data, "ok", (bool, NoneType), where),
         cls=_text(data, "class", where),
         required=_field(data, "required", (bool,), where),
         detail=_text(data, "detail", where, secret_free=False),
@@ -235,7 +237,7 @@ def _parse_host(data: Any, where: str) -> Host:
         name=name,
         address=_text(data, "address", where),
         ready=_field(data, "ready", (bool,), where),
-        auth_scheme=_field(data, "auth_scheme", (str, type(None)), where),
+        auth_scheme=_field(data, "auth_scheme", (str, NoneType), where),
         checks=tuple(_parse_check(k, v, f"{where}.checks[{k!r}]") for k, v in checks.items()),
     )
 
@@ -329,8 +331,8 @@ def render_junit(report: Readiness) -> str:
     cases = [(h, c) for h in report.hosts for c in h.checks]
     # A target without any check result still needs a verdict CI can see.
     bare = [h for h in report.hosts if not h.checks]
-    failures = sum(1 for _, c in cases if c.blocking) + sum(1 for h in bare if not h.ready)
-    skipped = sum(1 for _, c in cases if c.ok is None)
+    failures = sum(1 for host, c in cases if c.blocking) + sum(1 for h in bare if not h.ready)
+    skipped = sum(1 for host, c in cases if c.ok is None)
     counts = {"tests": str(len(cases) + len(bare)), "failures": str(failures), "errors": "0", "skipped": str(skipped)}
     root = ET.Element("testsuites", {"name": "scan readiness", **counts})
     suite = ET.SubElement(root, "testsuite", {"name": f"scan readiness: {report.domain}", **counts})
@@ -421,7 +423,7 @@ def render_ticket(report: Readiness) -> str:
                   if "ntlmv1" in schemes else "NTLMv1 is not needed: please leave it disabled.")
         lines += [f"We verified the account from the scanner's side; authentication that worked: {used}. {ntlmv1}", ""]
     lines += ["The password is not part of this ticket; we will send it through your secure channel.", ""]
-    not_ready = [h for _, hosts in report.not_ready_groups for h in hosts]
+    not_ready = [h for cls, hosts in report.not_ready_groups for h in hosts]
     if not_ready:
         lines += [
             f"Not ready yet, please do not scan these until we confirm ({len(not_ready)}):",
@@ -510,7 +512,7 @@ def _anchor(cls: str) -> str:
 
 
 def _check_header(name: str) -> str:
-    kind, _, target = name.partition(":")
+    kind, target = name.split(":", 1) if ":" in name else (name, "")
     # Break long WMI namespaces and registry paths at their backslashes.
     target_html = "\\<wbr>".join(_e(part) for part in target.split("\\"))
     target_html = re.sub(r"([a-z])([A-Z])", r"\1<wbr>\2", target_html)  # RemoteRegistry, TerminalServices
@@ -619,10 +621,10 @@ def render_html(report: Readiness) -> str:
         out.append('<h2>Also recommended</h2><p class="sub">Findings that do not block scanning, with their fix.</p>'
                    '<ol class="todo rec">')
         for cls, found in report.advisory_groups:
-            checks = ", ".join(sorted({c.name for _, c in found}))
-            fix = _most_common_fix(c for _, c in found)
+            checks = ", ".join(sorted({c.name for h, c in found}))
+            fix = _most_common_fix(c for h, c in found)
             out.append(f'<li><span class="cls">{_e(class_label(cls))}</span> on {_e(checks)}'
-                       f'<span class="cnt">{_count(len({h.name for h, _ in found}), "target")}</span>'
+                       f'<span class="cnt">{_count(len({h.name for h, c in found}), "target")}</span>'
                        f'<span class="fix">{_e(fix) if fix else ""}</span></li>')
         out.append("</ol>")
     legend = (f'<p class="legend"><span><b class="ok">{_MARKS["ok"]}</b>passed</span>'
