@@ -61,9 +61,11 @@ EXAMPLES = r"""
 - name: Verify every scan target from the scanner's side
   scanready.windows.scan_readiness:
     domain: example.com
-    account_name: qualys_scanner
-    account_password: "{{ vault_scanner_password }}"
-    targets: "{{ groups['scan_targets'] | map('extract', hostvars) | list }}"
+    username: qualys_scanner
+    password: "{{ vault_scanner_password }}"
+    targets:
+      - {name: web01.example.com, address: 10.0.1.21}
+      - {name: db01.example.com}
   delegate_to: localhost
   run_once: true
   register: readiness
