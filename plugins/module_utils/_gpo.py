@@ -498,7 +498,7 @@ class SecurityDescriptor:
                 raise GpoFormatError("security descriptor's DACL is truncated")
             acl_revision, _sbz, _size, count, _sbz2 = struct.unpack_from("<BBHHH", data, dacl_at)
             pos = dacl_at + 8
-            for _ in range(count):
+            for _index in range(count):
                 if pos + 4 > len(data):
                     raise GpoFormatError("security descriptor's ACE is truncated")
                 size = struct.unpack_from("<H", data, pos + 2)[0]

@@ -230,7 +230,7 @@ class GpoStore:
         listings: dict[str, list[tuple[str, bool]] | None] = {}
 
         def listed(relative: str, directory: bool) -> bool:
-            parent, _, name = relative.rpartition("\\")
+            parent, _sep, name = relative.rpartition("\\")
             return any(entry.lower() == name.lower() and is_dir == directory for entry, is_dir in
                        listings.get(parent) or [])
 
@@ -250,7 +250,7 @@ class GpoStore:
         self._steps.append((action, write))
 
     def _execute(self) -> None:
-        self.outcome.actions = [action for action, _ in self._steps]
+        self.outcome.actions = [action for action, _write in self._steps]
         self.outcome.changed = bool(self._steps)
         if not self.check_mode:
             for _action, write in self._steps:
@@ -394,9 +394,8 @@ class GpoStore:
             self._step(f"write {GPTTMPL_INF}", lambda: sysvol.write(_join(folder, GPTTMPL_INF), wanted.inf.render()))
         ensure_dirs("Machine", "User")
         if extensions != found.extensions:
-            self._step(f"set gPCMachineExtensionNames {extensions}",
-                       lambda: self.ldap.modify(found.dn, {"gPCMachineExtensionNames": [(ldap3.MODIFY_REPLACE,
-                                                                                       [extensions])]}))
+            replace = {"gPCMachineExtensionNames": [(ldap3.MODIFY_REPLACE, [extensions])]}
+            self._step(f"set gPCMachineExtensionNames {extensions}", lambda: self.ldap.modify(found.dn, replace))
         if gpt_version != target:
             self._step(f"set {GPT_INI} Version={target}",
                        lambda: sysvol.write(_join(folder, GPT_INI), _render_gpt(target, state.gpt)))

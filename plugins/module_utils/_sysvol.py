@@ -12,7 +12,7 @@ import contextlib
 import io
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, cast
 
 try:
     from impacket import nt_errors
@@ -65,7 +65,7 @@ class SysvolError(Exception):
 def smb_credentials(bind_user: str) -> tuple[str, str]:
     """(user, domain) for NTLM from 'user@realm' (sent whole, as Windows does) or 'DOMAIN\\user'."""
     if "\\" in bind_user:
-        domain, _, user = bind_user.partition("\\")
+        domain, _sep, user = bind_user.partition("\\")
         return user, domain
     return bind_user, ""
 
@@ -201,9 +201,7 @@ class Sysvol:
             finally:
                 with contextlib.suppress(Exception):
                     server.disconnectTree(tree)
-        result = self._call(action, path, run)
-        assert result is not None  # nothing is tolerated, so a failure has raised
-        return result
+        return cast(T, self._call(action, path, run))  # nothing is tolerated: a failure has raised
 
     def get_security(self, path: str) -> bytes:
         """The folder's security descriptor (owner, group, DACL), self-relative."""

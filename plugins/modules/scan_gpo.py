@@ -24,7 +24,7 @@ description:
   - A run interrupted at any point (killed, or the DC gone) leaves a state the next run completes.
   - Check mode reports what would change; diff mode shows the change per setting, not per byte.
 author:
-  - scanready maintainers
+  - scanready maintainers (@scanready)
 extends_documentation_fragment:
   - scanready.windows.domain_connection
 options:

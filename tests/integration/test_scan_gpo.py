@@ -120,8 +120,8 @@ def test_samba_reads_merged_files_with_unmanaged_settings() -> None:
     assert seen["inf"]["System Access"] == [["MinimumPasswordLength", "14"], ["EnableGuestAccount", "0"]]
     assert seen["inf"]["Privilege Rights"] == [["SeDenyNetworkLogonRight", ["*S-1-5-32-546"]]]
     assert seen["inf_rewritten_identical"] is True
-    assert seen["pol"][:2] == [[r"Software\Policies\Vendor", "Note", 1, "kept"], [r"Software\Policies\Vendor",
-                                                                                    "Level", 4, 3]]
+    assert seen["pol"][:2] == [[r"Software\Policies\Vendor", "Note", 1, "kept"],
+                               [r"Software\Policies\Vendor", "Level", 4, 3]]
     assert seen["pol_repacked_identical"] is True
 
 
@@ -171,7 +171,7 @@ def samba_tool(lab: LabInfo, *args: str, check: bool = True) -> subprocess.Compl
     """samba-tool against the DC over LDAP and SMB as the lab admin (password in the environment, not argv)."""
     env = dict(os.environ, PASSWD=lab.vars["scanready_admin_password"])
     proc = subprocess.run(["samba-tool", *args, "-H", f"ldap://{lab.vars['scanready_dc']}", "-U", "Administrator"],
-                          env=env, capture_output=True, text=True, timeout=120)
+                          env=env, capture_output=True, text=True, timeout=120, check=False)
     if check and proc.returncode:
         raise AssertionError(f"samba-tool {' '.join(args)} failed:\n{proc.stdout}{proc.stderr}")
     return proc
@@ -180,7 +180,7 @@ def samba_tool(lab: LabInfo, *args: str, check: bool = True) -> subprocess.Compl
 def samba_tool_local(lab: LabInfo, *args: str, check: bool = True) -> str:
     """samba-tool on the DC's own database (no network, no credentials)."""
     proc = subprocess.run(["samba-tool", *args, "-H", lab.sam_ldb, "-s", str(lab.state / "etc" / "smb.conf")],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, check=False)
     if check and proc.returncode:
         raise AssertionError(f"samba-tool {' '.join(args)} failed:\n{proc.stdout}{proc.stderr}")
     return proc.stdout
@@ -448,7 +448,7 @@ def run_direct(lab: LabInfo, args: dict[str, Any], tmp: Path, *, kill_after: flo
     if kill_after is not None:
         cmd = ["timeout", "-s", "KILL", f"{kill_after:.2f}", *cmd]
     env = dict(os.environ, PYTHONPATH=str(REPO / ".cache" / "collections"))
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, check=False)
     args_file.unlink()
     if kill_after is not None and proc.returncode in (-9, 124, 137):  # timeout, or timeout killed with its group
         return None
