@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -97,11 +98,16 @@ class _Unsafe(str):
     pass
 
 
+class _AwxDumper(yaml.SafeDumper):
+    pass
+
+
+_AwxDumper.add_representer(_Unsafe, lambda dumper, value: dumper.represent_scalar("!unsafe", str(value)))
+
+
 def awx_safe_dump(data: dict[str, str]) -> str:
     """AWX writes injected extra vars with every string tagged !unsafe, so a password is never templated."""
-    dumper = type("UnsafeDumper", (yaml.SafeDumper,), {})
-    dumper.add_representer(_Unsafe, lambda d, v: d.represent_scalar("!unsafe", str(v)))
-    return yaml.dump({k: _Unsafe(v) for k, v in data.items()}, Dumper=dumper, default_flow_style=False)
+    return str(yaml.dump({k: _Unsafe(v) for k, v in data.items()}, Dumper=_AwxDumper, default_flow_style=False))
 
 
 def secret_forms(password: str) -> list[bytes]:
@@ -173,40 +179,60 @@ def test_execution_environment_context_installs_the_collection_with_its_requirem
         assert needed in proc.stdout, f"{needed} missing from the EE's introspected requirements:\n{proc.stdout}"
 
 
-# --- site.yml through ansible-runner against the lab ------------------------------------------------
+# --- jobs through ansible-runner against the lab, set up as AWX sets them up -----------------------
 
-@pytest.fixture(scope="module")
-def runner_job(tmp_path_factory: pytest.TempPathFactory) -> tuple[LabInfo, Path, Path, Path, Any]:
-    lab = load_lab(INSTANCE)
-    private = tmp_path_factory.mktemp("awx-job")
-    (private / "env").mkdir()
-    (private / "inventory").mkdir()
-    # The inventory as AWX holds it: the credentials come from credential types, not from here.
-    inventory = yaml.safe_load(lab.inventory.read_text())
+@dataclass
+class AwxJob:
+    private: Path  # the job's private data directory: everything the job wrote is under it
+    credential_file: Path  # the injected extra vars: the one file that must hold the passwords
+    reports: Path
+    run: Any  # ansible_runner.Runner
+
+    @property
+    def stdout(self) -> str:
+        return (Path(self.run.config.artifact_dir) / "stdout").read_text(errors="replace")
+
+
+def awx_inventory(lab: LabInfo, slice_number: int = 1, slice_count: int = 1) -> dict[str, Any]:
+    """The inventory as AWX hands it to a job: no credential in it, and for a slice only its share
+    of the hosts (Inventory.get_script_data: hosts ordered by name, every slice_count-th from the
+    slice's offset; groups keep only those hosts)."""
+    inventory: dict[str, Any] = yaml.safe_load(lab.inventory.read_text())
     for var in (*CREDENTIAL_VARS, "lab_plain_password"):
         inventory["all"]["vars"].pop(var, None)
-    (private / "inventory" / "hosts.yml").write_text(yaml.safe_dump(inventory))
+    hosts = sorted({h for group in inventory["all"]["children"].values() for h in group["hosts"]})
+    kept = set(hosts[slice_number - 1::slice_count])
+    for group in inventory["all"]["children"].values():
+        group["hosts"] = {h: v for h, v in group["hosts"].items() if h in kept}
+    return inventory
 
+
+def run_like_awx(private: Path, lab: LabInfo, playbook: str, inventory: dict[str, Any],
+                 credentials: list[str], extravars: dict[str, Any]) -> AwxJob:
+    """One job: the inventory without secrets, the credential types' injectors rendered into an
+    `env/` file tagged !unsafe and passed as `-e @file`, the job template's extra vars in
+    env/extravars, ansible-playbook at -vvvv with runner's event callback."""
+    (private / "env").mkdir(parents=True)
+    (private / "inventory").mkdir()
+    (private / "inventory" / "hosts.yml").write_text(yaml.safe_dump(inventory))
     values = {"admin_username": lab.vars["scanready_admin_username"],
               "admin_password": lab.vars["scanready_admin_password"],
               "account_name": lab.vars["scanready_account_name"],
               "account_password": lab.vars["scanready_account_password"]}
     injected: dict[str, str] = {}
-    for credential_type in credential_types().values():
+    for name in credentials:
+        credential_type = credential_types()[name]
         fields = [f["id"] for f in credential_type["inputs"]["fields"]]
         injected |= render_injected_extra_vars(credential_type, {f: values[f] for f in fields})
     credential_file = private / "env" / "tmp_credential_extravars"
     credential_file.write_text(awx_safe_dump(injected))
     credential_file.chmod(0o400)
-
-    reports = private / "reports"
     run = ansible_runner.run(
         private_data_dir=str(private),
         project_dir=str(REPO),
-        playbook="playbooks/site.yml",
+        playbook=playbook,
         inventory=str(private / "inventory" / "hosts.yml"),
-        # Job-template extra vars (env/extravars, as AWX writes them): reports of this job, lab targets reported.
-        extravars={"scanready_report_dir": str(reports), "scanready_verify_fail_on_not_ready": False},
+        extravars=extravars,
         cmdline=f"-e @{credential_file}",
         verbosity=4,
         envvars={"PATH": f"{BIN}:{os.environ.get('PATH', '')}",
@@ -215,33 +241,63 @@ def runner_job(tmp_path_factory: pytest.TempPathFactory) -> tuple[LabInfo, Path,
         quiet=True,
         timeout=900,
     )
-    return lab, private, credential_file, reports, run
+    reports = Path(str(extravars["scanready_report_dir"]))
+    return AwxJob(private, credential_file, reports, run)
+
+
+@pytest.fixture(scope="module")
+def lab() -> LabInfo:
+    return load_lab(INSTANCE)
+
+
+@pytest.fixture(scope="module")
+def site_job(lab: LabInfo, tmp_path_factory: pytest.TempPathFactory) -> AwxJob:
+    private = tmp_path_factory.mktemp("awx-site-job")
+    # The lab keeps not-ready targets on purpose: reported, not failed.
+    extravars = {"scanready_report_dir": str(private / "reports"), "scanready_verify_fail_on_not_ready": False}
+    return run_like_awx(private, lab, "playbooks/site.yml", awx_inventory(lab),
+                        ["scanready_operator", "scanready_scanner"], extravars)
 
 
 @pytest.mark.lab
-def test_site_playbook_succeeds_under_ansible_runner(runner_job: tuple[LabInfo, Path, Path, Path, Any]) -> None:
-    _lab, private, _cred, reports, run = runner_job
-    stdout = (Path(run.config.artifact_dir) / "stdout").read_text(errors="replace")
-    assert run.status == "successful" and run.rc == 0, stdout[-4000:]
-    assert "ESTABLISH LOCAL CONNECTION" in stdout, "the run was not at -vvvv"
-    events = list((Path(run.config.artifact_dir) / "job_events").glob("*.json"))
-    assert len(events) > 20
+def test_site_playbook_succeeds_under_ansible_runner(site_job: AwxJob) -> None:
+    assert site_job.run.status == "successful" and site_job.run.rc == 0, site_job.stdout[-4000:]
+    assert "ESTABLISH LOCAL CONNECTION" in site_job.stdout, "the run was not at -vvvv"
+    assert len(list((Path(site_job.run.config.artifact_dir) / "job_events").glob("*.json"))) > 20
     for name in ("readiness.json", "readiness.html", "junit.xml", "ticket.md"):
-        assert (reports / name).is_file(), name
-    assert private in reports.parents
+        assert (site_job.reports / name).is_file(), name
 
 
 @pytest.mark.lab
-def test_no_password_in_any_artifact_or_report(runner_job: tuple[LabInfo, Path, Path, Path, Any]) -> None:
-    lab, private, credential_file, _reports, run = runner_job
+def test_no_password_in_any_artifact_or_report(lab: LabInfo, site_job: AwxJob) -> None:
     secrets = lab_passwords(lab)
-    # The credential file is the one input that must hold them (AWX deletes it with the job); prove
-    # the search would see them, then search everything else the job wrote.
-    assert files_holding(private, secrets, set()) == [
-        f"{credential_file.relative_to(private)}: scanready_admin_password",
-        f"{credential_file.relative_to(private)}: scanready_account_password",
-    ]
-    written = [p for p in private.rglob("*") if p.is_file()]
-    assert len(written) > 20, written
-    assert files_holding(private, secrets, {credential_file}) == []
-    assert run.rc == 0
+    cred = site_job.credential_file.relative_to(site_job.private)
+    # The credential file is the one input that must hold them (AWX deletes it with the job): the
+    # search finds them there, and nowhere else the job wrote (the reports are under private too).
+    assert files_holding(site_job.private, secrets, set()) == [f"{cred}: scanready_admin_password",
+                                                               f"{cred}: scanready_account_password"]
+    assert site_job.private in site_job.reports.parents
+    assert len([p for p in site_job.private.rglob("*") if p.is_file()]) > 20
+    assert files_holding(site_job.private, secrets, {site_job.credential_file}) == []
+
+
+@pytest.mark.lab
+def test_each_slice_verifies_its_own_hosts_into_its_own_report(lab: LabInfo, site_job: AwxJob,
+                                                                tmp_path: Path) -> None:
+    """verify.yml sliced in two as AWX does it, with docs/awx.md's report dir and the scanner credential only."""
+    assert site_job.run.rc == 0  # the account exists
+    report_dir = str(tmp_path / "reports" / "{{ awx_workflow_job_id | default(awx_job_id) }}" / "job-{{ awx_job_id }}")
+    seen: dict[str, bool] = {}
+    for number, job_id in ((1, 101), (2, 102)):
+        inventory = awx_inventory(lab, number, 2)
+        extravars = {"scanready_report_dir": report_dir, "scanready_verify_fail_on_not_ready": False,
+                     "awx_job_id": job_id, "awx_workflow_job_id": 100}
+        job = run_like_awx(tmp_path / f"slice{number}", lab, "playbooks/verify.yml", inventory,
+                           ["scanready_scanner"], extravars)
+        assert job.run.rc == 0, job.stdout[-4000:]
+        report = json.loads((tmp_path / "reports" / "100" / f"job-{job_id}" / "readiness.json").read_text())
+        slice_targets = sorted(inventory["all"]["children"]["scan_targets"]["hosts"])
+        assert sorted(h["name"] for h in report["hosts"]) == slice_targets
+        seen |= {h["name"]: h["ready"] for h in report["hosts"]}
+        assert files_holding(job.private, lab_passwords(lab), {job.credential_file}) == []
+    assert sorted(seen) == sorted(t.name for t in lab.targets)
