@@ -1,10 +1,15 @@
-"""The AWX path: site.yml through ansible-runner (AWX's engine) leaks no password, and what AWX needs is sound.
+"""The AWX path, through ansible-runner (AWX's engine): no password in anything a job writes.
 
-The run is set up the way AWX sets up a job: the inventory holds no secret, the two custom
-credential types in docs/awx/credential_types render their injectors into an `env/` extra-vars file
-tagged `!unsafe` (AWX's safe_dump), passed as `-e @file`, and ansible-playbook runs at `-vvvv` with
-runner's event callback. Afterwards every file under the private data directory (artifacts, job
-events, fact cache, stdout) and every report is searched for each lab password: zero hits.
+- site.yml runs as AWX runs a job: an inventory holding no secret, the two custom credential types
+  of docs/awx/credential_types rendered by AWX's injector rules into an `env/` extra-vars file tagged
+  `!unsafe` (AWX's safe_dump) and passed as `-e @file`, ansible-playbook at `-vvvv` with runner's
+  event callback. Every file under the job's private data directory (artifacts, job events, fact
+  cache, stdout, the reports) is then searched for each lab password: zero hits.
+- verify.yml runs as two slices of a sliced job (AWX's slicing of the inventory, docs/awx.md's report
+  directory, the scanner credential alone): each slice verifies its own hosts into its own report.
+- Without the lab: both credential types validate against AWX's schema and inject what the roles'
+  argument specs take (secrets only into no_log options), and `ansible-builder create` gives a
+  context whose collection installs and introspects to the collection's requirements.
 """
 from __future__ import annotations
 
