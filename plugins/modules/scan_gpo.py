@@ -118,8 +118,10 @@ options:
     default: false
 notes:
   - Clients apply the policy at their next Group Policy refresh (up to 90 minutes, or C(gpupdate /force)).
-  - While a run is in progress the GPO folder holds a file C(scanready.pending) recording the version being
-    published; the run removes it when done.
+  - While a run changes settings, the GPO folder holds a file C(scanready.pending) recording the version being
+    published; the run removes it when done, and a run after an interrupted one finishes the job.
+  - SYSVOL is written over SMB 3 with signing, NTLM-authenticated as O(admin_username); the DC must require
+    SMB signing (the default for domain controllers) or the module refuses to write policy over the session.
 requirements:
   - impacket (Python library on the controller)
 seealso:
@@ -176,7 +178,7 @@ dn:
 version:
   description:
     - The GPO's C(versionNumber) after the run (user version in the high 16 bits, computer version in the low 16).
-    - For O(state=absent), the version of the deleted GPO.
+    - For O(state=absent), the version of the deleted GPO; null when there was none.
   returned: always
   type: int
   sample: 3
