@@ -1,11 +1,10 @@
-#!/usr/bin/env python3
 """Print the README's variables table, built from every role's meta/argument_specs.yml.
 
 The argument specs are what Ansible validates at run time, so a table built from them cannot
 drift from what the roles accept. A variable several roles take (the domain connection) is one
 row naming every role. `--check FILE` exits 1 when FILE does not contain the table verbatim.
 
-Usage: docs/gen_variables_table.py [--roles DIR] [--check README.md]
+Usage: .venv/bin/python docs/gen_variables_table.py [--roles DIR] [--check README.md]
 """
 from __future__ import annotations
 

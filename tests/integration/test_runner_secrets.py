@@ -287,8 +287,8 @@ def test_no_password_in_any_artifact_or_report(lab: LabInfo, site_job: AwxJob) -
 
 
 @pytest.mark.lab
-def test_each_slice_verifies_its_own_hosts_into_its_own_report(lab: LabInfo, site_job: AwxJob,
-                                                                tmp_path: Path) -> None:
+def test_each_slice_verifies_its_own_hosts_into_its_own_report(
+        lab: LabInfo, site_job: AwxJob, tmp_path: Path) -> None:
     """verify.yml sliced in two as AWX does it, with docs/awx.md's report dir and the scanner credential only."""
     assert site_job.run.rc == 0  # the account exists
     report_dir = str(tmp_path / "reports" / "{{ awx_workflow_job_id | default(awx_job_id) }}" / "job-{{ awx_job_id }}")
