@@ -446,6 +446,7 @@ def test_molecule_windows_scenario_passes_against_the_simulated_host(fake: FakeW
                           env=env, cwd=REPO, timeout=900)
     output = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)
     assert proc.returncode == 0, output
+    assert "not-a-secret" not in output
     for step in ("create", "cleanup", "check", "converge", "idempotence", "side_effect", "verify"):
         assert f"{step}: Executed: Successful" in output, step
     assert fake.state["log"] == [
