@@ -3,19 +3,23 @@
 
 impacket's TGS-REQ carries no authenticator checksum, which Samba's KDC rejects
 (KRB_AP_ERR_INAPP_CKSUM); Windows accepts both. So the TGT (kinit) and the service tickets (kvno)
-come from MIT Kerberos, into a file ccache in a private 0700 directory with a private krb5.conf that
-names the KDC and the encryption types of one rung of the ladder, and impacket only presents them.
+come from MIT Kerberos, into file ccaches in a private 0700 directory with a private krb5.conf that
+names the KDC and the encryption types of one rung of the ladder; impacket only presents them.
 The password goes to kinit on stdin, never on a command line or into a file.
+
+Service tickets are asked for when a target needs one (one kvno per SPN, on a copy of the TGT's
+cache), so the KDC's work overlaps with the probing of other targets instead of preceding it.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
+import struct
 import subprocess
 import tempfile
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -34,9 +38,6 @@ ETYPE_NAMES: Final[dict[int, str]] = {
     3: "des-cbc-md5",
     1: "des-cbc-crc",
 }
-# kvno asks for this many principals per process; chunks run side by side.
-KVNO_CHUNK: Final = 250
-KVNO_PARALLEL: Final = 4
 
 # MIT's messages (com_err texts, LC_ALL=C) and the class each one means, first match wins.
 KINIT_FAILURES: Final[tuple[tuple[str, str, str], ...]] = (
@@ -57,7 +58,7 @@ KINIT_FAILURES: Final[tuple[tuple[str, str, str], ...]] = (
 
 
 class KerberosError(Exception):
-    """kinit or kvno failed; `cls` is a readiness class, the message is safe to show."""
+    """kinit failed; `cls` is a readiness class, the message is safe to show."""
 
     def __init__(self, cls: str, message: str) -> None:
         super().__init__(message)
@@ -67,7 +68,7 @@ class KerberosError(Exception):
 
 @dataclass(frozen=True)
 class ServiceTicket:
-    """A service ticket from the ccache, in the shape impacket's kerberosLogin(TGS=...) takes."""
+    """A service ticket, with `tgs` in the shape impacket's kerberosLogin(TGS=...) takes."""
 
     spn: str
     session_etype: str
@@ -75,23 +76,37 @@ class ServiceTicket:
     tgs: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class CachedCredential:
+    """One credential of an MIT file ccache (format version 4), as far as a service ticket needs."""
+
+    client: tuple[int, str, tuple[str, ...]]  # name type, realm, components
+    server: tuple[int, str, tuple[str, ...]]
+    keytype: int
+    key: bytes
+    ticket: bytes
+
+    @property
+    def server_name(self) -> str:
+        return "/".join(self.server[2]) + "@" + self.server[1]
+
+
 def classify_kinit(stderr: str) -> tuple[str, str]:
     """(class, detail) for kinit's complaint; unknown texts are an `error` quoting MIT's words."""
     for needle, cls, detail in KINIT_FAILURES:
         if needle.lower() in stderr.lower():
             return cls, detail
-    last = next((ln.strip() for ln in reversed(stderr.splitlines()) if ln.strip()), "no message")
-    return "error", f"kinit failed: {last}"
+    return "error", f"kinit failed: {last_line(stderr)}"
 
 
-def kvno_failures(stderr: str) -> dict[str, str]:
-    """Principal (upper-cased, with realm) -> MIT's reason, from kvno's per-principal complaints."""
-    failures: dict[str, str] = {}
-    for line in stderr.splitlines():
-        match = re.match(r"kvno: (.*) while getting credentials for (\S+)", line.strip())
-        if match:
-            failures[match.group(2).upper()] = match.group(1)
-    return failures
+def last_line(text: str) -> str:
+    return next((ln.strip() for ln in reversed(text.splitlines()) if ln.strip()), "no message")
+
+
+def kvno_reason(stderr: str) -> str:
+    """kvno's reason for one principal: 'kvno: <reason> while getting credentials for <spn>'."""
+    match = re.search(r"kvno: (.*) while getting credentials for", stderr)
+    return match.group(1) if match else last_line(stderr)
 
 
 def krb5_conf(realm: str, kdc: str, enctypes: str) -> str:
@@ -114,10 +129,100 @@ def krb5_conf(realm: str, kdc: str, enctypes: str) -> str:
     )
 
 
-class KerberosClient:
-    """A TGT and service tickets of one principal for one rung, in a private directory.
+# ---------------------------------------------------------------- ccache
 
-    Use as a context manager: the directory (krb5.conf, ccaches) is removed on exit.
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.at = 0
+
+    def take(self, size: int) -> bytes:
+        if self.at + size > len(self.data):
+            raise ValueError("truncated ccache")
+        chunk = self.data[self.at:self.at + size]
+        self.at += size
+        return chunk
+
+    def u8(self) -> int:
+        return int(self.take(1)[0])
+
+    def u16(self) -> int:
+        return int(struct.unpack(">H", self.take(2))[0])
+
+    def u32(self) -> int:
+        return int(struct.unpack(">I", self.take(4))[0])
+
+    def counted(self) -> bytes:
+        return self.take(self.u32())
+
+    def principal(self) -> tuple[int, str, tuple[str, ...]]:
+        name_type, count = self.u32(), self.u32()
+        realm = self.counted().decode("utf-8", "replace")
+        return name_type, realm, tuple(self.counted().decode("utf-8", "replace") for _ in range(count))
+
+
+def parse_ccache(data: bytes) -> list[CachedCredential]:
+    """The credentials of an MIT file ccache, version 4 (what MIT writes). Linear in the file size:
+    impacket's own parser copies the rest of the file at every field and needs seconds and hundreds
+    of MB for a few hundred tickets."""
+    reader = _Reader(data)
+    if reader.u16() != 0x0504:
+        raise ValueError("not a version 4 ccache")
+    reader.take(reader.u16())  # header tags (KDC time offset)
+    reader.principal()  # the default principal
+    found = []
+    while reader.at < len(data):
+        client, server = reader.principal(), reader.principal()
+        keytype = reader.u16()
+        key = reader.counted()
+        reader.take(16 + 1 + 4)  # auth/start/end/renew times, is_skey, ticket flags
+        for _ in range(reader.u32()):  # addresses
+            reader.u16()
+            reader.counted()
+        for _ in range(reader.u32()):  # authdata
+            reader.u16()
+            reader.counted()
+        ticket = reader.counted()
+        reader.counted()  # second ticket
+        found.append(CachedCredential(client, server, keytype, key, ticket))
+    return found
+
+
+def service_ticket(cred: CachedCredential) -> ServiceTicket:
+    """What impacket's CCache Credential.toTGS() makes, from our parse: a TGS_REP around the ticket
+    (impacket reads only the ticket and client name from it) and the session key."""
+    from impacket.krb5 import crypto, types
+    from impacket.krb5.asn1 import TGS_REP, seq_set
+    from pyasn1.codec.der import encoder
+
+    ticket = types.Ticket()
+    ticket.from_asn1(cred.ticket)
+    rep = TGS_REP()
+    rep["pvno"] = 5
+    rep["msg-type"] = 13  # TGS-REP
+    rep["crealm"] = cred.client[1]
+    rep["enc-part"]["etype"] = 1
+    rep["enc-part"]["cipher"] = b""
+    client = types.Principal("/".join(cred.client[2]), type=cred.client[0])
+    seq_set(rep, "cname", client.components_to_asn1)
+    seq_set(rep, "ticket", ticket.to_asn1)
+    cipher = crypto._enctype_table[cred.keytype]()
+    etype = int(ticket.encrypted_part.etype)
+    return ServiceTicket(
+        spn=cred.server_name,
+        session_etype=ETYPE_NAMES.get(cred.keytype, str(cred.keytype)),
+        ticket_etype=ETYPE_NAMES.get(etype, str(etype)),
+        tgs={"KDC_REP": encoder.encode(rep), "cipher": cipher, "sessionKey": crypto.Key(cipher.enctype, cred.key)},
+    )
+
+
+# ---------------------------------------------------------------- the client
+
+class KerberosClient:
+    """A TGT of one principal for one rung, and its service tickets, in a private directory.
+
+    Use as a context manager: the directory (krb5.conf, ccaches) is removed on exit. `ticket()` is
+    safe to call from several threads.
     """
 
     def __init__(self, realm: str, kdc: str, username: str, scheme: str, timeout: float) -> None:
@@ -130,8 +235,10 @@ class KerberosClient:
         self._conf = self._dir / "krb5.conf"
         self._conf.write_text(krb5_conf(self.realm, kdc, PROFILES[scheme]))
         self._tgt = self._dir / "tgt.ccache"
-        self._tickets: dict[str, Any] = {}  # principal -> impacket ccache Credential
-        self._failures: dict[str, str] = {}
+        self._owner = os.getpid()
+        self._numbers = itertools.count()
+        self._lock = threading.Lock()
+        self._known: dict[str, ServiceTicket | str] = {}
 
     def __enter__(self) -> KerberosClient:
         return self
@@ -141,7 +248,9 @@ class KerberosClient:
         self.close()
 
     def close(self) -> None:
-        shutil.rmtree(self._dir, ignore_errors=True)
+        """Remove the private directory; a forked process leaves its parent's alone."""
+        if os.getpid() == self._owner:
+            shutil.rmtree(self._dir, ignore_errors=True)
 
     def _env(self, ccache: Path) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("KRB5")}
@@ -162,64 +271,35 @@ class KerberosClient:
         warnings = [ln.strip() for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip().startswith("Warning:")]
         return "; ".join(w.removeprefix("Warning:").strip() for w in warnings)
 
-    def fetch(self, spns: Iterable[str]) -> None:
-        """Ask the KDC for each SPN's service ticket (TGS-REQs by kvno), in parallel chunks."""
-        wanted = sorted({s for s in spns if self._key(s) not in self._tickets and self._key(s) not in self._failures})
-        chunks = [wanted[i:i + KVNO_CHUNK] for i in range(0, len(wanted), KVNO_CHUNK)]
-        if not chunks:
-            return
-        with ThreadPoolExecutor(max_workers=min(KVNO_PARALLEL, len(chunks))) as pool:
-            for chunk, (stderr, ccache) in zip(chunks, pool.map(self._kvno, chunks, range(len(chunks))), strict=True):
-                self._failures.update(kvno_failures(stderr))
-                self._load(ccache)
-                last = next((ln.strip() for ln in reversed(stderr.splitlines()) if ln.strip()), "")
-                for spn in chunk:
-                    if self._key(spn) not in self._tickets:
-                        self._failures.setdefault(self._key(spn), last or "the KDC gave no ticket")
-
-    def _key(self, spn: str) -> str:
-        return f"{spn}@{self.realm}".upper()
-
-    def _kvno(self, spns: list[str], number: int) -> tuple[str, Path]:
-        ccache = self._dir / f"tickets-{number}.ccache"
-        shutil.copyfile(self._tgt, ccache)
-        try:
-            proc = subprocess.run(["kvno", *spns], capture_output=True, text=True, env=self._env(ccache),
-                                  timeout=self.timeout + len(spns) * 0.5, check=False)
-        except subprocess.TimeoutExpired:
-            return f"kvno: the KDC did not answer in time while getting credentials for {spns[0]}", ccache
-        return proc.stderr, ccache
-
-    def _load(self, ccache: Path) -> None:
-        from impacket.krb5.ccache import CCache  # imported late: modules report a missing impacket themselves
-
-        try:
-            cache = CCache.loadFile(str(ccache))
-        except Exception:  # an unreadable cache holds no ticket; each SPN then reports kvno's reason
-            return
-        for cred in cache.credentials:
-            server = cred["server"].prettyPrint().decode("utf-8", "replace").upper()
-            if not server.startswith("KRBTGT/"):
-                self._tickets[server] = cred
-
     def ticket(self, spn: str) -> ServiceTicket | str:
-        """The ticket for `spn`, or the reason there is none (the KDC's words)."""
-        key = self._key(spn)
-        cred = self._tickets.get(key)
-        if cred is None:
-            return self._failures.get(key, "no service ticket was requested")
-        # Converted here, in the worker that uses it: the decoding is per-target CPU, not up-front.
-        tgs = cred.toTGS(key)
-        keytype = int(cred["key"]["keytype"])
-        return ServiceTicket(spn=key, session_etype=ETYPE_NAMES.get(keytype, str(keytype)),
-                             ticket_etype=_ticket_etype(tgs), tgs=tgs)
+        """The service ticket for `spn` (one TGS-REQ by kvno, remembered), or the KDC's reason."""
+        key = f"{spn}@{self.realm}".upper()
+        with self._lock:
+            known = self._known.get(key)
+        if known is None:
+            known = self._request(spn)
+            with self._lock:
+                self._known[key] = known
+        return known
 
-
-def _ticket_etype(tgs: dict[str, Any]) -> str:
-    """The encryption type of the ticket itself (what the target decrypts), by name."""
-    from impacket.krb5.asn1 import TGS_REP
-    from pyasn1.codec.der import decoder
-
-    rep = decoder.decode(tgs["KDC_REP"], asn1Spec=TGS_REP())[0]
-    etype = int(rep["ticket"]["enc-part"]["etype"])
-    return ETYPE_NAMES.get(etype, str(etype))
+    def _request(self, spn: str) -> ServiceTicket | str:
+        # Each request works on its own copy of the TGT's cache: no lock contention between kvno
+        # processes, and the cache read back holds just this ticket.
+        ccache = self._dir / f"ticket-{os.getpid()}-{next(self._numbers)}.ccache"
+        try:
+            shutil.copyfile(self._tgt, ccache)
+            proc = subprocess.run(["kvno", spn], capture_output=True, text=True, env=self._env(ccache),
+                                  timeout=self.timeout, check=False)
+            if proc.returncode != 0:
+                return kvno_reason(proc.stderr)
+            wanted = f"{spn}@{self.realm}".upper()
+            for cred in parse_ccache(ccache.read_bytes()):
+                if cred.server_name.upper() == wanted:
+                    return service_ticket(cred)
+            return "the KDC's answer held no such ticket"
+        except subprocess.TimeoutExpired:
+            return f"the KDC did not answer within {self.timeout:.0f} s"
+        except (OSError, ValueError) as exc:
+            return f"the ticket could not be read ({exc})"
+        finally:
+            ccache.unlink(missing_ok=True)

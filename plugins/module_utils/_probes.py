@@ -34,7 +34,6 @@ except ImportError:  # reported by the module through missing_required_lib
     DCERPCException = Exception
 
 WMI_PORT: Final = 135
-ERROR_NO_MORE_ITEMS: Final = 259
 DRIVE_SHARE: Final = re.compile(r"[A-Za-z]\$")
 
 # ---------------------------------------------------------------- results
@@ -274,7 +273,7 @@ def split_key(key: str) -> tuple[str, str]:
 
 
 def probe_registry(session: Session, keys: Sequence[str], results: dict[str, Check]) -> None:
-    """`reg query \\\\host\\<key>`: open each key read-only over winreg and enumerate its first subkey."""
+    """`reg query \\\\host\\<key>`: open each key for reading over winreg."""
     if not keys:
         return
     try:
@@ -299,24 +298,14 @@ def probe_registry(session: Session, keys: Sequence[str], results: dict[str, Che
             if hive not in hives:
                 opener = rrp.hOpenLocalMachine if hive == "HKLM" else rrp.hOpenUsers
                 hives[hive] = opener(dce, samDesired=rrp.KEY_READ)["phKey"]
-            handle = rrp.hBaseRegOpenKey(dce, hives[hive], path + "\x00", samDesired=rrp.KEY_READ)["phkResult"]
-            results[name] = passed(f"opened {key} read-only; {_first_subkey(dce, handle)}", True)
+            # The server checks KEY_READ (query, enumerate, notify) when the key is opened.
+            rrp.hBaseRegOpenKey(dce, hives[hive], path + "\x00", samDesired=rrp.KEY_READ)
+            results[name] = passed(f"opened {key} for reading (KEY_READ)", True)
         except Exception as exc:
             cls, seen = classify(exc)
             results[name] = failed("registry", cls, f"{key}: {seen}", True)
             if is_timeout(exc):
                 raise Unfinished(results[name].detail) from None
-
-
-def _first_subkey(dce: Any, handle: Any) -> str:
-    """What `reg query` shows first: the key's first subkey, if it has one."""
-    try:
-        first = str(rrp.hBaseRegEnumKey(dce, handle, 0)["lpNameOut"]).rstrip("\x00")
-    except DCERPCException as exc:
-        if exc.get_error_code() == ERROR_NO_MORE_ITEMS:
-            return "it has no subkeys"
-        raise
-    return f"first subkey {first!r}"
 
 
 # ---------------------------------------------------------------- services
@@ -422,16 +411,36 @@ def namespace_path(namespace: str) -> str:
 
 
 DcomConnect = Callable[[str, str, Credentials, Any, float], Any]
+ActivatorProbe = Callable[[str, float], None]
+
+
+def dcom_activator(address: str, timeout: float) -> None:
+    """Is there a DCOM activator on TCP 135? An unauthenticated bind costs no logon and no ticket,
+    and a host without DCOM (e.g. Samba) refuses the interface right here. Raises what it saw."""
+    from impacket.dcerpc.v5 import transport
+    from impacket.dcerpc.v5.dcomrt import IID_IRemoteSCMActivator
+
+    rpc = transport.DCERPCTransportFactory(f"ncacn_ip_tcp:{address}[{WMI_PORT}]")
+    rpc.set_connect_timeout(timeout)
+    dce = rpc.get_dce_rpc()
+    dce.connect()
+    try:
+        dce.bind(IID_IRemoteSCMActivator)
+    except DCERPCException as exc:
+        if any(mark in str(exc).lower() for mark in UNAVAILABLE_MARKS):
+            raise
+        # Any other refusal (a host that wants authentication already for the bind): the logged-on
+        # attempt decides.
+    finally:
+        with contextlib.suppress(Exception):
+            dce.disconnect()
 
 
 def dcom_connect(address: str, dns_name: str, creds: Credentials, ticket: Any, timeout: float) -> Any:
-    """A DCOM connection to the host's activator at Packet Privacy, as the session authenticated."""
+    """A DCOM connection to the host's activator at Packet Privacy, authenticated as the session was."""
     from impacket.dcerpc.v5.dcomrt import DCOMConnection
     from impacket.dcerpc.v5.rpcrt import RPC_C_AUTHN_LEVEL_PKT_PRIVACY
 
-    # impacket's DCOM connect waits 30 s on a filtered port: find that out within our own timeout.
-    with socket.create_connection((address, WMI_PORT), timeout=timeout):
-        pass
     if ticket is not None:
         dcom = DCOMConnection(dns_name, creds.username, "", creds.realm, TGS=ticket.tgs, doKerberos=True,
                               authLevel=RPC_C_AUTHN_LEVEL_PKT_PRIVACY, oxidResolver=False, remoteHost=address)
@@ -443,8 +452,10 @@ def dcom_connect(address: str, dns_name: str, creds: Credentials, ticket: Any, t
 
 
 def probe_wmi(session: Session, creds: Credentials, tickets: TicketSource | None, namespaces: Sequence[str],
-              results: dict[str, Check], connect: DcomConnect = dcom_connect) -> None:
-    """Log on to each namespace through IWbemLevel1Login at Packet Privacy, as the scanner does."""
+              results: dict[str, Check], connect: DcomConnect = dcom_connect,
+              activator: ActivatorProbe = dcom_activator) -> None:
+    """Log on to each namespace through IWbemLevel1Login at Packet Privacy, as the scanner does,
+    with the scheme the session used (Kerberos needs a host/<fqdn> ticket)."""
     from impacket.dcerpc.v5.dcom import wmi
     from impacket.dcerpc.v5.dtypes import NULL
 
@@ -452,21 +463,23 @@ def probe_wmi(session: Session, creds: Credentials, tickets: TicketSource | None
     if not names:
         return
     endpoint = session.endpoint
-    ticket = None
-    if session.scheme.startswith("kerberos"):
-        found = tickets.ticket(session.scheme, f"host/{endpoint.dns_name}") if tickets else "no Kerberos"
-        if isinstance(found, str):
-            for name in names:
-                results[name] = not_tested(f"not tested: the session used {SCHEME_NAMES[session.scheme]}, and "
-                                           f"there is no ticket for host/{endpoint.dns_name} ({found})", False)
-            return
-        ticket = found
     dcom = None
     try:
         left = session.remaining()
         if left <= 0:
             raise TimeoutError("the target's time ran out")
-        dcom = connect(endpoint.address, endpoint.dns_name or endpoint.address, creds, ticket, min(left, 30.0))
+        activator(endpoint.address, min(left, 30.0))
+        ticket = None
+        if session.scheme.startswith("kerberos"):
+            found = tickets.ticket(session.scheme, f"host/{endpoint.dns_name}") if tickets else "no Kerberos"
+            if isinstance(found, str):
+                for name in names:
+                    results[name] = not_tested(f"not tested: the session used {SCHEME_NAMES[session.scheme]}, "
+                                               f"and there is no ticket for host/{endpoint.dns_name} ({found})", False)
+                return
+            ticket = found
+        dcom = connect(endpoint.address, endpoint.dns_name or endpoint.address, creds, ticket,
+                       min(max(session.remaining(), 1.0), 30.0))
         login = wmi.IWbemLevel1Login(dcom.CoCreateInstanceEx(wmi.CLSID_WbemLevel1Login, wmi.IID_IWbemLevel1Login))
         for namespace, name in zip(namespaces, names, strict=True):
             started = time.monotonic()

@@ -4,8 +4,8 @@
 1. The guard: one Kerberos AS-REQ for the account at the DC (kinit) before any target is touched;
    when the KDC cannot be asked, one NTLM session at the DC instead. A refused password, a locked,
    disabled or expired account ends the run there with one message.
-2. Each target's DNS name (the inventory name when it is one, else reverse DNS) and the Kerberos
-   service tickets for all of them, fetched in a few kvno batches.
+2. Each target's DNS name (the inventory name when it is one, else reverse DNS); its Kerberos
+   service ticket is asked for when its worker gets to it.
 3. The targets, spread over worker processes (impacket is pure Python: one process per core) each
    running a bounded pool of threads (impacket blocks), with a connect timeout and a total time per
    target. The first logon the DC refuses under NTLM stops every further logon attempt, in every
@@ -48,6 +48,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._probes import (
 )
 from ansible_collections.scanready.windows.plugins.module_utils._smb import (
     CREDENTIAL_STATUSES,
+    SCHEME_NAMES,
     Credentials,
     Endpoint,
     SessionFailure,
@@ -135,53 +136,41 @@ class StopFlag(Protocol):
 # ---------------------------------------------------------------- tickets
 
 class Tickets:
-    """Service tickets for the ladder: AES fetched up front, RC4 only when a target needs it."""
+    """Service tickets for the ladder's Kerberos rungs. The AES rung's TGT comes from the guard;
+    a later rung gets its own TGT, with its own encryption types, when a target first needs it."""
 
     def __init__(self, creds: Credentials, kdc: str, timeout: float, aes: KerberosClient | None,
                  unavailable: str = "") -> None:
         self._creds = creds
         self._kdc = kdc
         self._timeout = timeout
-        self._clients: dict[str, KerberosClient | None] = {"kerberos-aes": aes}
+        self._clients: dict[str, KerberosClient] = {"kerberos-aes": aes} if aes is not None else {}
         self._refused: dict[str, str] = {"kerberos-aes": unavailable} if aes is None else {}
-        self._owner = os.getpid()
         self._lock = threading.Lock()
 
-    def prefetch(self, spns: Sequence[str]) -> None:
-        client = self._clients.get("kerberos-aes")
-        if client is not None and spns:
-            client.fetch(spns)
-
     def ticket(self, scheme: str, spn: str) -> ServiceTicket | str:
+        client = self._client(scheme)
+        return client if isinstance(client, str) else client.ticket(spn)
+
+    def _client(self, scheme: str) -> KerberosClient | str:
         with self._lock:
             if scheme in self._refused:
                 return self._refused[scheme]
-            client = self._clients.get(scheme)
-            if client is None:
-                client = self._start(scheme)
-                if client is None:
+            if scheme not in self._clients:
+                client = KerberosClient(self._creds.realm, self._kdc, self._creds.username, scheme, self._timeout)
+                try:
+                    client.login(self._creds.password)
+                except KerberosError as exc:
+                    client.close()
+                    self._refused[scheme] = f"the KDC refused a {SCHEME_NAMES[scheme]} TGT: {exc.message}"
                     return self._refused[scheme]
-            if scheme != "kerberos-aes" or not isinstance(client.ticket(spn), ServiceTicket):
-                client.fetch([spn])
-            return client.ticket(spn)
-
-    def _start(self, scheme: str) -> KerberosClient | None:
-        """A rung after AES gets its own TGT, with that rung's encryption types, on first use."""
-        client = KerberosClient(self._creds.realm, self._kdc, self._creds.username, scheme, self._timeout)
-        try:
-            client.login(self._creds.password)
-        except KerberosError as exc:
-            client.close()
-            self._refused[scheme] = f"the KDC refused a {scheme} TGT: {exc.message}"
-            return None
-        self._clients[scheme] = client
-        return client
+                self._clients[scheme] = client
+            return self._clients[scheme]
 
     def close(self) -> None:
-        """Remove the ccaches this process made (a forked worker leaves the parent's alone)."""
-        for scheme, client in list(self._clients.items()):
-            if client is not None and (scheme != "kerberos-aes" or os.getpid() == self._owner):
-                client.close()
+        """Remove the ccaches this process made (each client leaves another process's alone)."""
+        for client in self._clients.values():
+            client.close()
 
 
 # ---------------------------------------------------------------- the guard
@@ -499,9 +488,6 @@ def verify(targets: Sequence[TargetSpec], creds: Credentials, dc: str, checks: C
     tickets = Tickets(creds, dc, max(options.connect_timeout, 10.0), client, unavailable)
     try:
         jobs = resolve(targets)
-        spns = [f"{svc}/{job.endpoint.dns_name}" for job in jobs if job.endpoint and job.endpoint.dns_name
-                for svc in (("cifs", "host") if checks.wmi_namespaces else ("cifs",))]
-        tickets.prefetch(spns)
         plan = Plan(creds, checks, options, tickets)
         stop = multiprocessing.get_context("fork").Event()
 

@@ -11,7 +11,7 @@ description:
     scanner account.
   - Logs on with the highest authentication scheme that works (Kerberos AES, Kerberos RC4, NTLMv2,
     NTLMv1 only when allowed), opens the winreg pipe (there only while the Remote Registry service
-    runs), and opens each key in O(keys) read-only and enumerates its first subkey.
+    runs), and opens each key in O(keys) for reading (C(KEY_READ), checked by the host at open).
   - Fails when the logon or any key does not work, with the failure's class and its fix; the
     result has every check either way.
   - Read-only; never reports C(changed) and runs the same in check mode. For a whole fleet at once

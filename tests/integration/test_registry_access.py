@@ -35,7 +35,7 @@ def test_a_ready_target_reads_hklm_software_and_check_mode_is_the_same(scanner: 
         assert run.result["readable"] is True
         assert run.result["auth_scheme"] == "kerberos-aes"
         found = run.result["checks"]["registry:HKLM\\Software"]
-        assert "opened HKLM\\Software read-only; first subkey" in found["detail"]
+        assert found["detail"] == "opened HKLM\\Software for reading (KEY_READ)"
 
 
 def test_remote_registry_stopped_fails_with_its_fix_and_stays_stopped(scanner: Scanner) -> None:

@@ -4,15 +4,18 @@ from __future__ import annotations
 import json
 import os
 import stat
+import struct
 from pathlib import Path
 
 import pytest
 from ansible_collections.scanready.windows.plugins.module_utils._kerberos import (
+    CachedCredential,
     KerberosClient,
     KerberosError,
     classify_kinit,
     krb5_conf,
-    kvno_failures,
+    kvno_reason,
+    parse_ccache,
 )
 
 PASSWORD = "Unit-Test-Secret-9"
@@ -41,14 +44,44 @@ def test_an_unknown_kinit_message_is_quoted() -> None:
     assert "Something new happened" in detail
 
 
-def test_kvno_failures_per_principal() -> None:
+def test_kvno_reason() -> None:
     stderr = ("kvno: Server not found in Kerberos database while getting credentials for "
-              "cifs/nosuch.ex.test@EX.TEST\n"
-              "kvno: KDC has no support for encryption type while getting credentials for cifs/old.ex.test@EX.TEST\n")
-    assert kvno_failures(stderr) == {
-        "CIFS/NOSUCH.EX.TEST@EX.TEST": "Server not found in Kerberos database",
-        "CIFS/OLD.EX.TEST@EX.TEST": "KDC has no support for encryption type",
-    }
+              "cifs/nosuch.ex.test@EX.TEST\n")
+    assert kvno_reason(stderr) == "Server not found in Kerberos database"
+    assert kvno_reason("something else\n") == "something else"
+
+
+def counted(data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + data
+
+
+def principal(name_type: int, realm: str, *parts: str) -> bytes:
+    return struct.pack(">II", name_type, len(parts)) + counted(realm.encode()) + b"".join(counted(p.encode())
+                                                                                      for p in parts)
+
+
+def credential(server: tuple[str, ...], key: bytes, ticket: bytes, addresses: int = 0) -> bytes:
+    return (principal(1, "EX.TEST", "scanner") + principal(2, "EX.TEST", *server)
+            + struct.pack(">H", 18) + counted(key) + struct.pack(">IIII", 1, 2, 3, 4) + b"\0" + struct.pack(">I", 0)
+            + struct.pack(">I", addresses) + b"".join(struct.pack(">H", 2) + counted(b"\x0a\0\0\1")
+                                                      for _ in range(addresses))
+            + struct.pack(">I", 0) + counted(ticket) + counted(b""))
+
+
+def test_a_ccache_is_read_field_by_field() -> None:
+    """The MIT ccache v4 layout (header, default principal, credentials with u32-counted fields)."""
+    header = struct.pack(">HH", 0x0504, 12) + struct.pack(">HHII", 1, 8, 0, 0)
+    data = (header + principal(1, "EX.TEST", "scanner")
+            + credential(("krbtgt", "EX.TEST"), b"k" * 32, b"tgt")
+            + credential(("cifs", "t1.ex.test"), b"s" * 32, b"ticket", addresses=2))
+    creds = parse_ccache(data)
+    assert [c.server_name for c in creds] == ["krbtgt/EX.TEST@EX.TEST", "cifs/t1.ex.test@EX.TEST"]
+    assert creds[1] == CachedCredential((1, "EX.TEST", ("scanner",)), (2, "EX.TEST", ("cifs", "t1.ex.test")), 18,
+                                        b"s" * 32, b"ticket")
+    with pytest.raises(ValueError, match="truncated"):
+        parse_ccache(data[:-3])
+    with pytest.raises(ValueError, match="version 4"):
+        parse_ccache(b"\x05\x03" + data[2:])
 
 
 def test_krb5_conf_names_one_kdc_and_trusts_no_dns() -> None:
@@ -124,12 +157,12 @@ def test_a_refused_password_is_a_logon_failure_without_the_password(fake_mit: Pa
     assert PASSWORD not in str(err.value)
 
 
-def test_kvno_refusals_become_the_reason_for_each_spn(fake_mit: Path) -> None:
+def test_a_kvno_refusal_is_the_reason_and_leaves_no_cache(fake_mit: Path) -> None:
     with KerberosClient("ex.test", "dc1.ex.test", "scanner", "kerberos-aes", 5) as client:
         client.login(PASSWORD)
-        client.fetch(["cifs/a.ex.test", "cifs/b.ex.test"])
         assert client.ticket("cifs/a.ex.test") == "Server not found in Kerberos database"
-        assert client.ticket("cifs/c.ex.test") == "no service ticket was requested"
+        private = Path(json.loads(fake_mit.read_text())["conf"]).parent
+        assert sorted(p.name for p in private.iterdir()) == ["krb5.conf", "tgt.ccache"]
 
 
 def test_no_kinit_on_the_controller(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -241,7 +241,8 @@ def test_wmi_per_namespace_verdicts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(wmi, "IWbemLevel1Login", FakeLogin)
     FakeLogin.answers = {"//./root/cimv2/security/microsofttpm": wmi.DCERPCSessionError(error_code=0x80041003)}
     found: dict[str, Check] = {}
-    probe_wmi(FakeSession({}), CREDS, None, NAMESPACES, found, connect=lambda *args: FakeDcom())
+    probe_wmi(FakeSession({}), CREDS, None, NAMESPACES, found, connect=lambda *args: FakeDcom(),
+              activator=lambda *args: None)
     tpm, ts = found["wmi:" + NAMESPACES[0]], found["wmi:" + NAMESPACES[1]]
     assert (tpm.ok, tpm.cls, tpm.required) == (False, "wmi_access_denied", True)
     assert "standalonehost 6" in (tpm.fix or "")
@@ -249,15 +250,31 @@ def test_wmi_per_namespace_verdicts(monkeypatch: pytest.MonkeyPatch) -> None:
     assert FakeLogin.released and FakeDcom.disconnected
 
 
-def test_wmi_unavailable_is_untestable_not_failed(monkeypatch: pytest.MonkeyPatch) -> None:
-    def connect(*args: Any) -> Any:
+def test_no_dcom_activator_is_untestable_and_costs_no_logon() -> None:
+    def activator(*args: Any) -> None:
         raise BIND_REJECTED
 
+    class NoTickets:
+        def ticket(self, scheme: str, spn: str) -> str:
+            raise AssertionError("no ticket is asked for without an activator")
+
     found: dict[str, Check] = {}
-    probe_wmi(FakeSession({}), CREDS, None, NAMESPACES, found, connect=connect)
+    probe_wmi(FakeSession({}, scheme="kerberos-aes"), CREDS, NoTickets(), NAMESPACES, found,
+              connect=lambda *args: pytest.fail("no logon without an activator"), activator=activator)
     for check in found.values():
         assert (check.ok, check.cls, check.required) == (None, "wmi_unavailable", False)
         assert check.fix
+
+
+def test_a_filtered_rpc_port_is_a_wmi_failure_that_does_not_decide_readiness() -> None:
+    def activator(*args: Any) -> None:
+        raise DCERPCException("Could not connect: timed out")
+
+    found: dict[str, Check] = {}
+    probe_wmi(FakeSession({}), CREDS, None, NAMESPACES, found, activator=activator)
+    check = found["wmi:" + NAMESPACES[0]]
+    assert (check.ok, check.cls, check.required) == (False, "unreachable", False)
+    assert "TCP 135" in (check.fix or "")
 
 
 def test_wmi_after_kerberos_needs_a_host_ticket() -> None:
@@ -268,6 +285,6 @@ def test_wmi_after_kerberos_needs_a_host_ticket() -> None:
 
     found: dict[str, Check] = {}
     probe_wmi(FakeSession({}, scheme="kerberos-aes"), CREDS, NoTickets(), NAMESPACES, found,
-              connect=lambda *args: pytest.fail("no DCOM without a ticket"))
+              connect=lambda *args: pytest.fail("no DCOM without a ticket"), activator=lambda *args: None)
     assert {c.cls for c in found.values()} == {"not_tested"}
     assert "host/t1.ex.test" in found["wmi:" + NAMESPACES[0]].detail
