@@ -643,17 +643,24 @@ def test_killed_runs_then_one_clean_run_converges(lab: LabInfo, domain: dict[str
         started = time.monotonic()
         timed = run_direct(lab, variant(0), tmp_path)
         assert timed and timed["changed"], timed
-        duration = time.monotonic() - started  # start-up, reading, writing: the kills spread over all of it
+        # The kill point adapts to the machine's load: later when a run died before writing anything,
+        # earlier when it finished, so the kills land among the writes.
+        delay = 0.6 * (time.monotonic() - started)
         deadline = time.monotonic() + 240
-        for attempt in range(1, 15):
+        for attempt in range(1, 17):
             if time.monotonic() > deadline:
                 break
             before = snapshot(lab)
-            result = run_direct(lab, variant(attempt), tmp_path, kill_after=duration * (0.4 + 0.05 * attempt))
-            if result is None:
-                outcomes.append("killed mid-run" if snapshot(lab) != before else "killed before writing")
+            result = run_direct(lab, variant(attempt), tmp_path, kill_after=delay)
+            if result is None and snapshot(lab) == before:
+                outcomes.append("killed before writing")
+                delay *= 1.2
+            elif result is None:
+                outcomes.append("killed mid-run")
+                delay *= 1.05
             else:
                 outcomes.append(f"failed: {result['msg']}" if result.get("failed") else "finished")
+                delay *= 0.8
         assert not [o for o in outcomes if o.startswith("failed")], outcomes
         assert outcomes.count("killed mid-run") >= 2, outcomes
 
