@@ -1,0 +1,129 @@
+"""SYSVOL over SMB: error mapping, atomic replace, tolerated absences, the signed-SMB-3 requirement."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from ansible_collections.scanready.windows.plugins.module_utils import _sysvol
+from ansible_collections.scanready.windows.plugins.module_utils._sysvol import Sysvol, SysvolError
+from impacket.nmb import NetBIOSTimeout
+from impacket.smbconnection import SessionError
+
+PASSWORD = "Unit-Test-Secret-9"
+
+
+class FakeSmb:
+    """An SMBConnection whose operations record calls or raise the NT status they were given."""
+
+    def __init__(self, fail: dict[str, BaseException] | None = None, dialect: int = 0x311, signing: bool = True):
+        self.fail = fail or {}
+        self.calls: list[tuple[str, str]] = []
+        self.dialect, self.signing = dialect, signing
+        self.closed = False
+
+    def _do(self, name: str, path: str) -> None:
+        self.calls.append((name, path))
+        if name in self.fail:
+            raise self.fail[name]
+
+    def login(self, user: str, password: str, domain: str) -> None:
+        self._do("login", f"{domain}\\{user}")
+
+    def getDialect(self) -> int:
+        return self.dialect
+
+    def isSigningRequired(self) -> bool:
+        return self.signing
+
+    def getFile(self, share: str, path: str, callback: Any) -> None:
+        self._do("getFile", path)
+        callback(b"data")
+
+    def putFile(self, share: str, path: str, callback: Any) -> None:
+        self._do("putFile", path)
+        assert callback(100) == b"new"
+
+    def rename(self, share: str, old: str, new: str) -> None:
+        self._do("rename", f"{old} -> {new}")
+
+    def createDirectory(self, share: str, path: str) -> None:
+        self._do("createDirectory", path)
+
+    def deleteFile(self, share: str, path: str) -> None:
+        self._do("deleteFile", path)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def status(code: int) -> SessionError:
+    return SessionError(code)
+
+
+def test_read_returns_none_for_a_missing_file_and_bytes_otherwise() -> None:
+    assert Sysvol(FakeSmb(), "dc", "sysvol").read("a") == b"data"
+    missing = FakeSmb({"getFile": status(0xC0000034)})
+    assert Sysvol(missing, "dc", "sysvol").read("a") is None
+    missing_path = FakeSmb({"getFile": status(0xC000003A)})
+    assert Sysvol(missing_path, "dc", "sysvol").read("a\\b") is None
+
+
+def test_write_goes_beside_then_renames_over() -> None:
+    smb = FakeSmb()
+    Sysvol(smb, "dc", "sysvol").write(r"p\GPT.INI", b"new")
+    assert smb.calls == [("putFile", r"p\GPT.INI.scanready-tmp"), ("rename", r"p\GPT.INI.scanready-tmp -> p\GPT.INI")]
+
+
+def test_failures_name_the_cause() -> None:
+    denied = Sysvol(FakeSmb({"putFile": status(0xC0000022)}), "dc1", "sysvol")
+    with pytest.raises(SysvolError, match=r"access denied: cannot write \\\\dc1\\sysvol\\x.scanready-tmp"):
+        denied.write("x", b"new")
+    no_share = Sysvol(FakeSmb({"getFile": status(0xC00000CC)}), "dc1", "sysvol")
+    with pytest.raises(SysvolError, match="has no share 'sysvol'"):
+        no_share.read("x")
+    gone = Sysvol(FakeSmb({"getFile": NetBIOSTimeout()}), "dc1", "sysvol")
+    with pytest.raises(SysvolError, match="stopped answering during read x: no answer in time"):
+        gone.read("x")
+    reset = Sysvol(FakeSmb({"deleteFile": ConnectionResetError(104, "Connection reset by peer")}), "dc1", "sysvol")
+    with pytest.raises(SysvolError, match="Connection reset by peer"):
+        reset.remove("x")
+    other = Sysvol(FakeSmb({"putFile": status(0xC000007F)}), "dc1", "sysvol")
+    with pytest.raises(SysvolError, match="STATUS_DISK_FULL"):
+        other.write("x", b"new")
+
+
+def test_mkdir_and_remove_tolerate_what_is_already_so() -> None:
+    assert Sysvol(FakeSmb(), "dc", "s").mkdir("d") is True
+    assert Sysvol(FakeSmb({"createDirectory": status(0xC0000035)}), "dc", "s").mkdir("d") is False
+    assert Sysvol(FakeSmb(), "dc", "s").remove("f") is True
+    assert Sysvol(FakeSmb({"deleteFile": status(0xC0000034)}), "dc", "s").remove("f") is False
+
+
+@pytest.mark.parametrize(("smb", "message"), [
+    (FakeSmb({"login": status(0xC000006D)}), "refused: wrong user name or password"),
+    (FakeSmb({"login": status(0xC0000234)}), "refused: account locked out"),
+    (FakeSmb(dialect=0x210), "no signed SMB 3 session"),
+    (FakeSmb(signing=False), "no signed SMB 3 session"),
+])
+def test_connect_refuses_with_a_reason_and_closes(monkeypatch: pytest.MonkeyPatch, smb: FakeSmb, message: str) -> None:
+    monkeypatch.setattr(_sysvol, "SMBConnection", lambda *args, **kwargs: smb)
+    with pytest.raises(SysvolError, match=message) as err:
+        Sysvol.connect("dc1", "admin@EX.TEST", PASSWORD, 5)
+    assert PASSWORD not in str(err.value)
+    assert smb.closed
+
+
+def test_connect_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionRefusedError(111, "Connection refused")
+    monkeypatch.setattr(_sysvol, "SMBConnection", refuse)
+    with pytest.raises(SysvolError, match=r"DC dc1 unreachable on SMB \(445\): Connection refused"):
+        Sysvol.connect("dc1", "admin@EX.TEST", PASSWORD, 5)
+
+
+def test_connect_logs_on_with_the_upn_whole_or_domain_and_user(monkeypatch: pytest.MonkeyPatch) -> None:
+    smb = FakeSmb()
+    monkeypatch.setattr(_sysvol, "SMBConnection", lambda *args, **kwargs: smb)
+    Sysvol.connect("dc1", "admin@EX.TEST", PASSWORD, 5)
+    Sysvol.connect("dc1", "EX\\admin", PASSWORD, 5)
+    assert [c for c in smb.calls if c[0] == "login"] == [("login", "\\admin@EX.TEST"), ("login", "EX\\admin")]
