@@ -99,6 +99,7 @@ class Desired:
     description: str | None = None  # None: leave as it is
     password_never_expires: bool = True
     privilege: str = "domain_admins"  # domain_admins | none
+    create: bool = True  # False: a missing account stays missing (a rollback must not create one)
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,8 @@ def plan_changes(current: Account | None, desired: Desired, domain_admins: str, 
     if desired.state == "absent":
         return Plan(delete=current is not None)
     enabled = desired.state == "present"
+    if current is None and not desired.create:
+        return Plan()
     if current is None:
         if create_dn is None:
             raise ValueError("create_dn is needed to create the account")
@@ -307,7 +310,7 @@ def ensure_account(conn: Directory, desired: Desired, *, domain: str, check_mode
     else:
         create_dn = None
         matches: bool | None = None
-        if current is None:
+        if current is None and desired.create:
             _required_password(desired)
             create_dn = f"CN={escape_rdn(desired.name)},{container_for(conn, desired.path)}"
         else:

@@ -77,6 +77,13 @@ options:
     type: str
     choices: [domain_admins, none]
     default: domain_admins
+  create:
+    description:
+      - Whether O(state=present) or O(state=disabled) may create a missing account.
+      - V(false) leaves a missing account missing (C(changed=false), O(password) not needed); a
+        rollback uses it to disable the account without ever creating one.
+    type: bool
+    default: true
 attributes:
   check_mode:
     description: Can run in check mode and report what would change without changing it.
@@ -188,6 +195,7 @@ ACCOUNT_SPEC: dict[str, dict[str, Any]] = {
     "description": {"type": "str"},
     "password_never_expires": {"type": "bool", "default": True, "no_log": False},
     "privilege": {"type": "str", "default": "domain_admins", "choices": ["domain_admins", "none"]},
+    "create": {"type": "bool", "default": True},
 }
 
 
@@ -202,7 +210,8 @@ def main() -> None:
     desired = Desired(
         name=params["name"], state=params["state"], password=params["password"],
         update_password=params["update_password"], path=params["path"], description=params["description"],
-        password_never_expires=params["password_never_expires"], privilege=params["privilege"])
+        password_never_expires=params["password_never_expires"], privilege=params["privilege"],
+        create=params["create"])
     try:
         with connect(params) as conn:
             outcome = ensure_account(conn, desired, domain=conn.settings.domain, check_mode=module.check_mode)

@@ -124,3 +124,7 @@ def test_site_then_rollback(lab: LabInfo, tmp_path: Path) -> None:
 
     playbook(lab, "rollback.yml", tmp_path, "--tags", "account", "-e", "scanready_rollback_remove_account=true")
     assert account(lab) == []
+
+    # A rollback never creates: disabling an account that does not exist leaves it not existing.
+    out = playbook(lab, "rollback.yml", tmp_path, "--tags", "account")
+    assert account(lab) == [] and changed(out, "localhost") == 0

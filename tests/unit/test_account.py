@@ -411,3 +411,8 @@ def test_existing_account_is_not_moved() -> None:
     outcome = run(directory, path=f"OU=Scanners,{BASE}")
     assert not outcome.changed
     assert outcome.warnings == [f"qualys_scanner exists as {NEW_DN}; it is not moved to OU=Scanners,{BASE}"]
+
+
+def test_a_missing_account_is_not_created_when_create_is_false() -> None:
+    desired = Desired(name="qualys_scanner", state="disabled", create=False)
+    assert plan_changes(None, desired, "CN=Domain Admins,CN=Users,DC=x") == Plan()
