@@ -6,7 +6,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 INVENTORY := lab/inventory.yml
 COLLECTION_LINK := .cache/collections/ansible_collections/scanready/windows
 
-.PHONY: demo test venv collection lab-up lab-down lint sanity unit integration molecule bench clean
+.PHONY: demo test venv collection lab-up lab-down lint sanity unit integration molecule bench ee clean
 
 venv:
 	@scripts/bootstrap
@@ -46,6 +46,10 @@ test: venv collection lint sanity unit integration molecule
 
 bench: venv collection
 	bench/verify_fleet --targets 1000 --rtt-ms 20
+
+# The execution environment's build context (building the image needs podman or docker).
+ee: venv
+	ansible-builder create
 
 clean: lab-down
 	rm -rf .venv .cache reports
