@@ -406,6 +406,10 @@ def test_check_apply_idempotent_change_absent(lab: LabInfo, domain: dict[str, An
         foreign_entry = PolEntry(r"Software\Policies\Vendor", "Kept", 4, struct.pack("<I", 7))
         pol_path.write_bytes(pol_path.read_bytes()[:8] + _gpo.render_registry_pol([foreign_entry])[8:]
                              + pol_path.read_bytes()[8:])
+        edited = snapshot(lab)
+        would = run_module("scan_gpo", dict(args, firewall_enabled=False), check=True, diff=True)
+        assert would.changed and would.result["changes"] == ["DomainProfile\\EnableFirewall: 1 → 0"]
+        assert would.result["version"] == 2 and snapshot(lab) == edited
         changed = run_module("scan_gpo", dict(args, firewall_enabled=False), diff=True)
         assert changed.changed, changed.result
         assert changed.result["changes"] == ["DomainProfile\\EnableFirewall: 1 → 0"]
