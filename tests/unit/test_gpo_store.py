@@ -357,3 +357,11 @@ def test_smb_names() -> None:
         "SysVol", r"corp.example.com\Policies\{X}")
     with pytest.raises(Exception, match="not a"):
         split_unc(r"corp\sysvol")
+
+
+def test_firewall_enabled_choices() -> None:
+    from ansible_collections.scanready.windows.plugins.modules.scan_gpo import firewall_choice
+    assert firewall_choice(True) is True and firewall_choice("false") is False and firewall_choice("no") is False
+    assert firewall_choice("Unmanaged") is None
+    with pytest.raises(ValueError, match="true, false or unmanaged, not 'maybe'"):
+        firewall_choice("maybe")
