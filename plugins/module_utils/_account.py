@@ -310,9 +310,10 @@ def ensure_account(conn: Directory, desired: Desired, *, domain: str, check_mode
     else:
         create_dn = None
         matches: bool | None = None
-        if current is None and desired.create:
-            _required_password(desired)
-            create_dn = f"CN={escape_rdn(desired.name)},{container_for(conn, desired.path)}"
+        if current is None:
+            if desired.create:
+                _required_password(desired)
+                create_dn = f"CN={escape_rdn(desired.name)},{container_for(conn, desired.path)}"
         else:
             if desired.path and not current.dn.lower().endswith("," + desired.path.lower()):
                 warnings.append(f"{desired.name} exists as {current.dn}; it is not moved to {desired.path}")
