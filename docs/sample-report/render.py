@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Render the sample reports in this directory from scan_readiness-result.json, and screenshot the HTML.
 
     .venv/bin/python docs/sample-report/render.py            (after `make collection`)
