@@ -5,6 +5,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: readiness_report
+version_added: 0.1.0
 short_description: Write the scan readiness reports (JSON, JUnit XML, HTML, provider ticket)
 description:
   - "Renders the result of M(scanready.windows.scan_readiness) into four files in O(dest) on the

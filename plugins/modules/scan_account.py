@@ -5,6 +5,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: scan_account
+version_added: 0.1.0
 short_description: Manage the vulnerability scanner's domain account over LDAPS
 description:
   - Creates, enables, disables or removes the Active Directory user a vulnerability scanner logs on

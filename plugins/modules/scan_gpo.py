@@ -5,6 +5,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: scan_gpo
+version_added: 0.1.0
 short_description: Author and link the domain GPO that makes Windows hosts ready for authenticated scanning
 description:
   - Creates, updates, links or removes one group policy object holding every Group Policy setting
