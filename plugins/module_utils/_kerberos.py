@@ -158,7 +158,7 @@ class _Reader:
     def principal(self) -> tuple[int, str, tuple[str, ...]]:
         name_type, count = self.u32(), self.u32()
         realm = self.counted().decode("utf-8", "replace")
-        return name_type, realm, tuple(self.counted().decode("utf-8", "replace") for _ in range(count))
+        return name_type, realm, tuple(self.counted().decode("utf-8", "replace") for _component in range(count))
 
 
 def parse_ccache(data: bytes) -> list[CachedCredential]:
@@ -176,10 +176,10 @@ def parse_ccache(data: bytes) -> list[CachedCredential]:
         keytype = reader.u16()
         key = reader.counted()
         reader.take(16 + 1 + 4)  # auth/start/end/renew times, is_skey, ticket flags
-        for _ in range(reader.u32()):  # addresses
+        for _address in range(reader.u32()):
             reader.u16()
             reader.counted()
-        for _ in range(reader.u32()):  # authdata
+        for _authdata in range(reader.u32()):
             reader.u16()
             reader.counted()
         ticket = reader.counted()

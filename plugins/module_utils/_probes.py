@@ -266,7 +266,7 @@ HIVES: Final[dict[str, str]] = {
 
 def split_key(key: str) -> tuple[str, str]:
     """'HKLM\\Software\\X' -> ('HKLM', 'Software\\X'); ValueError for a hive winreg cannot open remotely."""
-    hive, _, path = key.replace("/", "\\").strip("\\").partition("\\")
+    hive, _sep, path = key.replace("/", "\\").strip("\\").partition("\\")
     if hive.upper() not in HIVES:
         raise ValueError(f"registry key {key!r} must start with HKLM\\ or HKU\\ (HKEY_LOCAL_MACHINE, HKEY_USERS)")
     return HIVES[hive.upper()], path
@@ -311,8 +311,9 @@ def probe_registry(session: Session, keys: Sequence[str], results: dict[str, Che
 # ---------------------------------------------------------------- services
 
 START_TYPES: Final[dict[int, str]] = {0: "Boot", 1: "System", 2: "Automatic", 3: "Manual", 4: "Disabled"}
-STATES: Final[dict[int, str]] = {1: "Stopped", 2: "Starting", 3: "Stopping", 4: "Running", 5: "Continuing",
-                                  6: "Pausing", 7: "Paused"}
+STATES: Final[dict[int, str]] = {
+    1: "Stopped", 2: "Starting", 3: "Stopping", 4: "Running", 5: "Continuing", 6: "Pausing", 7: "Paused",
+}
 SERVICE_AUTO_START: Final = 2
 SERVICE_DISABLED: Final = 4
 SERVICE_RUNNING: Final = 4

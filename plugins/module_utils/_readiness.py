@@ -219,7 +219,8 @@ def _ntlm_at_dc(creds: Credentials, dc: str, timeout: float, why: str) -> None:
 
 def _refine_revoked(creds: Credentials, dc: str, timeout: float) -> str:
     """The KDC says only "revoked" for locked and disabled accounts; the DC's NTLM answer tells
-    which. A locked or disabled account's logon does not count as a bad password."""
+    which. A locked account's logon is refused before its password is checked, so it adds no bad
+    logon; a disabled one's adds one only if the password is wrong too."""
     try:
         _ntlm_at_dc(creds, dc, timeout, "revoked")
     except GuardStop as stop:
@@ -409,7 +410,9 @@ def _guarded(work: Work, job: Job, stop: StopFlag, progress: Progress) -> None:
     try:
         work(job, stop, progress)
     except Exception as exc:  # a probe bug must cost one target, not the run
-        progress.checks.setdefault("logon", failed("logon", "error", f"verifier error: {type(exc).__name__}", True))
+        error = f"verifier error: {type(exc).__name__}"
+        progress.checks.setdefault("logon", failed("logon", "error", error, True))
+        progress.unfinished = error
 
 
 def run_fleet(jobs: Sequence[Job], work: Work, options: RunOptions, names: Sequence[str],
@@ -456,8 +459,8 @@ def run_fleet(jobs: Sequence[Job], work: Work, options: RunOptions, names: Seque
     for job in jobs:
         host = collected.get(job.index)
         if host is None:
-            broken = Progress(checks={"logon": failed("logon", "error", "the verifier's worker process for this "
-                                                                         "target ended without a result", True)})
+            reason = "the verifier's worker process for this target ended without a result"
+            broken = Progress(checks={"logon": failed("logon", "error", reason, True)})
             host = host_result(job, broken, names, now, False, options.target_timeout, False)
         out.append(host)
     return out
@@ -512,7 +515,6 @@ def verify(targets: Sequence[TargetSpec], creds: Credentials, dc: str, checks: C
         "hosts": hosts,
     }
     return Outcome(result, warnings)
-
 
 
 # ---------------------------------------------------------------- module glue

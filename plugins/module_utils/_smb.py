@@ -22,11 +22,10 @@ from ansible_collections.scanready.windows.plugins.module_utils._kerberos import
 try:
     from impacket import nmb, nt_errors, ntlm, smb3
     from impacket import smb3structs as s3
-    from impacket.dcerpc.v5.rpcrt import DCERPC_v5
     from impacket.dcerpc.v5.transport import DCERPCTransport
 except ImportError:  # reported by the module through missing_required_lib
     nmb = nt_errors = ntlm = smb3 = s3 = None
-    DCERPC_v5 = DCERPCTransport = object
+    DCERPCTransport = object
 
 SCHEMES: Final = ("kerberos-aes", "kerberos-rc4", "ntlmv2", "ntlmv1")
 SCHEME_NAMES: Final = {"kerberos-aes": "Kerberos AES", "kerberos-rc4": "Kerberos RC4",

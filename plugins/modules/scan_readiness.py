@@ -5,6 +5,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: scan_readiness
+version_added: 0.1.0
 short_description: Prove from the scanner's side that every target can be scanned with authentication
 description:
   - Verifies a whole list of targets in one run, concurrently, with the scanner account, as the
@@ -25,7 +26,7 @@ description:
     every further logon attempt of the run is stopped and the targets not tried are reported as
     C(not_tested), with a warning.
 author:
-  - scanready maintainers
+  - scanready maintainers (@scanready)
 extends_documentation_fragment:
   - scanready.windows.scanner_credentials
 options:
@@ -162,6 +163,7 @@ hosts:
                      fix: "Make the scanner account a local administrator of the host ..."}
 """
 
+import importlib.util
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -175,12 +177,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._readiness impor
     verify,
 )
 
-try:
-    import impacket  # noqa: F401 - only to tell a missing library apart
-except ImportError:
-    HAS_IMPACKET = False
-else:
-    HAS_IMPACKET = True
+HAS_IMPACKET = importlib.util.find_spec("impacket") is not None
 
 
 def targets_from(items: list[dict[str, Any]]) -> list[TargetSpec]:
@@ -205,7 +202,7 @@ def main() -> None:
                 "address": {"type": "str"},
             }},
             "shares": {"type": "list", "elements": "str", "default": ["C$", "ADMIN$", "IPC$"]},
-            "registry_keys": {"type": "list", "elements": "str", "default": ["HKLM\\Software"]},
+            "registry_keys": {"type": "list", "elements": "str", "default": ["HKLM\\Software"], "no_log": False},
             "services": {"type": "list", "elements": "str", "default": ["RemoteRegistry", "LanmanServer", "MpsSvc"]},
             "wmi_namespaces": {"type": "list", "elements": "str",
                                "default": ["root\\cimv2\\security\\microsofttpm", "root\\CIMV2\\TerminalServices"]},

@@ -5,6 +5,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: share_access
+version_added: 0.1.0
 short_description: Check that the scanner account can open a target's administrative shares
 description:
   - The article's C(net use \\host\C$) for one target, from the controller, as the scanner account.
@@ -16,7 +17,7 @@ description:
   - Read-only; never reports C(changed) and runs the same in check mode. For a whole fleet at once
     use M(scanready.windows.scan_readiness), which is much faster than one task per host.
 author:
-  - scanready maintainers
+  - scanready maintainers (@scanready)
 extends_documentation_fragment:
   - scanready.windows.scanner_credentials
 options:
@@ -101,6 +102,8 @@ checks:
                  fix: null}
 """
 
+import importlib.util
+
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.scanready.windows.plugins.module_utils._readiness import (
     SCANNER_CREDENTIALS_SPEC,
@@ -109,12 +112,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._readiness impor
     run_single,
 )
 
-try:
-    import impacket  # noqa: F401 - only to tell a missing library apart
-except ImportError:
-    HAS_IMPACKET = False
-else:
-    HAS_IMPACKET = True
+HAS_IMPACKET = importlib.util.find_spec("impacket") is not None
 
 
 def main() -> None:

@@ -163,7 +163,7 @@ def test_up_refuses_without_root() -> None:
         os.chmod(tmp, 0o755)
         proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                                "/usr/bin/python3", str(LAB), "--instance", "notroot", "up"],
-                              capture_output=True, text=True, cwd=tmp)
+                              check=False, capture_output=True, text=True, cwd=tmp)
     assert proc.returncode != 0
     assert "must run as root" in proc.stderr
     assert "srlab-notroot" not in netns_names()

@@ -56,7 +56,7 @@ def png_pixels(png: Path, max_rows: int | None = None) -> tuple[int, int, list[P
         elif kind == b"IDAT":
             idat += body
         pos += 12 + length
-    width, height, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", header)
+    width, height, depth, color, _compression, _filter, interlace = struct.unpack(">IIBBBBB", header)
     assert depth == 8 and color in (2, 6) and interlace == 0, (depth, color, interlace)
     bpp = 3 if color == 2 else 4
     raw, stride = zlib.decompress(idat), width * bpp
@@ -101,7 +101,7 @@ def looks_like_the_report(png: Path) -> Counter[Pixel]:
     assert (width, height) == (1400, 1000)
     colors = Counter(pixels)
     # The page's own background (#f6f8fa) and the white of its cards lead: the decoder read it right.
-    assert [c for c, _ in colors.most_common(2)] == [(246, 248, 250), (255, 255, 255)], colors.most_common(3)
+    assert [c for c, _count in colors.most_common(2)] == [(246, 248, 250), (255, 255, 255)], colors.most_common(3)
     background_share = colors.most_common(1)[0][1] / len(pixels)
     assert background_share < 0.9, "the page is (nearly) one colour: blank"
     assert len(colors) > 50, "too few colours for rendered text"

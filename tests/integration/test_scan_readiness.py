@@ -305,8 +305,8 @@ def test_no_secret_in_any_output(scanner: Scanner) -> None:
     ({"connect_timeout": 30, "target_timeout": 10}, "must not be longer than target_timeout"),
     ({"workers": 0}, "workers must be at least 1"),
 ])
-def test_bad_input_fails_with_one_message_before_any_logon(scanner: Scanner, extra: dict[str, Any],
-                                                          message: str) -> None:
+def test_bad_input_fails_with_one_message_before_any_logon(
+        scanner: Scanner, extra: dict[str, Any], message: str) -> None:
     args = scanner.args(**{"targets": [{"name": scanner.lab.vars["scanready_dc"]}], **extra})
     run = run_module("scan_readiness", args)
     assert run.failed

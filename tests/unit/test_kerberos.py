@@ -56,15 +56,15 @@ def counted(data: bytes) -> bytes:
 
 
 def principal(name_type: int, realm: str, *parts: str) -> bytes:
-    return struct.pack(">II", name_type, len(parts)) + counted(realm.encode()) + b"".join(counted(p.encode())
-                                                                                      for p in parts)
+    components = b"".join(counted(p.encode()) for p in parts)
+    return struct.pack(">II", name_type, len(parts)) + counted(realm.encode()) + components
 
 
 def credential(server: tuple[str, ...], key: bytes, ticket: bytes, addresses: int = 0) -> bytes:
     return (principal(1, "EX.TEST", "scanner") + principal(2, "EX.TEST", *server)
             + struct.pack(">H", 18) + counted(key) + struct.pack(">IIII", 1, 2, 3, 4) + b"\0" + struct.pack(">I", 0)
             + struct.pack(">I", addresses) + b"".join(struct.pack(">H", 2) + counted(b"\x0a\0\0\1")
-                                                      for _ in range(addresses))
+                                                      for _address in range(addresses))
             + struct.pack(">I", 0) + counted(ticket) + counted(b""))
 
 

@@ -35,6 +35,10 @@ NAMES = CheckSet().names()
 CONTRACT_CHECK_KEYS = {"ok", "class", "required", "detail", "fix"}
 
 
+def raise_herror() -> None:
+    raise socket.herror(1, "none")
+
+
 def job(index: int, name: str | None = None) -> Job:
     name = name or f"t{index:04d}.ex.test"
     return Job(index, name, Endpoint(f"10.0.0.{index + 1}", name))
@@ -99,7 +103,7 @@ def test_dns_names(monkeypatch: pytest.MonkeyPatch) -> None:
     assert dns_name("T1.Ex.Test.", "10.0.0.1") == ("t1.ex.test", "")
     monkeypatch.setattr(socket, "gethostbyaddr", lambda address: ("t9.ex.test", [], [address]))
     assert dns_name("10.0.0.9", "10.0.0.9") == ("t9.ex.test", "")
-    monkeypatch.setattr(socket, "gethostbyaddr", lambda address: (_ for _ in ()).throw(socket.herror(1, "none")))
+    monkeypatch.setattr(socket, "gethostbyaddr", lambda address: raise_herror())
     name, why = dns_name("web01", "10.0.0.9")
     assert name is None
     assert "'web01' is not a fully qualified name" in why
@@ -192,10 +196,19 @@ def raise_bug(j: Job, stop: StopFlag, progress: Progress) -> None:
     raise KeyError("a bug")
 
 
+def bug_after_logon(j: Job, stop: StopFlag, progress: Progress) -> None:
+    progress.started = time.monotonic()
+    progress.checks["logon"] = passed("ok", True)
+    raise KeyError("a bug")
+
+
 def test_a_probe_bug_costs_one_target() -> None:
-    hosts = run_fleet([job(0)], raise_bug, RunOptions(workers=1, processes=1), ["logon"])
+    hosts = run_fleet([job(0), job(1)], raise_bug, RunOptions(workers=1, processes=1), ["logon"])
     assert hosts[0]["checks"]["logon"]["class"] == "error"
     assert "verifier error: KeyError" in hosts[0]["checks"]["logon"]["detail"]
+    later = run_fleet([job(0)], bug_after_logon, RunOptions(workers=1, processes=1), ["logon", "share:C$"])
+    assert later[0]["checks"]["logon"]["ok"] is True
+    assert "verifier error: KeyError" in later[0]["checks"]["share:C$"]["detail"]
 
 
 # ---------------------------------------------------------------- the guard

@@ -162,9 +162,9 @@ def test_junit_has_one_testcase_per_target_and_check(result: dict[str, Any]) -> 
         (h["name"], name) for h in result["hosts"] for name in h["checks"]}
     failed = [c for c in cases if c.find("failure") is not None]
     skipped = [c for c in cases if c.find("skipped") is not None]
-    blocking = [c for _, c in all_checks if c["ok"] is False and c["required"]]
+    blocking = [c for _name, c in all_checks if c["ok"] is False and c["required"]]
     assert len(failed) == len(blocking) == 5 == int(suite.get("failures", ""))
-    assert len(skipped) == sum(1 for _, c in all_checks if c["ok"] is None) == int(suite.get("skipped", ""))
+    assert len(skipped) == sum(1 for _name, c in all_checks if c["ok"] is None) == int(suite.get("skipped", ""))
     assert suite.get("errors") == "0"
     c_share = next(c for c in cases if c.get("classname") == "t0004.lab1.example.test" and c.get("name") == "share:C$")
     failure = c_share.find("failure")

@@ -97,7 +97,7 @@ def test_kerberos_aes_first(ladder: Any) -> None:
 
 
 def test_no_dns_name_skips_kerberos_and_says_why(ladder: Any) -> None:
-    session, tried, _ = ladder({}, dns_name=None)
+    session, tried, _result = ladder({}, dns_name=None)
     assert session.scheme == "ntlmv2"
     assert tried == ["ntlmv2"]
     assert "Kerberos AES not tried: no DNS name here" in session.detail
@@ -113,7 +113,8 @@ def test_a_refused_ticket_falls_back_without_stopping_the_run(ladder: Any) -> No
 
 
 def test_rc4_when_the_kdc_gives_no_aes_ticket(ladder: Any) -> None:
-    session, tried, _ = ladder({}, tickets=FakeTickets({"kerberos-aes": "KDC has no support for encryption type"}))
+    no_aes = FakeTickets({"kerberos-aes": "KDC has no support for encryption type"})
+    session, tried, _result = ladder({}, tickets=no_aes)
     assert session.scheme == "kerberos-rc4"
     assert tried == ["kerberos-rc4"]
     assert "session key rc4-hmac" in session.detail
@@ -122,8 +123,8 @@ def test_rc4_when_the_kdc_gives_no_aes_ticket(ladder: Any) -> None:
 @pytest.mark.parametrize(("status", "cls"), [(LOGON_FAILURE, "logon_failure"),
                                              (ACCOUNT_LOCKED_OUT, "account_locked")])
 def test_an_ntlm_refusal_of_the_account_stops_the_run(ladder: Any, status: int, cls: str) -> None:
-    failure, tried, _ = ladder({"kerberos-aes": LOGON_FAILURE, "kerberos-rc4": LOGON_FAILURE, "ntlmv2": status},
-                               allow_ntlmv1=True)
+    failure, tried, _result = ladder(
+        {"kerberos-aes": LOGON_FAILURE, "kerberos-rc4": LOGON_FAILURE, "ntlmv2": status}, allow_ntlmv1=True)
     assert isinstance(failure, SessionFailure)
     assert failure.stops_run
     assert failure.cls == cls
@@ -131,7 +132,7 @@ def test_an_ntlm_refusal_of_the_account_stops_the_run(ladder: Any, status: int, 
 
 
 def test_ntlmv1_is_never_tried_unless_allowed(ladder: Any) -> None:
-    failure, tried, _ = ladder({"ntlmv2": NOT_SUPPORTED}, dns_name=None)
+    failure, tried, _result = ladder({"ntlmv2": NOT_SUPPORTED}, dns_name=None)
     assert isinstance(failure, SessionFailure)
     assert tried == ["ntlmv2"]
     assert failure.cls == "refused"
@@ -139,14 +140,15 @@ def test_ntlmv1_is_never_tried_unless_allowed(ladder: Any) -> None:
 
 
 def test_ntlmv1_when_allowed_and_ntlmv2_is_not_supported(ladder: Any) -> None:
-    session, tried, _ = ladder({"ntlmv2": NOT_SUPPORTED}, dns_name=None, allow_ntlmv1=True)
+    session, tried, _result = ladder({"ntlmv2": NOT_SUPPORTED}, dns_name=None, allow_ntlmv1=True)
     assert session.scheme == "ntlmv1"
     assert tried == ["ntlmv2", "ntlmv1"]
     assert not getattr(_smb._ntlm_version, "v1", False), "the switch is off again after the attempt"
 
 
 def test_access_denied_on_ntlm_session_setup_is_spn_hardening(ladder: Any) -> None:
-    failure, _, _ = ladder({"kerberos-aes": LOGON_FAILURE, "kerberos-rc4": LOGON_FAILURE, "ntlmv2": ACCESS_DENIED})
+    failure, _tried, _result = ladder(
+        {"kerberos-aes": LOGON_FAILURE, "kerberos-rc4": LOGON_FAILURE, "ntlmv2": ACCESS_DENIED})
     assert failure.cls == "spn_hardening"
     assert not failure.stops_run
 
