@@ -12,12 +12,12 @@ cache), so the KDC's work overlaps with the probing of other targets instead of 
 """
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import re
 import shutil
 import struct
-import subprocess
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -218,6 +218,31 @@ def service_ticket(cred: CachedCredential) -> ServiceTicket:
 
 # ---------------------------------------------------------------- the client
 
+@dataclass(frozen=True)
+class _Finished:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _run_bounded(argv: list[str], *, env: dict[str, str], timeout: float, stdin: str | None = None) -> _Finished:
+    """Run a program and kill it after `timeout` seconds (TimeoutError). AnsibleModule.run_command has no
+    time limit, and a KDC that never answers must not hold a worker of the fleet run."""
+    async def run() -> _Finished:
+        proc = await asyncio.create_subprocess_exec(
+            *argv, env=env, stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(None if stdin is None else stdin.encode()), timeout)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise
+        code = proc.returncode if proc.returncode is not None else -1
+        return _Finished(code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
+    return asyncio.run(run())
+
+
 class KerberosClient:
     """A TGT of one principal for one rung, and its service tickets, in a private directory.
 
@@ -260,11 +285,11 @@ class KerberosClient:
     def login(self, password: str) -> str:
         """Get the TGT (one AS-REQ). Returns kinit's warnings (e.g. password expiry), else ''."""
         try:
-            proc = subprocess.run(["kinit", self.principal], input=password + "\n", capture_output=True,
-                                  text=True, env=self._env(self._tgt), timeout=self.timeout, check=False)
+            proc = _run_bounded(["kinit", self.principal], stdin=password + "\n", env=self._env(self._tgt),
+                                timeout=self.timeout)
         except FileNotFoundError as exc:
             raise KerberosError("error", "MIT Kerberos (kinit) is not installed on the controller") from exc
-        except subprocess.TimeoutExpired as exc:
+        except TimeoutError as exc:
             raise KerberosError("timeout", f"the KDC did not answer within {self.timeout:.0f} s") from exc
         if proc.returncode != 0:
             raise KerberosError(*classify_kinit(proc.stderr))
@@ -288,8 +313,7 @@ class KerberosClient:
         ccache = self._dir / f"ticket-{os.getpid()}-{next(self._numbers)}.ccache"
         try:
             shutil.copyfile(self._tgt, ccache)
-            proc = subprocess.run(["kvno", spn], capture_output=True, text=True, env=self._env(ccache),
-                                  timeout=self.timeout, check=False)
+            proc = _run_bounded(["kvno", spn], env=self._env(ccache), timeout=self.timeout)
             if proc.returncode != 0:
                 return kvno_reason(proc.stderr)
             wanted = f"{spn}@{self.realm}".upper()
@@ -297,7 +321,7 @@ class KerberosClient:
                 if cred.server_name.upper() == wanted:
                     return service_ticket(cred)
             return "the KDC's answer held no such ticket"
-        except subprocess.TimeoutExpired:
+        except TimeoutError:
             return f"the KDC did not answer within {self.timeout:.0f} s"
         except (OSError, ValueError) as exc:
             return f"the ticket could not be read ({exc})"

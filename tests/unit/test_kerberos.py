@@ -5,9 +5,11 @@ import json
 import os
 import stat
 import struct
+import time
 from pathlib import Path
 
 import pytest
+from ansible_collections.scanready.windows.plugins.module_utils import _kerberos
 from ansible_collections.scanready.windows.plugins.module_utils._kerberos import (
     CachedCredential,
     KerberosClient,
@@ -171,3 +173,16 @@ def test_no_kinit_on_the_controller(monkeypatch: pytest.MonkeyPatch, tmp_path: P
             pytest.raises(KerberosError) as err:
         client.login(PASSWORD)
     assert "not installed" in err.value.message
+
+
+def test_a_program_that_does_not_finish_in_time_is_killed() -> None:
+    start = time.monotonic()
+    with pytest.raises(TimeoutError):
+        _kerberos._run_bounded(["sleep", "30"], env={"PATH": "/usr/bin:/bin"}, timeout=0.5)
+    assert time.monotonic() - start < 5
+
+
+def test_a_program_gets_its_stdin_and_environment() -> None:
+    done = _kerberos._run_bounded(["sh", "-c", 'read line; echo "$line-$WHO"; echo err >&2; exit 3'],
+                                  env={"PATH": "/usr/bin:/bin", "WHO": "kdc"}, timeout=10, stdin="ticket\n")
+    assert (done.returncode, done.stdout, done.stderr) == (3, "ticket-kdc\n", "err\n")
