@@ -708,7 +708,8 @@ def test_scan_policy_role(lab: LabInfo, domain: dict[str, Any], tmp_path: Path) 
         first = run_playbook(playbook, lab.inventory, "-e", links)
         assert first.returncode == 0, first.stdout + first.stderr
         assert recap_changed(first.stdout) == 1
-        assert_converged(lab, version=1, links=[ou_dn(lab)], addresses="10.202.0.1")
+        inventory_addresses = ",".join(lab.vars["scanready_scanner_addresses"])
+        assert_converged(lab, version=1, links=[ou_dn(lab)], addresses=inventory_addresses)
         second = run_playbook(playbook, lab.inventory, "-e", links)
         assert second.returncode == 0 and recap_changed(second.stdout) == 0, second.stdout
         bad = run_playbook(playbook, lab.inventory, "-e", json.dumps({"scanready_gpo_state": "gone"}))
