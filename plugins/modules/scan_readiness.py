@@ -91,7 +91,13 @@ EXAMPLES = r"""
     dc: dc1.corp.example.com
     username: qualys_scanner
     password: "{{ vault_scanner_password }}"
-    targets: "{{ groups['scan_targets'] | map('community.general.dict_kv', 'name') | list }}"
+    # One target per host of the group (the scanready.windows.verify role does the same).
+    targets: >-
+      {%- set targets = [] -%}
+      {%- for host in groups['scan_targets'] -%}
+      {%- set _ = targets.append({'name': host, 'address': hostvars[host]['ansible_host'] | default(host)}) -%}
+      {%- endfor -%}
+      {{ targets }}
   delegate_to: localhost
   run_once: true
   register: readiness
