@@ -19,10 +19,11 @@ import ipaddress
 import math
 import multiprocessing
 import os
+import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -487,6 +488,30 @@ def verify(targets: Sequence[TargetSpec], creds: Credentials, dc: str, checks: C
            options: RunOptions) -> Outcome:
     """The whole run; raises GuardStop before touching any target when the account is refused."""
     started = time.monotonic()
+    with _terminated_as_exit():
+        return _verify(targets, creds, dc, checks, options, started)
+
+
+@contextlib.contextmanager
+def _terminated_as_exit() -> Iterator[None]:
+    """SIGTERM as SystemExit while the run lasts, so that a terminated run still removes its
+    private Kerberos directories (its finally blocks run); the previous handler comes back after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _verify(targets: Sequence[TargetSpec], creds: Credentials, dc: str, checks: CheckSet, options: RunOptions,
+            started: float) -> Outcome:
     client, unavailable, warnings = preflight(creds, dc, max(options.connect_timeout, 10.0))
     tickets = Tickets(creds, dc, max(options.connect_timeout, 10.0), client, unavailable)
     try:

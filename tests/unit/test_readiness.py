@@ -308,3 +308,20 @@ def test_list_options_are_checked() -> None:
         checked_names("shares", ["C$", " "])
     with pytest.raises(ValueError, match="must start with HKLM"):
         checked_names("registry_keys", ["Software"])
+
+
+def test_a_terminated_run_unwinds_and_restores_the_handler() -> None:
+    """SIGTERM during a run raises SystemExit, so the run's finally blocks remove its ccaches."""
+    import signal
+
+    before = signal.getsignal(signal.SIGTERM)
+    cleaned = []
+    with pytest.raises(SystemExit) as stopped, _readiness._terminated_as_exit():
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        finally:
+            cleaned.append(True)
+    assert stopped.value.code == 128 + signal.SIGTERM
+    assert cleaned == [True]
+    assert signal.getsignal(signal.SIGTERM) == before
