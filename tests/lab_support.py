@@ -122,15 +122,20 @@ def samba_python(code: str, *args: str) -> Any:
     return json.loads(proc.stdout)
 
 
+# Python for Debian's python3 that opens the DC's database: argv[1] is smb.conf, argv[2] sam.ldb.
+SAMDB_OPEN = (
+    "import json, sys, ldb\n"
+    "from samba.samdb import SamDB\n"
+    "from samba.param import LoadParm\n"
+    "from samba.auth import system_session\n"
+    "lp = LoadParm(); lp.load(sys.argv[1])\n"
+    "db = SamDB(url=sys.argv[2], session_info=system_session(), lp=lp)\n"
+)
+
+
 def ldb_search(lab: LabInfo, base: str, expression: str, *attrs: str, scope: str = "sub") -> list[dict[str, list[str]]]:
     """Read the DC's own database (not through our LDAP code) and return the entries found."""
-    code = (
-        "import json, sys, ldb\n"
-        "from samba.samdb import SamDB\n"
-        "from samba.param import LoadParm\n"
-        "from samba.auth import system_session\n"
-        "lp = LoadParm(); lp.load(sys.argv[1])\n"
-        "db = SamDB(url=sys.argv[2], session_info=system_session(), lp=lp)\n"
+    code = SAMDB_OPEN + (
         "scopes = {'sub': ldb.SCOPE_SUBTREE, 'base': ldb.SCOPE_BASE, 'one': ldb.SCOPE_ONELEVEL}\n"
         "res = db.search(base=sys.argv[3], scope=scopes[sys.argv[4]], expression=sys.argv[5],\n"
         "                attrs=sys.argv[6:] or None)\n"

@@ -30,6 +30,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._sysvol import S
 from tests.lab_support import (
     BIN,
     REPO,
+    SAMDB_OPEN,
     LabInfo,
     ldb_search,
     load_lab,
@@ -201,13 +202,7 @@ def gplinks(lab: LabInfo) -> dict[str, str]:
 
 
 def set_display_name(lab: LabInfo, guid: str, name: str) -> None:
-    code = (
-        "import json, sys, ldb\n"
-        "from samba.samdb import SamDB\n"
-        "from samba.param import LoadParm\n"
-        "from samba.auth import system_session\n"
-        "lp = LoadParm(); lp.load(sys.argv[1])\n"
-        "db = SamDB(url=sys.argv[2], session_info=system_session(), lp=lp)\n"
+    code = SAMDB_OPEN + (
         "m = ldb.Message(ldb.Dn(db, sys.argv[3]))\n"
         "m['displayName'] = ldb.MessageElement(sys.argv[4], ldb.FLAG_MOD_REPLACE, 'displayName')\n"
         "db.modify(m)\n"
