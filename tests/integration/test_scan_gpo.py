@@ -38,6 +38,7 @@ from tests.lab_support import (
     run_playbook,
     samba_python,
 )
+from tests.unit.test_gpo import EXPECTED_INF  # WINDOWS-FACTS.md §2, verbatim
 
 pytestmark = pytest.mark.lab
 
@@ -134,15 +135,6 @@ TEST_OU = "OU=ScanReady GPO Test"
 COMPUTER = "gpotest01"
 EXTENSIONS = ("[{35378EAC-683F-11D2-A89A-00C04FBBCFA2}{D02B1F72-3407-48AE-BA88-E8213C6761F1}]"
               "[{827D319E-6EAC-11D2-A4EA-00C04F79F83A}{803E14A0-B4FB-11D0-A0D0-00A0C90F574B}]")
-ARTICLE_INF_BYTES = b"\xff\xfe" + (  # WINDOWS-FACTS.md §2, verbatim
-    "[Unicode]\r\nUnicode=yes\r\n"
-    '[Version]\r\nsignature="$CHICAGO$"\r\nRevision=1\r\n'
-    "[System Access]\r\nEnableGuestAccount = 0\r\n"
-    "[Registry Values]\r\n"
-    "MACHINE\\System\\CurrentControlSet\\Control\\Lsa\\ForceGuest=4,0\r\n"
-    "MACHINE\\System\\CurrentControlSet\\Control\\Lsa\\EveryoneIncludesAnonymous=4,0\r\n"
-    "[Service General Setting]\r\n"
-    '"RemoteRegistry",2,""\r\n"LanmanServer",2,""\r\n"MpsSvc",2,""\r\n').encode("utf-16-le")
 
 
 @pytest.fixture(scope="module")
@@ -298,7 +290,7 @@ def samba_gpo_state(lab: LabInfo, name: str) -> dict[str, Any]:
 
 
 def assert_converged(lab: LabInfo, *, version: int, links: list[str], addresses: str = "10.202.0.1,192.0.2.0/28",
-                     firewall: int | None = 1, enforced: bool = False, inf: bytes | None = ARTICLE_INF_BYTES,
+                     firewall: int | None = 1, enforced: bool = False, inf: bytes | None = EXPECTED_INF,
                      extra_pol: list[list[object]] | None = None, with_samba_tool: bool = True) -> str:
     """Exactly one GPO of that name, complete and consistent by Samba's reading; returns its GUID."""
     state = samba_gpo_state(lab, NAME)
