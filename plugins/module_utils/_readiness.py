@@ -556,6 +556,13 @@ SCANNER_CREDENTIALS_SPEC: Final[dict[str, dict[str, Any]]] = {
 }
 
 
+# The options of the single_target doc fragment (share_access, registry_access).
+SINGLE_TARGET_SPEC: Final[dict[str, dict[str, Any]]] = {
+    "target": {"type": "str", "required": True},
+    "name": {"type": "str"},
+}
+
+
 def settings_from(params: dict[str, Any], workers: int = 1) -> tuple[Credentials, str, RunOptions]:
     """Credentials, DC and run options from module parameters; ValueError names a bad one."""
     for option in ("connect_timeout", "target_timeout"):

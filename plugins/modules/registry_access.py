@@ -21,18 +21,8 @@ author:
   - scanready maintainers (@scanready)
 extends_documentation_fragment:
   - scanready.windows.scanner_credentials
+  - scanready.windows.single_target
 options:
-  target:
-    description:
-      - Address (or resolvable name) of the host to check.
-    type: str
-    required: true
-  name:
-    description:
-      - The host's name in the result. When it is a fully qualified DNS name it is also the name for
-        Kerberos (C(cifs/<name>)); otherwise reverse DNS of the address is asked.
-      - Defaults to O(target).
-    type: str
   keys:
     description:
       - Registry keys to open, under C(HKLM\) or C(HKU\) (C(HKEY_LOCAL_MACHINE\), C(HKEY_USERS\)).
@@ -110,6 +100,7 @@ import importlib.util
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.scanready.windows.plugins.module_utils._readiness import (
     SCANNER_CREDENTIALS_SPEC,
+    SINGLE_TARGET_SPEC,
     CheckSet,
     checked_names,
     run_single,
@@ -122,8 +113,7 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec={
             **SCANNER_CREDENTIALS_SPEC,
-            "target": {"type": "str", "required": True},
-            "name": {"type": "str"},
+            **SINGLE_TARGET_SPEC,
             "keys": {"type": "list", "elements": "str", "default": ["HKLM\\Software"], "no_log": False},
         },
         supports_check_mode=True,
