@@ -14,7 +14,8 @@ options:
   name:
     description:
       - The host's name in the result. When it is a fully qualified DNS name it is also the name for
-        Kerberos (C(cifs/<name>)); otherwise reverse DNS of the address is asked.
+        Kerberos (C(cifs/<name>)); otherwise reverse DNS of the address is asked, then the
+        domain controller's DNS.
       - Defaults to O(target).
     type: str
 """

@@ -246,8 +246,12 @@ def _guard_message(creds: Credentials, dc: str, cls: str, seen: str) -> str:
 
 # ---------------------------------------------------------------- names
 
-def resolve(targets: Sequence[TargetSpec]) -> list[Job]:
-    """Addresses for names without one; DNS names for Kerberos (inventory FQDN, else reverse DNS)."""
+ReverseLookup = Callable[[str], str]
+
+
+def resolve(targets: Sequence[TargetSpec], ask_dc: ReverseLookup | None = None) -> list[Job]:
+    """Addresses for names without one; DNS names for Kerberos (inventory FQDN, else reverse DNS,
+    else the DC's DNS through `ask_dc`)."""
     def one(item: tuple[int, TargetSpec]) -> Job:
         index, spec = item
         address = spec.address
@@ -256,7 +260,7 @@ def resolve(targets: Sequence[TargetSpec]) -> list[Job]:
                 address = str(socket.getaddrinfo(spec.name, 445, socket.AF_INET, socket.SOCK_STREAM)[0][4][0])
             except OSError as exc:
                 return Job(index, spec.name, None, f"the name {spec.name} does not resolve ({exc.strerror or exc})")
-        return Job(index, spec.name, Endpoint(address, *dns_name(spec.name, address)))
+        return Job(index, spec.name, Endpoint(address, *dns_name(spec.name, address, ask_dc)))
 
     with ThreadPoolExecutor(max_workers=max(1, min(RESOLVE_THREADS, len(targets)))) as pool:
         return list(pool.map(one, enumerate(targets)))
@@ -270,18 +274,47 @@ def _is_address(text: str) -> bool:
     return True
 
 
-def dns_name(name: str, address: str) -> tuple[str | None, str]:
+def _fqdn(found: str) -> str | None:
+    return found.rstrip(".").lower() if "." in found and not _is_address(found) else None
+
+
+def dns_name(name: str, address: str, ask_dc: ReverseLookup | None = None) -> tuple[str | None, str]:
     """(the target's DNS name, '') or (None, why there is none)."""
-    if "." in name and not _is_address(name):
-        return name.rstrip(".").lower(), ""
+    named = _fqdn(name)
+    if named:
+        return named, ""
     try:
-        found = socket.gethostbyaddr(address)[0]
+        found = _fqdn(socket.gethostbyaddr(address)[0])
     except OSError:
-        found = ""
-    if "." in found and not _is_address(found):
-        return found.rstrip(".").lower(), ""
-    return None, (f"no DNS name: the inventory name {name!r} is not a fully qualified name and reverse DNS of "
-                  f"{address} gave none, so Kerberos (which needs cifs/<fqdn>) was skipped")
+        found = None
+    if found is None and ask_dc is not None:
+        found = _fqdn(ask_dc(address))
+    if found:
+        return found, ""
+    asked = "reverse DNS of " + address + (" and the domain controller's DNS" if ask_dc else "")
+    return None, (f"no DNS name: the inventory name {name!r} is not a fully qualified name and {asked} gave "
+                  "none, so Kerberos (which needs cifs/<fqdn>) was skipped")
+
+
+def dc_reverse_lookup(dc: str, timeout: float) -> ReverseLookup | None:
+    """A PTR lookup at the DC's own DNS server (AD DNS usually holds the reverse zones when the
+    controller's resolver does not), or None when the DC or dnspython cannot be found."""
+    try:
+        import dns.exception
+        import dns.resolver
+        server = str(socket.getaddrinfo(dc, 53, socket.AF_INET, socket.SOCK_DGRAM)[0][4][0])
+    except (ImportError, OSError):
+        return None
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers = [server]
+    resolver.lifetime = timeout
+
+    def lookup(address: str) -> str:
+        try:
+            return str(resolver.resolve_address(address)[0].target)
+        except dns.exception.DNSException:
+            return ""
+    return lookup
 
 
 # ---------------------------------------------------------------- one target
@@ -515,7 +548,7 @@ def _verify(targets: Sequence[TargetSpec], creds: Credentials, dc: str, checks: 
     client, unavailable, warnings = preflight(creds, dc, max(options.connect_timeout, 10.0))
     tickets = Tickets(creds, dc, max(options.connect_timeout, 10.0), client, unavailable)
     try:
-        jobs = resolve(targets)
+        jobs = resolve(targets, dc_reverse_lookup(dc, min(options.connect_timeout, 5.0)))
         plan = Plan(creds, checks, options, tickets)
         stop = multiprocessing.get_context("fork").Event()
 

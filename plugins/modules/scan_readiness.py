@@ -40,7 +40,8 @@ options:
       name:
         description:
           - The target's name in the results. When it is a fully qualified DNS name it is also the
-            name for Kerberos (C(cifs/<name>)); otherwise reverse DNS of the address is asked.
+            name for Kerberos (C(cifs/<name>)); otherwise reverse DNS of the address is asked, then
+            the domain controller's DNS.
         type: str
         required: true
       address:

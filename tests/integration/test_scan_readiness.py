@@ -218,6 +218,14 @@ def test_no_dns_name_falls_back_to_ntlmv2_and_says_why(scanner: Scanner) -> None
     assert "Kerberos AES not tried: no DNS name" in host["checks"]["logon"]["detail"]
 
 
+def test_a_name_from_the_dcs_reverse_zone_gives_kerberos(scanner: Scanner) -> None:
+    """Only the DC's DNS knows this target's name (a PTR record; the controller's resolver has none)."""
+    address = scanner.lab.vars["lab_ptr_in_dc_dns"]
+    run = run_module("scan_readiness", scanner.args(targets=[{"name": address}], services=[], wmi_namespaces=[]))
+    host = run.result["hosts"][0]
+    assert host["ready"] and host["auth_scheme"] == "kerberos-aes", host["checks"]["logon"]
+
+
 def test_kerberos_rc4_rung_against_the_lab_kdc(scanner: Scanner) -> None:
     """The RC4 rung on its own (AES taken away): MIT asks Samba's KDC for an RC4 session key."""
     from ansible_collections.scanready.windows.plugins.module_utils._readiness import Tickets

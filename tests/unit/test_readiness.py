@@ -20,6 +20,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._readiness impor
     StopFlag,
     TargetSpec,
     checked_names,
+    dc_reverse_lookup,
     dns_name,
     host_result,
     preflight,
@@ -108,6 +109,32 @@ def test_dns_names(monkeypatch: pytest.MonkeyPatch) -> None:
     assert name is None
     assert "'web01' is not a fully qualified name" in why
     assert "Kerberos" in why
+
+
+def test_dns_name_asks_the_dc_only_when_reverse_dns_has_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[str] = []
+
+    def ask_dc(address: str) -> str:
+        asked.append(address)
+        return "Web01.Ex.Test."
+
+    monkeypatch.setattr(socket, "gethostbyaddr", lambda address: ("t9.ex.test", [], [address]))
+    assert dns_name("10.0.0.9", "10.0.0.9", ask_dc) == ("t9.ex.test", "")
+    assert asked == []
+    monkeypatch.setattr(socket, "gethostbyaddr", lambda address: raise_herror())
+    assert dns_name("web01", "10.0.0.9", ask_dc) == ("web01.ex.test", "")
+    assert asked == ["10.0.0.9"]
+    name, why = dns_name("web01", "10.0.0.9", lambda address: "")
+    assert name is None
+    assert "reverse DNS of 10.0.0.9 and the domain controller's DNS gave none" in why
+
+
+def test_no_dc_reverse_lookup_when_the_dc_does_not_resolve(monkeypatch: pytest.MonkeyPatch) -> None:
+    def getaddrinfo(name: str, *args: Any) -> Any:
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    assert dc_reverse_lookup("dc1.gone.test", 2.0) is None
 
 
 def test_resolve_addresses_and_unresolvable_names(monkeypatch: pytest.MonkeyPatch) -> None:
