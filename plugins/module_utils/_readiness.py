@@ -4,8 +4,8 @@
 1. The guard: one Kerberos AS-REQ for the account at the DC (kinit) before any target is touched;
    when the KDC cannot be asked, one NTLM session at the DC instead. A refused password, a locked,
    disabled or expired account ends the run there with one message.
-2. Each target's DNS name (the inventory name when it is one, else reverse DNS); its Kerberos
-   service ticket is asked for when its worker gets to it.
+2. Each target's DNS name (the inventory name when it is one, else reverse DNS, else a PTR record
+   in the DC's DNS); its Kerberos service ticket is asked for when its worker gets to it.
 3. The targets, spread over worker processes (impacket is pure Python: one process per core) each
    running a bounded pool of threads (impacket blocks), with a connect timeout and a total time per
    target. The first logon the DC refuses under NTLM stops every further logon attempt, in every
@@ -305,15 +305,21 @@ def dc_reverse_lookup(dc: str, timeout: float) -> ReverseLookup | None:
         server = str(socket.getaddrinfo(dc, 53, socket.AF_INET, socket.SOCK_DGRAM)[0][4][0])
     except (ImportError, OSError):
         return None
-    resolver = dns.resolver.Resolver(configure=False)
-    resolver.nameservers = [server]
-    resolver.lifetime = timeout
+    silent = threading.Event()  # the DC's DNS did not answer once: not asked again in this run
 
     def lookup(address: str) -> str:
+        if silent.is_set():
+            return ""
+        resolver = dns.resolver.Resolver(configure=False)
+        resolver.nameservers = [server]
+        resolver.lifetime = timeout
         try:
             return str(resolver.resolve_address(address)[0].target)
+        except dns.exception.Timeout:
+            silent.set()
         except dns.exception.DNSException:
-            return ""
+            pass
+        return ""
     return lookup
 
 

@@ -5,6 +5,7 @@ import multiprocessing
 import os
 import socket
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -135,6 +136,36 @@ def test_no_dc_reverse_lookup_when_the_dc_does_not_resolve(monkeypatch: pytest.M
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     assert dc_reverse_lookup("dc1.gone.test", 2.0) is None
+
+
+def test_dc_reverse_lookup_stops_asking_a_dns_server_that_does_not_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dns.exception
+    import dns.resolver
+
+    asked: list[str] = []
+
+    class FakeResolver:
+        def __init__(self, configure: bool = True) -> None:
+            self.nameservers: list[str] = []
+
+        def resolve_address(self, address: str) -> Any:
+            asked.append(f"{address}@{self.nameservers[0]}")
+            if address == "10.0.0.9":
+                return [SimpleNamespace(target="t9.ex.test.")]
+            if address == "10.0.0.8":
+                raise dns.resolver.NXDOMAIN()
+            raise dns.exception.Timeout()
+
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args: [(socket.AF_INET, socket.SOCK_DGRAM, 17, "",
+                                                                 ("10.0.0.2", 53))])
+    monkeypatch.setattr(dns.resolver, "Resolver", FakeResolver)
+    lookup = dc_reverse_lookup("dc1.ex.test", 2.0)
+    assert lookup is not None
+    assert lookup("10.0.0.9") == "t9.ex.test."
+    assert lookup("10.0.0.8") == ""  # no such record: the next address is still asked
+    assert lookup("10.0.0.7") == ""  # no answer at all
+    assert lookup("10.0.0.9") == ""  # so it is not asked again
+    assert asked == ["10.0.0.9@10.0.0.2", "10.0.0.8@10.0.0.2", "10.0.0.7@10.0.0.2"]
 
 
 def test_resolve_addresses_and_unresolvable_names(monkeypatch: pytest.MonkeyPatch) -> None:
