@@ -156,8 +156,8 @@ def test_dc_reverse_lookup_stops_asking_a_dns_server_that_does_not_answer(monkey
                 raise dns.resolver.NXDOMAIN()
             raise dns.exception.Timeout()
 
-    monkeypatch.setattr(socket, "getaddrinfo", lambda *args: [(socket.AF_INET, socket.SOCK_DGRAM, 17, "",
-                                                                 ("10.0.0.2", 53))])
+    dc_address = [(socket.AF_INET, socket.SOCK_DGRAM, 17, "", ("10.0.0.2", 53))]
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args: dc_address)
     monkeypatch.setattr(dns.resolver, "Resolver", FakeResolver)
     lookup = dc_reverse_lookup("dc1.ex.test", 2.0)
     assert lookup is not None
