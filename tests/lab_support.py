@@ -110,10 +110,10 @@ def run_module(module: str, args: dict[str, Any], *, check: bool = False, diff: 
 
 
 def run_playbook(playbook: str | Path, inventory: Path, *extra: str, timeout: float = 900,
-                 env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+                 env: dict[str, str] | None = None, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     cmd = [str(BIN / "ansible-playbook"), "-i", str(inventory), str(playbook), *extra]
     return subprocess.run(cmd, check=False, capture_output=True, text=True, env=ansible_env(**(env or {})),
-                          timeout=timeout, cwd=REPO)
+                          timeout=timeout, cwd=cwd)
 
 
 def samba_python(code: str, *args: str) -> Any:

@@ -52,6 +52,22 @@ def test_report_step_fails_on_not_ready_targets_after_writing_the_reports(tmp_pa
     assert doc["summary"]["not_ready"] == 5
 
 
+def test_a_relative_report_dir_is_taken_from_where_ansible_playbook_runs(tmp_path: Path) -> None:
+    """Ansible runs local modules in the playbook's directory (for an installed collection's
+    playbook, inside the collection): the reports must still land where the operator stands."""
+    plays, work = tmp_path / "plays", tmp_path / "work"
+    plays.mkdir()
+    work.mkdir()
+    (plays / "report.yml").write_text(REPORT_PLAY)
+    (tmp_path / "vars.json").write_text(json.dumps({"scanready_verify_result": fleet_result(2),
+                                                    "scanready_verify_fail_on_not_ready": False}))
+    proc = run_playbook(plays / "report.yml", Path("localhost,"), "-e", f"@{tmp_path / 'vars.json'}", "-c", "local",
+                        cwd=work)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (work / "reports" / "readiness.html").is_file()
+    assert not (plays / "reports").exists()
+
+
 def test_report_step_passes_when_told_not_to_fail_and_is_idempotent(tmp_path: Path) -> None:
     first = run_report_step(tmp_path, fleet_result(8), scanready_verify_fail_on_not_ready=False)
     assert first.returncode == 0, first.stdout + first.stderr
