@@ -15,6 +15,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from ansible_collections.scanready.windows.plugins.module_utils import _acl
+from ansible_collections.scanready.windows.plugins.module_utils._acl import SecurityDescriptor
+
 
 class GpoFormatError(ValueError):
     """A file or attribute of a GPO that does not parse."""
@@ -462,90 +465,6 @@ def with_extension(extensions: Mapping[str, Sequence[str]], cse: tuple[str, str]
 # ---------------------------------------------------------------------------------------------
 # The SYSVOL folder's security descriptor: Samba's dsacl2fsacl on binary descriptors.
 
-SE_DACL_PRESENT: Final = 0x0004
-SE_SACL_PRESENT: Final = 0x0010
-SE_DACL_AUTO_INHERIT_REQ: Final = 0x0100
-SE_DACL_AUTO_INHERITED: Final = 0x0400
-SE_DACL_PROTECTED: Final = 0x1000
-SE_SELF_RELATIVE: Final = 0x8000
-ACCESS_ALLOWED: Final = 0x00
-ACCESS_ALLOWED_OBJECT: Final = 0x05
-OBJECT_INHERIT: Final = 0x01
-CONTAINER_INHERIT: Final = 0x02
-INHERIT_ONLY: Final = 0x08
-CREATOR_OWNER_SID: Final = bytes([1, 1, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0])
-PRE_WINDOWS_2000_SID: Final = bytes([1, 2, 0, 0, 0, 0, 0, 5, 32, 0, 0, 0, 0x2A, 0x02, 0, 0])
-
-
-@dataclass(frozen=True)
-class SecurityDescriptor:
-    control: int
-    owner: bytes | None
-    group: bytes | None
-    acl_revision: int
-    aces: tuple[bytes, ...]  # each ACE as stored, header included
-
-    @classmethod
-    def parse(cls, data: bytes) -> SecurityDescriptor:
-        """A self-relative descriptor (SACL ignored)."""
-        if len(data) < 20:
-            raise GpoFormatError("security descriptor is truncated")
-        _rev, _sbz, control, owner_at, group_at, _sacl_at, dacl_at = struct.unpack_from("<BBHIIII", data)
-        aces: list[bytes] = []
-        acl_revision = 2
-        if control & SE_DACL_PRESENT and dacl_at:
-            if dacl_at + 8 > len(data):
-                raise GpoFormatError("security descriptor's DACL is truncated")
-            acl_revision, _sbz, _size, count, _sbz2 = struct.unpack_from("<BBHHH", data, dacl_at)
-            pos = dacl_at + 8
-            for _index in range(count):
-                if pos + 4 > len(data):
-                    raise GpoFormatError("security descriptor's ACE is truncated")
-                size = struct.unpack_from("<H", data, pos + 2)[0]
-                if size < 8 or pos + size > len(data):
-                    raise GpoFormatError("security descriptor's ACE has a bad size")
-                aces.append(data[pos:pos + size])
-                pos += size
-        return cls(control, _sid_at(data, owner_at), _sid_at(data, group_at), acl_revision, tuple(aces))
-
-    def render(self) -> bytes:
-        """Self-relative: header, owner, group, DACL."""
-        body = b""
-        offsets = []
-        for sid in (self.owner, self.group):
-            offsets.append(20 + len(body) if sid else 0)
-            body += sid or b""
-        dacl_at = 20 + len(body)
-        acl = b"".join(self.aces)
-        body += struct.pack("<BBHHH", self.acl_revision, 0, 8 + len(acl), len(self.aces), 0) + acl
-        control = (self.control | SE_DACL_PRESENT | SE_SELF_RELATIVE) & ~SE_SACL_PRESENT
-        return struct.pack("<BBHIIII", 1, 0, control, offsets[0], offsets[1], 0, dacl_at) + body
-
-    def comparable(self) -> tuple[object, ...]:
-        """What `samba-tool gpo aclcheck` compares (SDDL: owner, group, DACL flags, ACEs)."""
-        flags = self.control & (SE_DACL_PROTECTED | SE_DACL_AUTO_INHERITED | SE_DACL_AUTO_INHERIT_REQ)
-        return self.owner, self.group, flags, self.aces
-
-
-def _sid_at(data: bytes, offset: int) -> bytes | None:
-    if not offset:
-        return None
-    if offset + 8 > len(data):
-        raise GpoFormatError("security descriptor's SID is truncated")
-    end = offset + 8 + 4 * data[offset + 1]
-    if end > len(data):
-        raise GpoFormatError("security descriptor's SID is truncated")
-    return data[offset:end]
-
-
-def _ace_sid(ace: bytes) -> bytes:
-    pos = 8  # type, flags, size, mask
-    if ace[0] == ACCESS_ALLOWED_OBJECT:
-        object_flags = struct.unpack_from("<I", ace, 8)[0]
-        pos = 12 + 16 * bin(object_flags & 0x3).count("1")
-    return ace[pos:pos + 8 + 4 * ace[pos + 1]] if pos + 8 <= len(ace) else b""
-
-
 def ldap_mask_to_file_mask(mask: int) -> int:
     """Directory-service rights -> the file rights that mean the same for the GPO's folder."""
     file_mask = mask & 0x001F0000  # standard rights carry over
@@ -562,23 +481,30 @@ def ldap_mask_to_file_mask(mask: int) -> int:
 
 def folder_security_descriptor(gpo_object_sd: bytes) -> SecurityDescriptor:
     """The folder descriptor Samba's dsacl2fsacl derives from the GPO object's nTSecurityDescriptor."""
-    ds = SecurityDescriptor.parse(gpo_object_sd)
-    if not ds.control & SE_DACL_PRESENT or ds.owner is None or ds.group is None:
+    ds = parse_security_descriptor(gpo_object_sd, "the GPO object's nTSecurityDescriptor")
+    if not ds.control & _acl.SE_DACL_PRESENT or ds.owner is None or ds.group is None:
         raise GpoFormatError("the GPO object's nTSecurityDescriptor has no owner, group or DACL to translate")
     aces = []
-    for ace in ds.aces:
-        sid = _ace_sid(ace)
-        if ace[0] not in (ACCESS_ALLOWED, ACCESS_ALLOWED_OBJECT) or sid == PRE_WINDOWS_2000_SID:
+    for ace in ds.dacl:
+        if ace.type not in (_acl.ACCESS_ALLOWED, _acl.ACCESS_ALLOWED_OBJECT) or ace.sid == _acl.PRE_WINDOWS_2000:
             continue
-        flags = ace[1] | OBJECT_INHERIT | CONTAINER_INHERIT
-        if sid == CREATOR_OWNER_SID:
-            flags |= INHERIT_ONLY  # creator-owner only means something for what is created inside
-        mask = ldap_mask_to_file_mask(struct.unpack_from("<I", ace, 4)[0])
-        aces.append(ace[:1] + bytes([flags]) + ace[2:4] + struct.pack("<I", mask) + ace[8:])
+        flags = ace.flags | _acl.OBJECT_INHERIT | _acl.CONTAINER_INHERIT
+        if ace.sid == _acl.CREATOR_OWNER:
+            flags |= _acl.INHERIT_ONLY  # creator-owner only means something for what is created inside
+        raw = ace.raw[:1] + bytes([flags]) + ace.raw[2:4] + struct.pack("<I", ldap_mask_to_file_mask(ace.mask))
+        aces.append(_acl.parse_ace(raw + ace.raw[8:]))
     # Only the DACL's inheritance flags carry over: Samba's SDDL round trip drops the rest.
-    control = (ds.control & (SE_DACL_PROTECTED | SE_DACL_AUTO_INHERITED | SE_DACL_AUTO_INHERIT_REQ)
-               | SE_DACL_PRESENT | SE_SELF_RELATIVE)
-    return SecurityDescriptor(control, ds.owner, ds.group, ds.acl_revision, tuple(aces))
+    control = (ds.control & (_acl.SE_DACL_PROTECTED | _acl.SE_DACL_AUTO_INHERITED | _acl.SE_DACL_AUTO_INHERIT_REQ)
+               | _acl.SE_DACL_PRESENT | _acl.SE_SELF_RELATIVE)
+    return SecurityDescriptor(control, ds.owner, ds.group, tuple(aces), ds.acl_revision)
+
+
+def parse_security_descriptor(data: bytes, what: str) -> SecurityDescriptor:
+    """_acl.parse_sd with its error as a GpoFormatError naming what was read."""
+    try:
+        return _acl.parse_sd(data)
+    except _acl.AclFormatError as exc:
+        raise GpoFormatError(f"{what} is malformed: {exc}") from None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -343,7 +343,8 @@ class GpoStore:
     def _plan_folder(self, sysvol: Sysvol, folder: str, found: Found, state: FolderState) -> None:
         if not state.has_dir(""):
             self._step(f"create folder {folder}", lambda: sysvol.mkdir(folder))
-        current = _gpo.SecurityDescriptor.parse(state.security_descriptor) if state.security_descriptor else None
+        current = _gpo.parse_security_descriptor(state.security_descriptor, f"the ACL of {folder}") \
+            if state.security_descriptor else None
         wanted = _gpo.folder_security_descriptor(found.security_descriptor) if found.security_descriptor else None
         if current is None or wanted is None or current.comparable() != wanted.comparable():
             # A new GPO's descriptor exists only once the DC has created the object.

@@ -5,6 +5,7 @@ import struct
 
 import pytest
 from ansible_collections.scanready.windows.plugins.module_utils import _gpo
+from ansible_collections.scanready.windows.plugins.module_utils._acl import parse_sd
 from ansible_collections.scanready.windows.plugins.module_utils._gpo import (
     GpLink,
     GpoContent,
@@ -13,7 +14,6 @@ from ansible_collections.scanready.windows.plugins.module_utils._gpo import (
     InfDocument,
     PolEntry,
     ScanPolicy,
-    SecurityDescriptor,
 )
 
 # WINDOWS-FACTS.md §2, verbatim.
@@ -274,8 +274,8 @@ def test_extension_names() -> None:
 def test_folder_sd_matches_samba_dsacl2fsacl_byte_for_byte() -> None:
     folder = _gpo.folder_security_descriptor(DS_SD)
     assert folder.render() == SAMBA_FOLDER_SD
-    assert SecurityDescriptor.parse(SAMBA_FOLDER_SD).comparable() == folder.comparable()
-    assert SecurityDescriptor.parse(DS_SD).comparable() != folder.comparable()
+    assert parse_sd(SAMBA_FOLDER_SD).comparable() == folder.comparable()
+    assert parse_sd(DS_SD).comparable() != folder.comparable()
 
 
 def _ace(ace_type: int, flags: int, mask: int, sid: bytes) -> bytes:
@@ -285,22 +285,22 @@ def _ace(ace_type: int, flags: int, mask: int, sid: bytes) -> bytes:
 def test_folder_sd_drops_deny_and_pre_windows_2000_aces() -> None:
     owner = bytes([1, 1, 0, 0, 0, 0, 0, 5, 18, 0, 0, 0])  # SYSTEM
     aces = [_ace(1, 0, 0x10, owner),  # deny
-            _ace(0, 0x12, 0x14, _gpo.PRE_WINDOWS_2000_SID),
+            _ace(0, 0x12, 0x14, bytes([1, 2, 0, 0, 0, 0, 0, 5, 32, 0, 0, 0, 0x2A, 0x02, 0, 0])),
             _ace(0, 0x10, 0x34, owner)]  # inherited read+list+write
     acl = b"".join(aces)
     sd = (struct.pack("<BBHIIII", 1, 0, 0x8004, 20, 20, 0, 32) + owner
           + struct.pack("<BBHHH", 2, 0, 8 + len(acl), len(aces), 0) + acl)
     folder = _gpo.folder_security_descriptor(sd)
-    assert len(folder.aces) == 1
-    assert folder.aces[0][1] == 0x10 | 0x03
-    assert struct.unpack_from("<I", folder.aces[0], 4)[0] == 0x001001BF  # SYNCHRONIZE + file read and write rights
-    assert SecurityDescriptor.parse(folder.render()) == folder
+    assert len(folder.dacl) == 1
+    assert folder.dacl[0].flags == 0x10 | 0x03
+    assert folder.dacl[0].mask == 0x001001BF  # SYNCHRONIZE + file read and write rights
+    assert parse_sd(folder.render()) == folder
 
 
 @pytest.mark.parametrize("data", [b"\x01\x00", DS_SD[:40], DS_SD[:0x60]])
 def test_security_descriptor_truncated(data: bytes) -> None:
-    with pytest.raises(GpoFormatError):
-        SecurityDescriptor.parse(data)
+    with pytest.raises(GpoFormatError, match="nTSecurityDescriptor is malformed"):
+        _gpo.folder_security_descriptor(data)
 
 
 def test_folder_sd_needs_a_dacl() -> None:
