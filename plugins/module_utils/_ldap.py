@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import socket
 import ssl
 import struct
 from collections.abc import Iterable, Mapping, Sequence
@@ -185,7 +186,7 @@ def bind_refusal_reason(message: str) -> str:
 
 def _tls_reason(exc: BaseException) -> str:
     """The ssl module's reason ('unable to get local issuer certificate') without ldap3's wrapping."""
-    text = _strip_ldap3_prefix(re.sub(r"\s*\(_ssl\.c:\d+\)", "", str(exc)))
+    text = _strip_ldap3_prefix(re.sub(r"\s*\(_ssl\.c:\d+\)", "", str(exc))).replace("\\'", "'")
     match = re.search(r"certificate verify failed: (.*)", text) or re.search(r"\[SSL[^\]]*\] (.*)", text)
     return (match.group(1) if match else text).rstrip(".")
 
@@ -210,8 +211,11 @@ def classify_open_error(exc: BaseException, settings: Settings) -> DomainError:
     where = f"{settings.host}:{settings.port}"
     if isinstance(exc, ssl.SSLCertVerificationError):
         trust = f"the CA in {settings.ca_cert}" if settings.ca_cert else "the system's trusted CAs"
+        reason = _tls_reason(exc)
+        hint = ("; name the DC (dc) as its certificate does, by its DNS name"
+                if "mismatch" in reason.lower() else "")
         return DomainError(f"TLS failure with DC {where}: its certificate could not be verified against "
-                           f"{trust}: {_tls_reason(exc)}", TLS)
+                           f"{trust}: {reason}{hint}", TLS)
     if isinstance(exc, ssl.SSLError) or (ldap3_exceptions is not None
                                          and isinstance(exc, ldap3_exceptions.LDAPStartTLSError)):
         return DomainError(f"TLS failure with DC {where}: {_tls_reason(exc)}", TLS)
@@ -272,6 +276,9 @@ class _HandshakeVerifiedTls(ldap3.Tls if ldap3 is not None else object):  # type
 
 
 def _tls_context(settings: Settings) -> ssl.SSLContext:
+    """Chain and host name checked (CN when the certificate has no subjectAltName, as Samba's own has);
+    not the RFC 5280 strict profile that Python 3.13 turns on, which refuses such certificates for
+    lacking an Authority Key Identifier though Windows clients accept them and nothing is forged."""
     try:
         context = ssl.create_default_context(cafile=settings.ca_cert)
     except FileNotFoundError:
@@ -279,18 +286,30 @@ def _tls_context(settings: Settings) -> ssl.SSLContext:
     except (ssl.SSLError, OSError) as exc:
         raise DomainError(f"ca_cert {settings.ca_cert} is not a PEM CA certificate: {_tls_reason(exc)}",
                           CONFIG) from None
+    context.verify_flags &= ~ssl.VERIFY_X509_STRICT
+    context.hostname_checks_common_name = True
     if not settings.validate_certs:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     return context
 
 
-class DomainConnection:
-    """A bound connection to one DC, with the few operations the modules need."""
+NO_VALIDATION_WARNING: Final = ("validate_certs is false: the DC's certificate is not checked, so anyone on the path "
+                                "to it can read the operator's password and change what is written")
 
-    def __init__(self, settings: Settings, connection: Any, base_dn: str) -> None:
+
+class DomainConnection:
+    """A bound connection to one DC, with the few operations the modules need.
+
+    `peer_address` is the address the connection reached; whatever else talks to "the DC" in the
+    same run (SMB to SYSVOL, a bind check) goes there, so that a name resolving to several DCs
+    cannot split one change across two of them before replication.
+    """
+
+    def __init__(self, settings: Settings, connection: Any, base_dn: str, peer_address: str) -> None:
         self.settings = settings
         self.base_dn = base_dn
+        self.peer_address = peer_address
         self._conn = connection
 
     def __enter__(self) -> DomainConnection:
@@ -357,7 +376,7 @@ class DomainConnection:
 
         A refused bind counts as one bad logon attempt on that account, as any wrong password does.
         """
-        conn = _open(self.settings, user, password)
+        conn = _open(self.settings, self.peer_address, user, password)
         try:
             try:
                 if conn.bind():
@@ -376,23 +395,66 @@ def _unbind_quietly(conn: Any) -> None:
         conn.unbind()
 
 
-def _open(settings: Settings, user: str, password: str) -> Any:
-    """An opened, not yet bound, ldap3 connection with TLS established (LDAPS or StartTLS)."""
+def resolve_dc(settings: Settings) -> list[str]:
+    """The DC's addresses, in the resolver's order, each once."""
+    try:
+        infos = socket.getaddrinfo(settings.host, settings.port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise DomainError(f"DC {settings.host!r} unreachable: the name does not resolve", UNREACHABLE) from None
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def _open(settings: Settings, address: str, user: str, password: str) -> Any:
+    """An opened, not yet bound, ldap3 connection to address, with TLS established (LDAPS or StartTLS)
+    and the certificate checked against the DC's name (settings.host), not the address."""
     if ldap3 is None:
         raise DomainError("the ldap3 Python library is required on the controller", CONFIG)
     tls = _HandshakeVerifiedTls(_tls_context(settings), settings.host)
-    server = ldap3.Server(settings.host, port=settings.port, use_ssl=not settings.starttls, tls=tls,
+    server = ldap3.Server(address, port=settings.port, use_ssl=not settings.starttls, tls=tls,
                           connect_timeout=settings.timeout, get_info=ldap3.NONE)
     conn = ldap3.Connection(server, user=user, password=password, authentication=ldap3.SIMPLE,
                             raise_exceptions=False, receive_timeout=settings.timeout,
                             auto_referrals=False, read_only=False)
     try:
         conn.open(read_server_info=False)
-        if settings.starttls:
-            conn.start_tls(read_server_info=False)
+        if settings.starttls and not conn.start_tls(read_server_info=False):
+            refusal = str(conn.result.get("message") or conn.result.get("description") or "no reason given")
+            raise DomainError(f"TLS failure with DC {settings.host}:{settings.port}: StartTLS refused ({refusal})", TLS)
     except (ldap3_exceptions.LDAPException, OSError) as exc:
-        raise classify_open_error(exc, settings) from None
+        _unbind_quietly(conn)
+        raise classify_open_error(_socket_cause(exc), settings) from None
+    except DomainError:
+        _unbind_quietly(conn)
+        raise
     return conn
+
+
+def _socket_cause(exc: BaseException) -> BaseException:
+    """ldap3 wraps socket and TLS errors of each address tried in a list inside its own exception."""
+    for item in getattr(exc, "args", ())[1:2]:
+        for entry in item if isinstance(item, list) else []:
+            if isinstance(entry, tuple) and entry and isinstance(entry[0], BaseException):
+                return _socket_cause(entry[0])
+    return exc
+
+
+def _open_first(settings: Settings) -> tuple[Any, str]:
+    """TLS to the first of the DC's addresses that answers; a certificate it presents that fails the
+    checks stops there (another address would not make it the DC asked for)."""
+    addresses = resolve_dc(settings)
+    unreachable: DomainError | None = None
+    for address in addresses:
+        try:
+            return _open(settings, address, settings.bind_user, settings.password), address
+        except DomainError as exc:
+            if exc.cause != UNREACHABLE:
+                raise
+            unreachable = unreachable or exc
+    if unreachable is None:
+        raise DomainError(f"DC {settings.host!r} unreachable: the name resolves to no address", UNREACHABLE)
+    if len(addresses) > 1:
+        raise DomainError(f"{unreachable.message} (and at its {len(addresses) - 1} other addresses)", UNREACHABLE)
+    raise unreachable
 
 
 def _default_naming_context(conn: Any, settings: Settings) -> str | None:
@@ -410,7 +472,7 @@ def _default_naming_context(conn: Any, settings: Settings) -> str | None:
 def connect(params: Mapping[str, Any]) -> DomainConnection:
     """Open LDAPS (or StartTLS) to the DC, bind as the operator, check the DC serves `domain`."""
     settings = settings_from_params(params)
-    conn = _open(settings, settings.bind_user, settings.password)
+    conn, address = _open_first(settings)
     try:
         try:
             bound = conn.bind()
@@ -426,4 +488,4 @@ def connect(params: Mapping[str, Any]) -> DomainConnection:
     except BaseException:
         _unbind_quietly(conn)
         raise
-    return DomainConnection(settings, conn, served or expected)
+    return DomainConnection(settings, conn, served or expected, address)

@@ -162,6 +162,52 @@ def test_unresolvable_dc() -> None:
     assert error.message == "DC 'corp.example.com' unreachable: the name does not resolve"
 
 
+def test_the_cause_inside_ldap3s_list_of_addresses_tried_is_classified() -> None:
+    inner = ssl.SSLCertVerificationError("certificate verify failed: Hostname mismatch")
+    wrapped = LDAPSocketOpenError("unable to open socket", [(inner, ("192.0.2.1", 636))])
+    assert _ldap._socket_cause(wrapped) is inner
+
+
+def test_the_first_address_that_answers_is_the_dc_for_the_whole_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = settings_from_params(params(dc="dc.corp.example.com"))
+    tried: list[str] = []
+
+    def fake_open(settings: Any, address: str, user: str, password: str) -> str:
+        tried.append(address)
+        if address != "192.0.2.2":
+            raise DomainError(f"DC {address} unreachable: connection refused", _ldap.UNREACHABLE)
+        return "connection"
+
+    monkeypatch.setattr(_ldap, "resolve_dc", lambda settings: ["192.0.2.1", "192.0.2.2", "192.0.2.3"])
+    monkeypatch.setattr(_ldap, "_open", fake_open)
+    assert _ldap._open_first(settings) == ("connection", "192.0.2.2")
+    assert tried == ["192.0.2.1", "192.0.2.2"]
+
+
+def test_a_certificate_refused_at_one_address_is_not_tried_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    tried: list[str] = []
+
+    def fake_open(settings: Any, address: str, user: str, password: str) -> str:
+        tried.append(address)
+        raise DomainError("TLS failure", _ldap.TLS)
+
+    monkeypatch.setattr(_ldap, "resolve_dc", lambda settings: ["192.0.2.1", "192.0.2.2"])
+    monkeypatch.setattr(_ldap, "_open", fake_open)
+    with pytest.raises(DomainError, match="TLS failure"):
+        _ldap._open_first(settings_from_params(params()))
+    assert tried == ["192.0.2.1"]
+
+
+def test_every_address_unreachable_says_how_many_were_tried(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fake_open(settings: Any, address: str, user: str, password: str) -> str:
+        raise DomainError(f"DC {address} unreachable: no answer within 10 s", _ldap.UNREACHABLE)
+
+    monkeypatch.setattr(_ldap, "resolve_dc", lambda settings: ["192.0.2.1", "192.0.2.2"])
+    monkeypatch.setattr(_ldap, "_open", fake_open)
+    with pytest.raises(DomainError, match=r"192\.0\.2\.1 unreachable: no answer within 10 s \(and at its 1 other"):
+        _ldap._open_first(settings_from_params(params()))
+
+
 def result(code: int, description: str, message: str = "", dn: str = "") -> dict[str, Any]:
     return {"result": code, "description": description, "message": message, "dn": dn}
 
@@ -232,7 +278,8 @@ class ScriptedLdap3:
 
 
 def connection(fake: ScriptedLdap3) -> _ldap.DomainConnection:
-    return _ldap.DomainConnection(settings_from_params(params(dc="dc1")), fake, "DC=corp,DC=example,DC=com")
+    return _ldap.DomainConnection(settings_from_params(params(dc="dc1")), fake, "DC=corp,DC=example,DC=com",
+                                  "192.0.2.1")
 
 
 def test_a_dc_that_stops_answering() -> None:
