@@ -87,12 +87,15 @@ class Sysvol:
         self.share = share
 
     @classmethod
-    def connect(cls, host: str, bind_user: str, password: str, timeout: int, share: str = "sysvol") -> Sysvol:
+    def connect(cls, host: str, address: str, bind_user: str, password: str, timeout: int,
+                share: str = "sysvol") -> Sysvol:
+        """A session to the DC `host` at `address` (the one the LDAP connection reached): the name is
+        what NTLM and signing name as the server, the address is where the packets go."""
         if SMBConnection is None:
             raise SysvolError("the impacket Python library is required on the controller")
         user, domain = smb_credentials(bind_user)
         try:
-            conn = SMBConnection(host, host, sess_port=445, timeout=timeout)
+            conn = SMBConnection(host, address, sess_port=445, timeout=timeout)
         except NETWORK_ERRORS as exc:
             raise SysvolError(f"DC {host} unreachable on SMB (445): {_os_reason(exc)}") from None
         except SessionError as exc:

@@ -270,7 +270,8 @@ def main() -> None:
             settings = conn.settings
 
             def open_sysvol(share: str) -> Sysvol:
-                return Sysvol.connect(settings.host, settings.bind_user, settings.password, settings.timeout, share)
+                return Sysvol.connect(settings.host, conn.peer_address, settings.bind_user, settings.password,
+                                      settings.timeout, share)
 
             outcome = run(conn, open_sysvol, request, settings.domain, module.check_mode)
     except (DomainError, SysvolError, GpoStoreError) as exc:

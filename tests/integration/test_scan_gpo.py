@@ -544,7 +544,8 @@ def run_store(lab: LabInfo, request: _gpo_store.Request, budget: WriteBudget | N
     settings = conn.settings
     try:
         def open_sysvol(share: str) -> Sysvol:
-            sysvol = Sysvol.connect(settings.host, settings.bind_user, settings.password, settings.timeout, share)
+            sysvol = Sysvol.connect(settings.host, conn.peer_address, settings.bind_user, settings.password,
+                                    settings.timeout, share)
             if budget is not None:
                 smb: Any = sysvol._conn
                 for name in ("putFile", "rename", "createDirectory", "deleteFile", "deleteDirectory"):

@@ -108,7 +108,7 @@ def test_mkdir_and_remove_tolerate_what_is_already_so() -> None:
 def test_connect_refuses_with_a_reason_and_closes(monkeypatch: pytest.MonkeyPatch, smb: FakeSmb, message: str) -> None:
     monkeypatch.setattr(_sysvol, "SMBConnection", lambda *args, **kwargs: smb)
     with pytest.raises(SysvolError, match=message) as err:
-        Sysvol.connect("dc1", "admin@EX.TEST", PASSWORD, 5)
+        Sysvol.connect("dc1", "192.0.2.1", "admin@EX.TEST", PASSWORD, 5)
     assert PASSWORD not in str(err.value)
     assert smb.closed
 
@@ -118,12 +118,12 @@ def test_connect_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
         raise ConnectionRefusedError(111, "Connection refused")
     monkeypatch.setattr(_sysvol, "SMBConnection", refuse)
     with pytest.raises(SysvolError, match=r"DC dc1 unreachable on SMB \(445\): Connection refused"):
-        Sysvol.connect("dc1", "admin@EX.TEST", PASSWORD, 5)
+        Sysvol.connect("dc1", "192.0.2.1", "admin@EX.TEST", PASSWORD, 5)
 
 
 def test_connect_logs_on_with_the_upn_whole_or_domain_and_user(monkeypatch: pytest.MonkeyPatch) -> None:
     smb = FakeSmb()
     monkeypatch.setattr(_sysvol, "SMBConnection", lambda *args, **kwargs: smb)
-    Sysvol.connect("dc1", "admin@EX.TEST", PASSWORD, 5)
-    Sysvol.connect("dc1", "EX\\admin", PASSWORD, 5)
+    Sysvol.connect("dc1", "192.0.2.1", "admin@EX.TEST", PASSWORD, 5)
+    Sysvol.connect("dc1", "192.0.2.1", "EX\\admin", PASSWORD, 5)
     assert [c for c in smb.calls if c[0] == "login"] == [("login", "\\admin@EX.TEST"), ("login", "EX\\admin")]
