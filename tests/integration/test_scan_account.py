@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import ssl
 import subprocess
 import tempfile
 import time
@@ -19,7 +18,7 @@ import ldap3
 import pytest
 from ansible_collections.scanready.windows.plugins.module_utils._ldap import DomainError, connect
 
-from tests.lab_support import LabInfo, ModuleRun, ldb_search, load_lab, run_module, run_playbook
+from tests.lab_support import LabInfo, ModuleRun, admin_ldap, ldb_search, load_lab, run_module, run_playbook
 
 pytestmark = pytest.mark.lab
 
@@ -47,10 +46,7 @@ def name(lab: LabInfo) -> Iterator[str]:
 
 def admin_connection(lab: LabInfo) -> ldap3.Connection:
     """ldap3 bound as the lab's admin: for clean-up, independent of the code under test."""
-    tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=lab.vars["scanready_ldap_ca_cert"])
-    server = ldap3.Server(lab.vars["scanready_dc"], port=636, use_ssl=True, tls=tls, connect_timeout=5)
-    return ldap3.Connection(server, user=lab.vars["scanready_admin_username"],
-                            password=lab.vars["scanready_admin_password"], auto_bind=True, receive_timeout=10)
+    return admin_ldap(lab)
 
 
 def delete_directly(lab: LabInfo, account: str) -> None:
