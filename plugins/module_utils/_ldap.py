@@ -311,6 +311,8 @@ class DomainConnection:
         self.base_dn = base_dn
         self.peer_address = peer_address
         self._conn = connection
+        # For the module to pass on with module.warn: how this connection is weaker than it should be.
+        self.warnings = [] if settings.validate_certs else [NO_VALIDATION_WARNING]
 
     def __enter__(self) -> DomainConnection:
         return self

@@ -320,3 +320,11 @@ def test_search_entries_keep_text_and_binary_values() -> None:
     assert entry.attributes == {"objectSid": [b"\x01\x00"], "memberOf": ["CN=g"], "description": ["text"]}
     assert entry.first("description") == "text"
     assert entry.first("missing") is None
+
+
+def test_only_a_connection_without_certificate_checks_carries_a_warning() -> None:
+    checked = _ldap.DomainConnection(settings_from_params(params()), ScriptedLdap3(), "DC=corp", "192.0.2.1")
+    unchecked = _ldap.DomainConnection(settings_from_params(params(validate_certs=False)), ScriptedLdap3(), "DC=corp",
+                                       "192.0.2.1")
+    assert checked.warnings == []
+    assert unchecked.warnings == [_ldap.NO_VALIDATION_WARNING]
