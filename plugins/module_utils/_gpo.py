@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import struct
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
@@ -505,6 +506,88 @@ def parse_security_descriptor(data: bytes, what: str) -> SecurityDescriptor:
         return _acl.parse_sd(data)
     except _acl.AclFormatError as exc:
         raise GpoFormatError(f"{what} is malformed: {exc}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Trust: where a GPO's folder may be, what its default ACL is, what content this collection writes
+
+APPLY_GROUP_POLICY: Final = "edacfd8f-ffb3-11d1-b41d-00a0c968f939"
+DS_FULL_CONTROL: Final = 0x000F00FF  # RPWPCCDCLCLORCWOWDSDDTSW
+DS_READ: Final = 0x00020094  # RPLCLORC
+_GPO_GUID = re.compile(r"^\{[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}\}$", re.IGNORECASE)
+
+
+def confined_guid(guid: str) -> bool:
+    return bool(_GPO_GUID.match(guid))
+
+
+def confined_folder(file_sys_path: str, domain: str, guid: str) -> str:
+    """The GPO's folder on the SYSVOL share when gPCFileSysPath is exactly
+    \\\\<domain>\\SysVol\\<domain>\\Policies\\{GUID}
+    for this GPO's GUID (any case; no other server, share, '..', '/' or extra part); GpoFormatError otherwise."""
+    wanted = ["", "", domain.lower(), "sysvol", domain.lower(), "policies", guid.lower()]
+    if not confined_guid(guid) or [part.lower() for part in file_sys_path.split("\\")] != wanted:
+        raise GpoFormatError(f"gPCFileSysPath {file_sys_path[:200]!r} is not \\\\{domain}\\SysVol\\{domain}"
+                             f"\\Policies\\{guid}")
+    return f"{domain.lower()}\\Policies\\{guid.upper()}"
+
+
+def default_gpo_security_descriptor(domain_sid: str, root_domain_sid: str) -> SecurityDescriptor:
+    """The ACL GPMC and Samba give a GPO a Domain Admin creates (WINDOWS-FACTS.md section 9)."""
+    admins = f"{domain_sid}-512"
+    ci = _acl.CONTAINER_INHERIT
+    apply_sid = _acl.sid_to_bytes(_acl.AUTHENTICATED_USERS)
+    apply = struct.pack("<BBHII", _acl.ACCESS_ALLOWED_OBJECT, ci, 12 + 16 + len(apply_sid), _acl.DS_CONTROL_ACCESS,
+                        _acl.ACE_OBJECT_TYPE_PRESENT) + uuid.UUID(APPLY_GROUP_POLICY).bytes_le + apply_sid
+    aces = (
+        _acl.make_ace(_acl.ACCESS_ALLOWED, ci, DS_FULL_CONTROL, admins),
+        _acl.make_ace(_acl.ACCESS_ALLOWED, ci, DS_FULL_CONTROL, f"{root_domain_sid}-519"),
+        _acl.make_ace(_acl.ACCESS_ALLOWED, ci | _acl.INHERIT_ONLY, DS_FULL_CONTROL, _acl.CREATOR_OWNER),
+        _acl.make_ace(_acl.ACCESS_ALLOWED, ci, DS_FULL_CONTROL, _acl.SYSTEM),
+        _acl.make_ace(_acl.ACCESS_ALLOWED, ci, DS_READ, _acl.AUTHENTICATED_USERS),
+        _acl.parse_ace(apply),
+        _acl.make_ace(_acl.ACCESS_ALLOWED, ci, DS_READ, _acl.ENTERPRISE_DOMAIN_CONTROLLERS),
+    )
+    return SecurityDescriptor(_acl.SE_DACL_PRESENT | _acl.SE_DACL_PROTECTED | _acl.SE_SELF_RELATIVE, admins, admins,
+                              aces)
+
+
+def same_acl(current: SecurityDescriptor, wanted: SecurityDescriptor) -> bool:
+    """Owner, group, protection and the same ACEs in any order (the DC may store them in canonical order)."""
+    return (current.owner, current.group, current.control & _acl.SE_DACL_PROTECTED,
+            sorted(ace.raw for ace in current.dacl if not ace.inherited)) == (
+        wanted.owner, wanted.group, wanted.control & _acl.SE_DACL_PROTECTED, sorted(ace.raw for ace in wanted.dacl))
+
+
+# What this collection writes in a GPO's folder: relative folder -> {entry name (lower case): is a folder}.
+OWN_ENTRIES: Final[dict[str, dict[str, bool]]] = {
+    "": {"gpt.ini": False, "machine": True, "user": True, "scanready.pending": False},
+    "Machine": {"registry.pol": False, "microsoft": True},
+    r"Machine\Microsoft": {"windows nt": True},
+    r"Machine\Microsoft\Windows NT": {"secedit": True},
+    r"Machine\Microsoft\Windows NT\SecEdit": {"gpttmpl.inf": False},
+    "User": {},
+}
+
+
+def foreign_content(machine_extensions: str, user_extensions: str,
+                    listings: Mapping[str, Sequence[tuple[str, bool]] | None], temp_suffix: str) -> list[str]:
+    """Settings this collection does not write: the user half, other client-side extensions, other files."""
+    found = []
+    if user_extensions.strip():
+        found.append(f"gPCUserExtensionNames {user_extensions[:200]}")
+    try:
+        others = sorted(set(parse_extension_names(machine_extensions)) - {REGISTRY_CSE[0], SECURITY_CSE[0]})
+    except GpoFormatError as exc:
+        others = [f"(unreadable: {exc})"]
+    if others:
+        found.append("gPCMachineExtensionNames client-side extensions " + ", ".join(others))
+    for relative, entries in listings.items():
+        own = OWN_ENTRIES.get(relative, {})
+        for name, is_dir in entries or []:
+            if own.get(name.lower()) is not is_dir and not (not is_dir and name.endswith(temp_suffix)):
+                found.append(("folder " if is_dir else "file ") + (f"{relative}\\{name}" if relative else name))
+    return found
 
 
 # ---------------------------------------------------------------------------------------------

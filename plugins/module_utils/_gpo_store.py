@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Final
 
-from ansible_collections.scanready.windows.plugins.module_utils import _gpo
+from ansible_collections.scanready.windows.plugins.module_utils import _acl, _gpo
 from ansible_collections.scanready.windows.plugins.module_utils._gpo import (
     GpLink,
     GpoContent,
@@ -35,7 +35,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._ldap import (
     DomainConnection,
     DomainError,
 )
-from ansible_collections.scanready.windows.plugins.module_utils._sysvol import TEMP_SUFFIX, Sysvol, split_unc
+from ansible_collections.scanready.windows.plugins.module_utils._sysvol import TEMP_SUFFIX, Sysvol
 
 try:
     import ldap3
@@ -51,7 +51,8 @@ SECEDIT_DIR: Final = r"Machine\Microsoft\Windows NT\SecEdit"
 GPTTMPL_INF: Final = SECEDIT_DIR + r"\GptTmpl.inf"
 PENDING: Final = "scanready.pending"
 GPO_ATTRIBUTES: Final = ("cn", "displayName", "gPCFileSysPath", "versionNumber", "flags",
-                         "gPCMachineExtensionNames", "nTSecurityDescriptor")
+                         "gPCMachineExtensionNames", "gPCUserExtensionNames", "nTSecurityDescriptor")
+SYSVOL_SHARE: Final = "sysvol"
 LINKABLE_CLASSES: Final = ("domaindns", "organizationalunit", "site")
 COMPUTER_DISABLED: Final = 2
 
@@ -71,6 +72,12 @@ class Request:
     policy: ScanPolicy
     links: tuple[str, ...] | None  # None: the domain root
     enforced: bool
+    adopt: bool = False  # take over a GPO this collection did not make: reset its ACL to the default
+    guid: str | None = None  # this exact GPO is the scan policy (counts as adopting it)
+
+    @property
+    def adopting(self) -> bool:
+        return self.adopt or self.guid is not None
 
 
 @dataclass
@@ -85,6 +92,7 @@ class Outcome:
     warnings: list[str] = field(default_factory=list)
     before: str = ""
     after: str = ""
+    security: dict[str, Any] = field(default_factory=dict)  # owner and trust state of the GPO found
 
 
 @dataclass
@@ -99,6 +107,10 @@ class Found:
     flags: int
     extensions: str
     security_descriptor: bytes | None
+    user_extensions: str = ""
+
+    def names(self) -> str:
+        return f"GPO {self.guid} ({self.dn}, display name {self.display_name!r})"
 
 
 @dataclass(frozen=True)
@@ -162,10 +174,19 @@ class GpoStore:
             guids = ", ".join(sorted(_text(_first(e, "cn")) or e.dn for e in entries))
             raise GpoStoreError(f"{len(entries)} GPOs are named {name!r}: {guids}. Nothing was changed; delete or "
                                 "rename all but one (samba-tool gpo del, or the Group Policy Management console), "
-                                "then run again")
-        if not entries:
-            return None
-        entry = entries[0]
+                                "or pin the one to use with guid (scanready_gpo_guid), then run again")
+        return self._found(entries[0]) if entries else None
+
+    def find_guid(self, guid: str) -> Found | None:
+        """The GPO whose cn is guid, whatever its display name."""
+        if not _gpo.confined_guid(guid):
+            raise GpoStoreError(f"guid {guid[:60]!r} is not a GPO GUID such as "
+                                "{31B2F340-016D-11D2-945F-00C04FB984F9}")
+        entries = self.ldap.search(self.policies_dn, f"(&(objectClass=groupPolicyContainer)(cn={guid}))",
+                                   GPO_ATTRIBUTES, scope="one", controls=security_descriptor_control(sdflags=0x7))
+        return self._found(entries[0]) if entries else None
+
+    def _found(self, entry: Any) -> Found:
         guid = _text(_first(entry, "cn")).upper()
         try:
             version = int(_text(_first(entry, "versionNumber")) or 0)
@@ -174,7 +195,44 @@ class GpoStore:
             raise GpoStoreError(f"GPO {guid} has a versionNumber or flags that is not a number") from None
         return Found(entry.dn, guid, _text(_first(entry, "displayName")), _text(_first(entry, "gPCFileSysPath")),
                      version, flags, _text(_first(entry, "gPCMachineExtensionNames")),
-                     _bytes(_first(entry, "nTSecurityDescriptor")))
+                     _bytes(_first(entry, "nTSecurityDescriptor")), _text(_first(entry, "gPCUserExtensionNames")))
+
+    def _locate(self, request: Request) -> Found | None:
+        return self.find_guid(request.guid) if request.guid else self.find(request.name)
+
+    def _folder(self, found: Found, domain: str) -> str:
+        """The GPO's folder on SYSVOL, only where its gPCFileSysPath is exactly where a GPO's folder belongs."""
+        try:
+            return _gpo.confined_folder(found.file_sys_path, domain, found.guid)
+        except GpoFormatError as exc:
+            raise GpoStoreError(f"{found.names()}: {exc}. Nothing was changed; this module reads and writes a "
+                                "GPO's files only in its own folder on the domain's SYSVOL share. Fix gPCFileSysPath "
+                                "(or delete the GPO with samba-tool gpo del / the Group Policy Management console) "
+                                "and run again") from None
+
+    def _principals(self) -> tuple[str, set[str]]:
+        """The domain SID and the privileged principals: Domain Admins, Enterprise Admins, Administrators,
+        SYSTEM and the operator this module binds as."""
+        domain_sid = self._object_sid(self.base_dn)
+        root = self.ldap.search("", "(objectClass=*)", ["rootDomainNamingContext"], scope="base")
+        root_dn = _text(_first(root[0], "rootDomainNamingContext")) if root else ""
+        root_sid = self._object_sid(root_dn) if root_dn and root_dn.lower() != self.base_dn.lower() else domain_sid
+        user = self.ldap.settings.bind_user
+        name = user.rpartition("\\")[2].partition("@")[0]
+        operator = self.ldap.search(self.base_dn, "(&(objectClass=user)(|(userPrincipalName="
+                                    f"{escape_filter_chars(user)})(sAMAccountName={escape_filter_chars(name)})))",
+                                    ["objectSid"])
+        operator_sid = _acl.sid_from_bytes(bytes(_first(operator[0], "objectSid")))[0] \
+            if len(operator) == 1 and _first(operator[0], "objectSid") else None
+        return domain_sid, _acl.privileged_sids(domain_sid, root_sid, operator_sid)
+
+    def _object_sid(self, dn: str) -> str:
+        entries = self.ldap.search(dn, "(objectClass=*)", ["objectSid"], scope="base")
+        raw = _first(entries[0], "objectSid") if entries else None
+        try:
+            return _acl.sid_from_bytes(bytes(raw))[0] if raw else _acl.sid_from_bytes(b"")[0]
+        except _acl.AclFormatError:
+            raise GpoStoreError(f"cannot read the objectSid of {dn}; the operator needs to be a Domain Admin") from None
 
     def _security_descriptor(self, dn: str) -> bytes:
         entries = self.ldap.search(dn, "(objectClass=*)", ["nTSecurityDescriptor"], scope="base",
@@ -279,32 +337,107 @@ class GpoStore:
     def ensure_present(self, request: Request, domain: str) -> Outcome:
         settings = _gpo.policy_settings(request.policy)  # validates the addresses before anything else
         targets = self.read_link_targets(self._wanted_links(request.links))
-        found = self.find(request.name)
+        found = self._locate(request)
         creating = found is None
         if found is None:
+            if request.guid:
+                raise GpoStoreError(f"guid {request.guid}: no such GPO in {self.policies_dn}. Nothing was changed; "
+                                    "leave guid unset to create the GPO, or name an existing one")
             guid = "{" + str(uuid.uuid4()).upper() + "}"
-            path = f"\\\\{domain.lower()}\\sysvol\\{domain.lower()}\\Policies\\{guid}"
+            path = f"\\\\{domain.lower()}\\{SYSVOL_SHARE}\\{domain.lower()}\\Policies\\{guid}"
             found = Found(self._gpo_dn(guid), guid, request.name, path, 0, 0, "", None)
-        share, folder = split_unc(found.file_sys_path)
+        folder = self._folder(found, domain)
         outcome = self.outcome
         outcome.guid, outcome.dn = found.guid, found.dn
-        with self.open_sysvol(share) as sysvol:
+        with self.open_sysvol(SYSVOL_SHARE) as sysvol:
             state = FolderState({}, None, None, None, None, None) if creating else self._read_folder(sysvol, folder)
             children = set() if creating else {
                 _text(_first(e, "cn")).lower()
                 for e in self.ldap.search(found.dn, "(objectClass=container)", ["cn"], scope="one")}
             linked = [] if creating else self.containers_linking(found.dn, found.guid)
-            content = self._parse_content(found, state)  # the last check that can refuse: nothing written yet
+            content = self._parse_content(found, state)
+            reset = None if creating else self._trust(found, state, request)  # the last check that can refuse
 
             self._plan_object(found, request.name, creating, children)
+            if reset is not None:
+                self._plan_reset(sysvol, folder, found, state, reset)
             self._plan_folder(sysvol, folder, found, state)
             self._plan_content(sysvol, folder, found, state, content, settings)
             self._plan_links(found, linked, targets, request.enforced)
             self._execute()
+        if creating:
+            outcome.security = {"trusted": True, "created": True, "adopted": False}
         if found.flags & COMPUTER_DISABLED:
             outcome.warnings.append(f"GPO {found.guid} has its computer settings disabled (flags={found.flags}); "
                                     "clients ignore them until they are enabled again")
         return outcome
+
+    def _trust(self, found: Found, state: FolderState, request: Request) -> _acl.SecurityDescriptor | None:
+        """Refuse a GPO someone else controls or filled, unless adopting; the default ACL to reset to, if any.
+
+        Trusted: the object and its folder are owned by a privileged principal, no explicit ACE gives
+        anyone else write, ACL or owner rights, and it holds no settings this collection does not write.
+        """
+        domain_sid, privileged = self._principals()
+        if found.security_descriptor is None:
+            raise GpoStoreError(f"{found.names()}: cannot read its nTSecurityDescriptor; the operator needs to be "
+                                "a Domain Admin. Nothing was changed")
+        sd = self._parse_sd(found, found.security_descriptor, "its nTSecurityDescriptor")
+        folder_sd = self._parse_sd(found, state.security_descriptor, "its SYSVOL folder's ACL") \
+            if state.security_descriptor else None
+        problems: list[str] = []
+        offending: list[str] = []
+        for what, descriptor, mask in (("object", sd, _acl.DS_DANGEROUS_MASK),
+                                       ("folder", folder_sd, _acl.FILE_DANGEROUS_MASK)):
+            if descriptor is None:
+                continue
+            if descriptor.owner not in privileged:
+                problems.append(f"{what} owner {_acl.sid_name(descriptor.owner or 'none', domain_sid)}")
+            aces = [f"{what}: {ace.describe(domain_sid)}"
+                    for ace in _acl.offending_aces(descriptor, privileged, mask)]
+            offending += aces
+        foreign = _gpo.foreign_content(found.extensions, found.user_extensions, state.listings, TEMP_SUFFIX)
+        problems += offending + [f"holds {item}" for item in foreign]
+        default = _gpo.default_gpo_security_descriptor(domain_sid, _root_sid(privileged, domain_sid))
+        resetting = request.adopting and not _gpo.same_acl(sd, default)
+        self.outcome.security = {
+            "owner": _acl.sid_name(sd.owner or "", domain_sid), "owner_sid": sd.owner,
+            "folder_owner": _acl.sid_name(folder_sd.owner or "", domain_sid) if folder_sd else None,
+            "offending_aces": offending, "foreign_content": foreign, "trusted": not problems,
+            "adopted": request.adopting, "acl_reset": resetting,
+        }
+        if problems and not request.adopting:
+            raise GpoStoreError(
+                f"{found.names()} is not under the domain administrators' control: " + "; ".join(problems)
+                + f". Nothing was changed and nothing was linked. If this GPO is yours, adopt it with adopt: true or "
+                f"guid: '{found.guid}' (roles: scanready_gpo_adopt / scanready_gpo_guid): its object and folder ACL "
+                "are then reset to the default GPO ACL (owner Domain Admins) and its other settings kept; otherwise "
+                "delete it (samba-tool gpo del) or choose another name")
+        if foreign and request.adopting:
+            self.outcome.warnings.append(f"{found.names()} is adopted with settings this collection does not "
+                                         "write, which it keeps: " + "; ".join(foreign))
+        return default if resetting else None
+
+    def _parse_sd(self, found: Found, data: bytes, what: str) -> _acl.SecurityDescriptor:
+        try:
+            return _acl.parse_sd(data)
+        except _acl.AclFormatError as exc:
+            raise GpoStoreError(f"{found.names()}: {what} is malformed ({exc}). Nothing was changed") from None
+
+    def _plan_reset(self, sysvol: Sysvol, folder: str, found: Found, state: FolderState,
+                    default: _acl.SecurityDescriptor) -> None:
+        """Adopting: the object gets the default GPO ACL, then (in _plan_folder) its folder the ACL derived from
+        it; what is already inside the folder gets that ACL too, so no earlier owner keeps a file."""
+        raw = default.render()
+        found.security_descriptor = raw
+        self._step(f"reset the nTSecurityDescriptor of {found.dn} to the default GPO ACL (owner Domain Admins)",
+                   lambda: self.ldap.modify(found.dn, {"nTSecurityDescriptor": [(ldap3.MODIFY_REPLACE, [raw])]},
+                                            controls=security_descriptor_control(sdflags=0x7)))
+        inside = [_join(relative, name) for relative, entries in state.listings.items() for name, _dir in entries or []]
+        inherited = _gpo.folder_security_descriptor(raw).render()
+        for path in inside:
+            self._step(f"set the ACL of {path} inside {folder}",
+                       partial(sysvol.set_security, _join(folder, path), inherited))
 
     def _wanted_links(self, links: Sequence[str] | None) -> list[str]:
         if links is None:
@@ -321,9 +454,11 @@ class GpoStore:
 
     def _parse_content(self, found: Found, state: FolderState) -> GpoContent:
         try:
+            if state.gpt is not None:
+                _gpo.parse_gpt_ini_version(state.gpt)
             return GpoContent.parse(state.inf, state.pol)
         except GpoFormatError as exc:
-            raise GpoStoreError(f"GPO {found.guid}: {exc}. Nothing was changed; restore or remove that file, "
+            raise GpoStoreError(f"{found.names()}: {exc}. Nothing was changed; restore or remove that file, "
                                 "then run again") from None
 
     def _plan_object(self, found: Found, name: str, creating: bool, children: set[str]) -> None:
@@ -429,11 +564,12 @@ class GpoStore:
 
     # --- absent ------------------------------------------------------------------------------
 
-    def ensure_absent(self, name: str) -> Outcome:
-        found = self.find(name)
+    def ensure_absent(self, request: Request, domain: str) -> Outcome:
+        found = self._locate(request)
         outcome = self.outcome
         if found is None:
             return outcome
+        folder = self._folder(found, domain)  # before anything is planned: a foreign path deletes nothing
         outcome.guid, outcome.dn, outcome.version = found.guid, found.dn, found.version
         outcome.before = f"GPO: {found.guid} ({found.display_name})\nversion: {found.version}\n"
         for container in self.containers_linking(found.dn, found.guid):
@@ -441,14 +577,9 @@ class GpoStore:
             outcome.changes.append(f"link {container.dn}: linked → not linked")
             self._gplink_step(container, _gpo.without_link(container.links, found.dn), f"unlink {container.dn}")
         subtree = self.ldap.search(found.dn, "(objectClass=*)", ["cn"])
-        if found.file_sys_path:
-            share, folder = split_unc(found.file_sys_path)
-            with self.open_sysvol(share) as sysvol:
-                if sysvol.listdir(folder) is not None:
-                    self._step(f"delete folder {folder}", lambda: sysvol.delete_tree(folder))
-                self._plan_delete(subtree)
-                self._execute()
-        else:
+        with self.open_sysvol(SYSVOL_SHARE) as sysvol:
+            if sysvol.listdir(folder) is not None:
+                self._step(f"delete folder {folder}", lambda: sysvol.delete_tree(folder))
             self._plan_delete(subtree)
             self._execute()
         outcome.changes.append(f"GPO {found.guid}: deleted")
@@ -458,6 +589,11 @@ class GpoStore:
         # Children before their parent; the GPO object itself goes last, so a killed run finds it again.
         for entry in sorted(subtree, key=lambda e: -e.dn.count(",")):
             self._step(f"delete {entry.dn}", partial(self.ldap.delete, entry.dn))
+
+
+def _root_sid(privileged: set[str], domain_sid: str) -> str:
+    """The forest root domain's SID, from Enterprise Admins (root-519) in the privileged set."""
+    return next((sid[:-4] for sid in privileged if sid.endswith("-519")), domain_sid)
 
 
 def _join(folder: str, relative: str) -> str:
@@ -500,7 +636,7 @@ def run(ldap: DomainConnection, open_sysvol: Callable[[str], Sysvol], request: R
     store = GpoStore(ldap, open_sysvol, check_mode)
     try:
         if request.state == "absent":
-            return store.ensure_absent(request.name)
+            return store.ensure_absent(request, domain)
         return store.ensure_present(request, domain)
     except GpoInputError as exc:
         raise GpoStoreError(str(exc)) from None

@@ -12,8 +12,24 @@ description:
     a vulnerability scanner needs for authenticated ("trusted") scans of Windows hosts, talking LDAP over
     TLS and SMB 3 (signed) from the controller straight to a domain controller. No RSAT host or WinRM to
     the DC is needed.
-  - The GPO is found by its display name O(name). When more than one GPO has that name the module
-    fails, lists their GUIDs and changes nothing.
+  - The GPO is found by its display name O(name), or by its GUID when O(guid) is set. When more than one GPO
+    has that name the module fails, lists their GUIDs and changes nothing.
+  - A GPO it finds (and did not just create) is trusted only when it is under the domain administrators'
+    control, because its settings reach every computer it is linked to. The GPO's LDAP object and its SYSVOL
+    folder must both be owned by Domain Admins, Enterprise Admins, BUILTIN\Administrators, SYSTEM or the
+    account the module binds as; no explicit (not inherited) ACE may give anyone else write, create-child,
+    delete, change-permissions, take-ownership or full control (CREATOR OWNER's inherit-only ACE of the default
+    GPO ACL is fine); and it may hold nothing this module does not write - no user half
+    (C(gPCUserExtensionNames), anything in C(User)), no client-side extensions in C(gPCMachineExtensionNames)
+    other than Registry and Security Settings, no other files or folders (scripts, preferences, ...).
+    Settings inside C(GptTmpl.inf) and C(Registry.pol) that the module does not manage are kept, as for a GPO
+    it made. Otherwise the module fails naming the GPO (GUID, DN, display name), its owner and what it found,
+    writes and links nothing, and says how to adopt it (O(adopt), O(guid)).
+  - C(gPCFileSysPath) must be exactly C(\\<domain>\SysVol\<domain>\Policies\{GUID}) with the GPO's own GUID
+    (any case); any other server, share or folder is refused for O(state=present) and O(state=absent), so
+    the module never reads, writes, re-permissions or deletes anything outside the GPO's own folder.
+  - A malformed C(nTSecurityDescriptor), folder ACL, C(GPT.INI), C(GptTmpl.inf) or C(Registry.pol) is a
+    one-line error naming the GPO and the attribute or file; nothing is written.
   - It writes the C(groupPolicyContainer) (with C(gPCMachineExtensionNames)), C(GPT.INI),
     C(Machine\Microsoft\Windows NT\SecEdit\GptTmpl.inf) (Security Settings), C(Machine\Registry.pol)
     (Administrative Templates), and gives the SYSVOL folder the ACL derived from the GPO object's
@@ -117,6 +133,25 @@ options:
       - Make the links enforced ("No Override"), so OUs that block inheritance still get the policy.
     type: bool
     default: false
+  adopt:
+    description:
+      - Take over a GPO this module would otherwise refuse (see the description), for example one made by hand
+        or by an earlier tool. Its LDAP object's security descriptor is reset to the default GPO ACL (owner and
+        group Domain Admins; Domain Admins, Enterprise Admins and SYSTEM full control; Authenticated Users read
+        and apply; ENTERPRISE DOMAIN CONTROLLERS read; CREATOR OWNER full control of children, inherit only),
+        its SYSVOL folder and what is already inside it get the ACL derived from that, and its other settings
+        are kept (listed in a warning).
+      - Only use it for a GPO you know; a GPO someone else pre-created under this name keeps what they put in it.
+    type: bool
+    default: false
+    version_added: 0.2.0
+  guid:
+    description:
+      - The GUID of the GPO to manage (C({XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX})). The GPO is used even when its
+        display name differs (it is renamed to O(name)), and pinning it counts as O(adopt=true).
+      - The GPO must exist; leave O(guid) unset to have the module create one.
+    type: str
+    version_added: 0.2.0
 notes:
   - Clients apply the policy at their next Group Policy refresh (up to 90 minutes, or C(gpupdate /force)).
   - While a run changes settings, the GPO folder holds a file C(scanready.pending) recording the version being
@@ -155,6 +190,16 @@ EXAMPLES = r"""
   delegate_to: localhost
   run_once: true
 
+- name: Take over the scan policy GPO made earlier by hand (its ACL is reset to the default GPO ACL)
+  scanready.windows.scan_gpo:
+    domain: corp.example.com
+    admin_username: admin@corp.example.com
+    admin_password: "{{ vault_admin_password }}"
+    guid: "{0F3C1A52-8D0E-4B7E-9A51-2C6B1D7E3F40}"
+    scanner_addresses: [192.0.2.10]
+  delegate_to: localhost
+  run_once: true
+
 - name: Remove the GPO and all its links
   scanready.windows.scan_gpo:
     domain: corp.example.com
@@ -189,6 +234,19 @@ links:
   type: list
   elements: str
   sample: [DC=corp,DC=example,DC=com]
+security:
+  description:
+    - The trust state of the GPO found, as read before any change; for a GPO the run creates, C(created=true).
+    - C(owner) and C(folder_owner) name the owners of the LDAP object and SYSVOL folder (C(owner_sid) the SID);
+      C(offending_aces) the explicit ACEs giving a non-privileged principal control; C(foreign_content) what it
+      holds that the module does not write; C(trusted) whether it passed without adoption; C(adopted) whether
+      O(adopt) or O(guid) was given; C(acl_reset) whether its ACL is (or in check mode would be) reset.
+    - Empty for O(state=absent).
+  returned: always
+  type: dict
+  sample: {"owner": "Domain Admins", "owner_sid": "S-1-5-21-1004336348-1177238915-682003330-512",
+           "folder_owner": "Domain Admins", "offending_aces": [], "foreign_content": [], "trusted": true,
+           "adopted": false, "acl_reset": false}
 changes:
   description: What changed (or would change), per setting and per link.
   returned: always
@@ -233,6 +291,8 @@ GPO_SPEC: dict[str, dict[str, Any]] = {
     "scanner_addresses": {"type": "list", "elements": "str"},
     "links": {"type": "list", "elements": "str"},
     "enforced": {"type": "bool", "default": False},
+    "adopt": {"type": "bool", "default": False},
+    "guid": {"type": "str"},
 }
 
 
@@ -264,7 +324,8 @@ def main() -> None:
                         scanner_addresses=tuple(addresses) if addresses is not None else None)
     links = params["links"]
     request = Request(name=params["name"], state=params["state"], policy=policy,
-                      links=tuple(links) if links is not None else None, enforced=params["enforced"])
+                      links=tuple(links) if links is not None else None, enforced=params["enforced"],
+                      adopt=params["adopt"], guid=params["guid"].strip() or None if params["guid"] else None)
     try:
         with connect(params) as conn:
             settings = conn.settings
@@ -286,6 +347,7 @@ def main() -> None:
         "links": outcome.links,
         "changes": outcome.changes,
         "actions": outcome.actions,
+        "security": outcome.security,
     }
     if module._diff:
         after = "" if request.state == "absent" else outcome.after

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 from typing import Any
 
 import ldap3
 import pytest
 from ansible_collections.scanready.windows.plugins.module_utils import _gpo, _gpo_store
+from ansible_collections.scanready.windows.plugins.module_utils._acl import sid_to_bytes
 from ansible_collections.scanready.windows.plugins.module_utils._gpo import ScanPolicy
 from ansible_collections.scanready.windows.plugins.module_utils._gpo_store import GpoStoreError, Request
 from ansible_collections.scanready.windows.plugins.module_utils._ldap import EXISTS, NO_SUCH_OBJECT, DomainError, Entry
@@ -19,6 +21,7 @@ POLICIES = f"CN=Policies,CN=System,{BASE}"
 OU = f"OU=Servers,{BASE}"
 DEFAULT_GPO = f"CN={{31B2F340-016D-11D2-945F-00C04FB984F9}},{POLICIES}"
 NAME = _gpo_store.DEFAULT_NAME
+DOMAIN_SID = "S-1-5-21-1093374826-3033921822-2649689171"  # the domain DS_SD was captured in
 POLICY = ScanPolicy(scanner_addresses=("192.0.2.10",))
 
 
@@ -27,9 +30,11 @@ class FakeLdap:
 
     def __init__(self) -> None:
         self.base_dn = BASE
+        self.settings = SimpleNamespace(bind_user="admin@EX.TEST")
         self.objects: dict[str, tuple[str, dict[str, list[Any]]]] = {}
         self.writes: list[tuple[str, str]] = []
-        self.add(BASE, "domainDNS", {"gPLink": f"[LDAP://{DEFAULT_GPO};0]"}, log=False)
+        self.add(BASE, "domainDNS", {"gPLink": f"[LDAP://{DEFAULT_GPO};0]", "objectSid": [sid_to_bytes(DOMAIN_SID)]},
+                 log=False)
         self.add(f"CN=System,{BASE}", "container", {}, log=False)
         self.add(POLICIES, "container", {}, log=False)
         self.add(OU, "organizationalUnit", {}, log=False)
