@@ -15,6 +15,16 @@ description:
     policy refuses the password) the account is deleted again and the DC's reason is returned.
   - Only the flags and memberships named here are managed. Other bits of C(userAccountControl) and
     other group memberships are left as they are. An existing account is never moved to O(path).
+  - An existing account that someone else controls is refused, because anyone allowed to create users
+    in any OU could otherwise pre-create it with a password they know and be made Domain Admin. It is
+    someone else's when its owner is not Domain Admins, Enterprise Admins, Administrators, SYSTEM or the
+    operator (O(admin_username)), or when an explicit (not inherited) ACE gives any other principal full
+    control, permission or ownership changes, write access to any of its properties, validated writes, or
+    the reset-password (or every) extended right. AD's own default ACEs on every user (Account
+    Operators, SELF, Cert Publishers on C(userCertificate), Terminal Server License Servers) do not count.
+    The error names the DN, the owner and the offending ACEs. O(adopt=true) takes such an account over.
+  - Every run returns RV(control), the account's state on these points, also for accounts it made, and
+    the diff shows it before and after.
 author:
   - scanready maintainers (@scanready)
 extends_documentation_fragment:
@@ -85,6 +95,24 @@ options:
         rollback uses it to disable the account without ever creating one.
     type: bool
     default: true
+  adopt:
+    description:
+      - Take over an existing account this collection did not make, or one whose settings let others
+        log on as it or act as it. In that run its password is set to O(password) (required, whatever
+        O(update_password) says); the C(userAccountControl) flags C(DONT_REQ_PREAUTH), C(PASSWD_NOTREQD),
+        C(ENCRYPTED_TEXT_PWD_ALLOWED), C(USE_DES_KEY_ONLY), C(TRUSTED_FOR_DELEGATION) and
+        C(TRUSTED_TO_AUTH_FOR_DELEGATION) are cleared; C(servicePrincipalName), C(msDS-AllowedToDelegateTo),
+        C(altSecurityIdentities) and C(msDS-KeyCredentialLink) are emptied; and, when someone else controls
+        it, Domain Admins becomes its owner and the explicit ACEs that let others take it over are removed.
+      - The owner and ACL are taken over before anything else, so the previous controller cannot change the
+        password or flags in between; Domain Admins membership comes last.
+      - When ACEs inherited from the account's container let others take it over (reported in
+        RV(control.inherited_foreign_aces) and warned about on every run), adopting stops the account
+        inheriting; the other inherited ACEs are kept as explicit ones, as Windows does to the ACL of
+        every Domain Admins member.
+      - An account that needs nothing of this is left alone, so a second run reports no change.
+    type: bool
+    default: false
 attributes:
   check_mode:
     description: Can run in check mode and report what would change without changing it.
@@ -93,8 +121,8 @@ attributes:
   diff_mode:
     description: Reports what changed (or would change) in diff mode.
     support: full
-    details: The account's state, flags, description and groups before and after; a password change
-      is named, the password never shown.
+    details: The account's state, flags, description, groups and RV(control) before and after; a password
+      change is named, the password never shown.
   action_group:
     description: Use C(group/scanready.windows.domain) in C(module_defaults) to set the connection options once.
     support: full
@@ -168,6 +196,47 @@ enabled:
   description: Whether the account is enabled; false when it does not exist.
   returned: always
   type: bool
+control:
+  description:
+    - Who controls the account and what lets others in, as read from the DC (after the run's changes);
+      empty when the account does not exist, and null owner for one only about to be created in check mode.
+  returned: always
+  type: dict
+  contains:
+    owner:
+      description: The owner, by name and SID.
+      type: str
+      sample: Domain Admins (S-1-5-21-2903830873-965500289-3601398399-512)
+    controlled_by_others:
+      description: Whether an untrusted owner or explicit ACE lets someone else take the account over.
+      type: bool
+    foreign_aces:
+      description: The explicit ACEs that give an untrusted principal takeover rights, with those rights.
+      type: list
+      elements: str
+      sample: ["CN=helper,OU=Delegated,DC=corp,DC=example,DC=com (S-1-5-21-1-2-3-1107): full control"]
+    inherited_foreign_aces:
+      description: The same, inherited from the account's container (reported, never changed).
+      type: list
+      elements: str
+    risky_flags:
+      description: The risky C(userAccountControl) flags set, by name.
+      type: list
+      elements: str
+      sample: [DONT_REQ_PREAUTH]
+    service_principal_names:
+      description: The account's SPNs (they make its password crackable offline from any user's ticket).
+      type: list
+      elements: str
+    allowed_to_delegate_to:
+      description: C(msDS-AllowedToDelegateTo) (constrained delegation targets).
+      type: list
+      elements: str
+    alternate_credentials:
+      description: Which of C(altSecurityIdentities) and C(msDS-KeyCredentialLink) are set (logons without
+        the password).
+      type: list
+      elements: str
 """
 
 from typing import Any
@@ -177,6 +246,7 @@ from ansible_collections.scanready.windows.plugins.module_utils import _ldap
 from ansible_collections.scanready.windows.plugins.module_utils._account import (
     DEFAULT_NAME,
     Desired,
+    control_view,
     ensure_account,
     name_problem,
 )
@@ -197,6 +267,7 @@ ACCOUNT_SPEC: dict[str, dict[str, Any]] = {
     "password_never_expires": {"type": "bool", "default": True, "no_log": False},
     "privilege": {"type": "str", "default": "domain_admins", "choices": ["domain_admins", "none"]},
     "create": {"type": "bool", "default": True},
+    "adopt": {"type": "bool", "default": False},
 }
 
 
@@ -212,10 +283,11 @@ def main() -> None:
         name=params["name"], state=params["state"], password=params["password"],
         update_password=params["update_password"], path=params["path"], description=params["description"],
         password_never_expires=params["password_never_expires"], privilege=params["privilege"],
-        create=params["create"])
+        create=params["create"], adopt=params["adopt"])
     try:
         with connect(params) as conn:
-            outcome = ensure_account(conn, desired, domain=conn.settings.domain, check_mode=module.check_mode)
+            outcome = ensure_account(conn, desired, domain=conn.settings.domain, check_mode=module.check_mode,
+                                     operator=conn.settings.bind_user)
     except DomainError as exc:
         module.fail_json(msg=exc.message)
     for warning in outcome.warnings:
@@ -228,6 +300,7 @@ def main() -> None:
         "sid": account.sid if account else None,
         "groups": list(account.groups) if account else [],
         "enabled": account.enabled if account else False,
+        "control": control_view(account),
     }
     if module._diff:
         result["diff"] = outcome.diff

@@ -5,7 +5,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
-from ansible_collections.scanready.windows.plugins.module_utils import _ldap
+from ansible_collections.scanready.windows.plugins.module_utils import _acl, _ldap
 from ansible_collections.scanready.windows.plugins.module_utils._account import (
     UF_ACCOUNTDISABLE,
     UF_DONT_EXPIRE_PASSWD,
@@ -175,7 +175,10 @@ def test_diff_create_and_delete() -> None:
     diff = build_diff(None, created, password_changes=False)
     assert diff["before"] == {"state": "absent"}
     assert diff["after"] == {"state": "present", "dn": "CN=x," + USERS, "enabled": True,
-                             "password_never_expires": False, "description": None, "groups": [DA]}
+                             "password_never_expires": False, "description": None, "groups": [DA],
+                             "owner": None, "controlled_by_others": False, "foreign_aces": [],
+                             "inherited_foreign_aces": [], "risky_flags": [], "service_principal_names": [],
+                             "allowed_to_delegate_to": [], "alternate_credentials": []}
     assert build_diff(account(), None, password_changes=False)["after"] == {"state": "absent"}
 
 
@@ -185,10 +188,19 @@ def test_desired_repr_hides_the_password() -> None:
 
 # --- ensure_account against an in-memory directory ----------------------------------------------------
 
-def sid_bytes(sid: str) -> bytes:
-    parts = sid.split("-")
-    subs = [int(p) for p in parts[3:]]
-    return bytes([1, len(subs)]) + int(parts[2]).to_bytes(6, "big") + b"".join(s.to_bytes(4, "little") for s in subs)
+sid_bytes = _acl.sid_to_bytes
+FULL = 0x000F01FF
+HELPER_SID = f"{DOMAIN_SID}-1200"
+OPERATOR = "admin@corp.example.com"
+
+
+def descriptor(owner: str, *aces: _acl.Ace) -> bytes:
+    """What the DC gives a new user: Domain Admins own it, SYSTEM and Domain Admins have full control."""
+    default = (_acl.make_ace(_acl.ACCESS_ALLOWED, 0, FULL, f"{DOMAIN_SID}-512"),
+               _acl.make_ace(_acl.ACCESS_ALLOWED, 0, FULL, "S-1-5-18"),
+               _acl.make_ace(_acl.ACCESS_ALLOWED, 0, FULL, "S-1-5-32-548"),  # Account Operators
+               _acl.make_ace(_acl.ACCESS_ALLOWED, 0, 0x20, "S-1-5-10"))  # SELF
+    return _acl.SecurityDescriptor(_acl.SE_DACL_PRESENT, owner, owner, default + aces).render()
 
 
 class FakeDirectory:
@@ -202,6 +214,10 @@ class FakeDirectory:
             USERS: {"objectClass": ["container"]},
             DA: {"objectClass": ["top", "group"], "objectSid": [sid_bytes(DOMAIN_SID + "-512")],
                  "sAMAccountName": ["Domain Admins"], "member": []},
+            f"CN=admin,{USERS}": {"objectClass": ["user"], "objectSid": [sid_bytes(f"{DOMAIN_SID}-500")],
+                                  "sAMAccountName": ["admin"]},
+            f"CN=helper,{USERS}": {"objectClass": ["user"], "objectSid": [sid_bytes(HELPER_SID)],
+                                   "sAMAccountName": ["helper"]},
         }
         self.passwords: dict[str, str] = {}
         self.min_length = 7
@@ -211,6 +227,9 @@ class FakeDirectory:
         self.next_rid = 1105
 
     def _find(self, dn: str) -> str | None:
+        if dn == "":
+            self.objects.setdefault("", {"rootDomainNamingContext": [BASE]})
+            return ""
         if dn.startswith("<WKGUID="):
             return USERS
         if dn.startswith("<SID="):
@@ -230,9 +249,9 @@ class FakeDirectory:
             raise DomainError(f"no such object: {base}", _ldap.NO_SUCH_OBJECT, 32)
         if scope == "base":
             return [self._entry(found, attributes)]
-        name = ldap_filter.removeprefix("(sAMAccountName=").removesuffix(")").lower()
+        attribute, value = ldap_filter[1:-1].split("=", 1)
         return [self._entry(dn, attributes) for dn, o in self.objects.items()
-                if [v.lower() for v in o.get("sAMAccountName", [])] == [name]]
+                if [str(v).lower() for v in o.get(attribute, [])] == [value.lower()]]
 
     def add(self, dn: str, object_class: str | Sequence[str], attributes: Mapping[str, Any],
             controls: Sequence[Any] | None = None) -> None:
@@ -242,6 +261,7 @@ class FakeDirectory:
         self.writes.append(f"add {dn}")
         sid = sid_bytes(f"{DOMAIN_SID}-{self.next_rid}")
         self.objects[dn] = {"objectClass": list(object_class), "objectSid": [sid],
+                            "nTSecurityDescriptor": [descriptor(f"{DOMAIN_SID}-512")],
                             **{k: [v] for k, v in attributes.items()}}
         self.next_rid += 1
 
@@ -287,7 +307,8 @@ NEW_DN = f"CN=qualys_scanner,{USERS}"
 
 
 def run(directory: FakeDirectory, check_mode: bool = False, **overrides: Any) -> Any:
-    return ensure_account(directory, desired(**overrides), domain="corp.example.com", check_mode=check_mode)
+    return ensure_account(directory, desired(**overrides), domain="corp.example.com", check_mode=check_mode,
+                          operator=OPERATOR)
 
 
 def test_create_in_check_mode_writes_nothing() -> None:
@@ -416,3 +437,137 @@ def test_existing_account_is_not_moved() -> None:
 def test_a_missing_account_is_not_created_when_create_is_false() -> None:
     desired = Desired(name="qualys_scanner", state="disabled", create=False)
     assert plan_changes(None, desired, "CN=Domain Admins,CN=Users,DC=x") == Plan()
+
+
+# --- somebody else's account: refused, or adopted ------------------------------------------------------
+
+UF_DONT_REQ_PREAUTH = 0x400000
+SQUAT_DN = f"CN=qualys_scanner,OU=Delegated,{BASE}"
+
+
+def plant_squatter(directory: FakeDirectory, *, owner: str = HELPER_SID, aces: tuple[_acl.Ace, ...] = (),
+                   uac: int = UF_NORMAL_ACCOUNT | UF_DONT_REQ_PREAUTH) -> None:
+    """A user of the scanner's name made by someone else, with a password they know."""
+    directory.objects[SQUAT_DN] = {
+        "objectClass": ["top", "person", "organizationalPerson", "user"],
+        "objectSid": [sid_bytes(f"{DOMAIN_SID}-1300")], "sAMAccountName": ["qualys_scanner"],
+        "userAccountControl": [str(uac)], "nTSecurityDescriptor": [descriptor(owner, *aces)],
+        "servicePrincipalName": ["HTTP/squat.corp.example.com"],
+        "msDS-AllowedToDelegateTo": ["cifs/dc1.corp.example.com"],
+    }
+    directory.passwords[SQUAT_DN] = "Squatter-Knows-1"
+
+
+def helper_full_control(flags: int = 0) -> _acl.Ace:
+    return _acl.make_ace(_acl.ACCESS_ALLOWED, flags, FULL, HELPER_SID)
+
+
+def test_an_account_someone_else_owns_is_refused_and_left_alone() -> None:
+    directory = FakeDirectory()
+    plant_squatter(directory, aces=(helper_full_control(),))
+    for check_mode in (True, False):
+        with pytest.raises(DomainError) as err:
+            run(directory, check_mode=check_mode)
+        message = err.value.message
+        assert err.value.cause == "foreign"
+        assert message.startswith(f"qualys_scanner already exists as {SQUAT_DN} and someone else controls it: "
+                                  f"owner CN=helper,{USERS} ({HELPER_SID}) is not Domain Admins")
+        assert f"explicit ACEs: allow {HELPER_SID} mask 0x000f01ff = CN=helper,{USERS}" in message
+        assert "adopt: true" in message and "scanready_account_adopt" in message
+    assert directory.writes == [] and directory.binds == 0
+    assert directory.objects[DA]["member"] == []
+
+
+def test_a_foreign_explicit_ace_alone_is_refused() -> None:
+    directory = FakeDirectory()
+    reset = _acl.make_ace(_acl.ACCESS_ALLOWED, 0, _acl.DS_CONTROL_ACCESS, HELPER_SID)  # every extended right
+    plant_squatter(directory, owner=f"{DOMAIN_SID}-512", aces=(reset,), uac=UF_NORMAL_ACCOUNT)
+    with pytest.raises(DomainError, match=r"someone else controls it: explicit ACEs: allow S-1-5-21-1-2-3-1200"):
+        run(directory)
+
+
+def test_owned_by_the_operator_and_ad_defaults_are_not_foreign() -> None:
+    directory = FakeDirectory()
+    plant_squatter(directory, owner=f"{DOMAIN_SID}-500", uac=UF_NORMAL_ACCOUNT | UF_DONT_EXPIRE_PASSWD)
+    del directory.objects[SQUAT_DN]["servicePrincipalName"], directory.objects[SQUAT_DN]["msDS-AllowedToDelegateTo"]
+    outcome = run(directory)
+    assert outcome.changed and outcome.warnings == []
+    control = outcome.diff["before"]
+    assert control["owner"] == f"the operator {OPERATOR} ({DOMAIN_SID}-500)"
+    assert not control["controlled_by_others"] and control["foreign_aces"] == []
+
+
+def test_risky_settings_on_a_trusted_account_are_reported_not_changed() -> None:
+    directory = FakeDirectory()
+    plant_squatter(directory, owner=f"{DOMAIN_SID}-512")
+    outcome = run(directory)
+    assert outcome.warnings == ["qualys_scanner (" + SQUAT_DN + ") has DONT_REQ_PREAUTH, servicePrincipalName set, "
+                                "msDS-AllowedToDelegateTo set; adopt: true clears them"]
+    assert outcome.account.risky_flags == ["DONT_REQ_PREAUTH"]
+    assert directory.objects[SQUAT_DN]["servicePrincipalName"] == ["HTTP/squat.corp.example.com"]
+
+
+def test_adopting_takes_it_over_in_order_then_changes_nothing() -> None:
+    directory = FakeDirectory()
+    plant_squatter(directory, aces=(helper_full_control(),))
+    check = run(directory, check_mode=True, adopt=True)
+    assert check.changed and directory.writes == []
+    assert check.diff["before"]["controlled_by_others"] and not check.diff["after"]["controlled_by_others"]
+    assert check.diff["after"]["owner"] == f"Domain Admins ({DOMAIN_SID}-512)"
+    assert check.diff["after"]["password"] == "(changed, not shown)"
+
+    adopted = run(directory, adopt=True)
+    assert adopted.changed
+    # Owner and ACL first, so the squatter cannot undo the rest meanwhile; Domain Admins last.
+    assert directory.writes == [f"modify {SQUAT_DN} {attribute}" for attribute in (
+        "nTSecurityDescriptor", "unicodePwd", "servicePrincipalName", "msDS-AllowedToDelegateTo",
+        "userAccountControl")] + [f"modify {DA} member"]
+    sd = _acl.parse_sd(directory.objects[SQUAT_DN]["nTSecurityDescriptor"][0])
+    assert sd.owner == f"{DOMAIN_SID}-512" and HELPER_SID not in {ace.sid for ace in sd.dacl}
+    assert directory.passwords[SQUAT_DN] == PASSWORD
+    assert int(directory.objects[SQUAT_DN]["userAccountControl"][0]) == UF_NORMAL_ACCOUNT | UF_DONT_EXPIRE_PASSWD
+    assert directory.objects[SQUAT_DN]["servicePrincipalName"] == []
+    assert adopted.account.control is not None and not adopted.account.needs_adoption
+
+    writes = len(directory.writes)
+    again = run(directory, adopt=True)
+    assert not again.changed and len(directory.writes) == writes
+
+
+def test_adopting_stops_inheriting_a_containers_foreign_aces() -> None:
+    directory = FakeDirectory()
+    inherited = helper_full_control(_acl.INHERITED)
+    plant_squatter(directory, owner=f"{DOMAIN_SID}-512", aces=(inherited,), uac=UF_NORMAL_ACCOUNT)
+    del directory.objects[SQUAT_DN]["servicePrincipalName"], directory.objects[SQUAT_DN]["msDS-AllowedToDelegateTo"]
+    plain = run(directory, check_mode=True)
+    assert any("inherits ACEs from its container" in w for w in plain.warnings)
+    assert plain.diff["before"]["inherited_foreign_aces"] == [
+        f"allow {HELPER_SID} mask 0x000f01ff = CN=helper,{USERS}"]
+    run(directory, adopt=True)
+    sd = _acl.parse_sd(directory.objects[SQUAT_DN]["nTSecurityDescriptor"][0])
+    assert sd.control & _acl.SE_DACL_PROTECTED
+    assert HELPER_SID not in {ace.sid for ace in sd.dacl}
+    assert not any(ace.inherited for ace in sd.dacl)
+
+
+def test_adopting_needs_the_password() -> None:
+    directory = FakeDirectory()
+    plant_squatter(directory)
+    with pytest.raises(DomainError, match="adopting qualys_scanner sets its password in the same run"):
+        run(directory, adopt=True, password=None)
+    assert directory.writes == []
+
+
+def test_a_malformed_descriptor_is_a_clear_error() -> None:
+    directory = FakeDirectory()
+    plant_squatter(directory)
+    directory.objects[SQUAT_DN]["nTSecurityDescriptor"] = [b"\x01\x00\x04\x80" + b"\xff" * 16]
+    with pytest.raises(DomainError, match=f"the nTSecurityDescriptor of {SQUAT_DN} is unusable: .*nothing was changed"):
+        run(directory)
+
+
+def test_removing_a_squatted_account_is_allowed() -> None:
+    directory = FakeDirectory()
+    plant_squatter(directory)
+    assert run(directory, state="absent").changed
+    assert SQUAT_DN not in directory.objects
