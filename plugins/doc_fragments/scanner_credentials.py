@@ -11,6 +11,9 @@ options:
     description:
       - The scanner account's logon name (C(sAMAccountName)); C(DOMAIN\name) and C(name@domain) are
         accepted and the bare name is used.
+      - A name with characters a logon name cannot hold (any of C("/\[]:;|=,+*?<>@) and control
+        characters), longer than 20 characters, or beginning with C(-) fails the module before anything
+        is tried. Letters outside ASCII are allowed, as in Active Directory.
     type: str
     required: true
     aliases: [account_name]
@@ -34,28 +37,44 @@ options:
         the service tickets.
       - Defaults to O(domain), which resolves to the domain's DCs where DNS is the domain's.
     type: str
+  allow_ntlm:
+    description:
+      - Try NTLM (NTLMv2, and NTLMv1 with O(allow_ntlmv1)) when Kerberos does not work, and check the
+        account with one NTLM logon at the DC when its KDC cannot be reached.
+      - Set to V(false) in an estate that authenticates with Kerberos only, to keep the account's NTLM
+        responses (which a relay or an offline guess can use) off the wire. Targets without Kerberos
+        (no DNS name, no ticket) are then reported as not logged on, with the reason.
+    type: bool
+    default: true
+    version_added: 0.2.0
   allow_ntlmv1:
     description:
       - Also try NTLMv1 when Kerberos and NTLMv2 did not work. Off by default, and then never tried.
-      - Only turn it on when the scanner's Windows authentication record allows NTLMv1 too.
+      - Only turn it on when the scanner's Windows authentication record allows NTLMv1 too. Needs
+        O(allow_ntlm).
     type: bool
     default: false
   connect_timeout:
     description:
-      - Seconds to wait for a target (or the DC) to accept TCP and answer the SMB negotiation.
+      - Seconds to wait for a target (or the DC) to accept TCP and answer the SMB negotiation, from 1
+        to 3600.
       - A target that does not answer in time is reported as C(unreachable) (filtered).
     type: int
     default: 5
   target_timeout:
     description:
-      - Seconds one target may take in total, from connecting to the last check.
+      - Seconds one target may take in total, from connecting to the last check (every connection,
+        including the DCOM ones for WMI, is bounded by it), from 1 to 3600.
       - Checks not finished in time are reported as C(timeout) and those after them as not reached.
         About 30 requests are made per target, so a healthy host needs well under a second.
     type: int
     default: 15
 notes:
   - "Runs on the controller (C(delegate_to: localhost)) and talks SMB 2/3, DCE/RPC and DCOM to the
-    targets, as a vulnerability scanner does. Nothing on a target is written, started or changed."
+    targets, as a vulnerability scanner does. Nothing on a target is written or changed, and no service
+    is started on purpose; but on Windows 8 / Server 2012 and later, opening the winreg pipe (the
+    registry checks) trigger-starts a stopped Remote Registry service that is not disabled, as any
+    remote registry client does."
   - "Authentication schemes are tried in the scanner's order: Kerberos AES, Kerberos RC4, NTLMv2,
     then NTLMv1 only with O(allow_ntlmv1). The first that works is reported."
   - Kerberos tickets come from MIT Kerberos (C(kinit), C(kvno)) with a private configuration and
@@ -63,7 +82,15 @@ notes:
     DNS name (for the SPN C(cifs/<fqdn>)).
   - Lockout guard. A refused password, or a locked, disabled or expired account, at the DC ends the
     run before any target is contacted. A target that refuses the account stops every further
-    logon attempt of the run.
+    logon attempt of the run. A Kerberos pre-flight that times out (the KDC may have counted it) also
+    ends the run; only a KDC that cannot be reached at all leads to the one NTLM logon at the DC.
+  - "The refusal is recorded on the controller for the account and domain, for 15 minutes, in a file
+    (mode 0600, named by a hash of account and domain, holding who refused what and when, never the
+    password) under C($XDG_RUNTIME_DIR/scanready-lockout), else C(~/.cache/scanready-lockout), else
+    C(<tmp>/scanready-lockout-<uid>). Every verify module call for that account refuses to try while
+    it exists, so per-host tasks at any C(--forks) make at most one bad logon between them (parallel
+    calls take turns on a lock for the pre-flight). The error names the file: fix the password, then
+    delete the file, or wait until it expires."
   - Set the account once per play with C(module_defaults) for C(group/scanready.windows.verify).
 requirements:
   - impacket (Python library on the controller)

@@ -285,10 +285,11 @@ class KerberosClient:
     def login(self, password: str) -> str:
         """Get the TGT (one AS-REQ). Returns kinit's warnings (e.g. password expiry), else ''."""
         try:
-            proc = _run_bounded(["kinit", self.principal], stdin=password + "\n", env=self._env(self._tgt),
+            # "--": a principal that begins with "-" is a name, never an option.
+            proc = _run_bounded(["kinit", "--", self.principal], stdin=password + "\n", env=self._env(self._tgt),
                                 timeout=self.timeout)
         except FileNotFoundError as exc:
-            raise KerberosError("error", "MIT Kerberos (kinit) is not installed on the controller") from exc
+            raise KerberosError("unavailable", "MIT Kerberos (kinit) is not installed on the controller") from exc
         except TimeoutError as exc:
             raise KerberosError("timeout", f"the KDC did not answer within {self.timeout:.0f} s") from exc
         if proc.returncode != 0:
@@ -313,7 +314,7 @@ class KerberosClient:
         ccache = self._dir / f"ticket-{os.getpid()}-{next(self._numbers)}.ccache"
         try:
             shutil.copyfile(self._tgt, ccache)
-            proc = _run_bounded(["kvno", spn], env=self._env(ccache), timeout=self.timeout)
+            proc = _run_bounded(["kvno", "--", spn], env=self._env(ccache), timeout=self.timeout)
             if proc.returncode != 0:
                 return kvno_reason(proc.stderr)
             wanted = f"{spn}@{self.realm}".upper()

@@ -11,8 +11,9 @@ from __future__ import annotations
 import contextlib
 import re
 import socket
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -140,6 +141,11 @@ FIXES: Final[dict[tuple[str, str], str]] = {
     ("wmi", "unreachable"): RPC_FIREWALL,
     ("wmi", "timeout"): SLOW,
     ("wmi", "error"): "See the detail.",
+    ("smb_signing", "signing_not_required"): (
+        "Advisory (not needed for scanning): require SMB signing on the host, so that a relay of the scanner "
+        "account's logon to it is refused: Computer Configuration > Windows Settings > Security Settings > Local "
+        "Policies > Security Options > 'Microsoft network server: Digitally sign communications (always)': "
+        "Enabled."),
 }
 
 
@@ -155,6 +161,17 @@ def fix_for(kind: str, cls: str, subject: str = "") -> str | None:
 
 def failed(kind: str, cls: str, detail: str, required: bool, subject: str = "") -> Check:
     return Check(False, cls, required, detail, fix_for(kind, cls, subject))
+
+
+def signing_check(required: bool | None) -> Check:
+    """Advisory: does the host require SMB signing (its negotiate answer's SecurityMode)? Never decides
+    readiness; a host that does not require it accepts a relayed logon of the scanner account."""
+    if required is None:
+        return not_tested("not tested: the negotiate answer was not seen", False)
+    if required:
+        return passed("the host requires SMB signing (SMB2_NEGOTIATE_SIGNING_REQUIRED)", False)
+    return failed("smb_signing", "signing_not_required", "the host allows unsigned SMB sessions (signing is not "
+                  "required in its negotiate answer)", False)
 
 
 # ---------------------------------------------------------------- errors
@@ -437,6 +454,43 @@ def dcom_activator(address: str, timeout: float) -> None:
             dce.disconnect()
 
 
+_dcom_deadline = threading.local()
+
+
+def _install_connect_bound() -> None:
+    """Bound every DCE/RPC TCP connection this thread opens by its target's deadline.
+
+    impacket's DCOM opens further connections inside its calls (the object's binding, with a fixed
+    300 s connect timeout) and offers no way to pass a timeout; the wrapper clamps whatever timeout it
+    sets to the time the thread's target has left. Threads without a deadline are untouched.
+    """
+    from impacket.dcerpc.v5 import transport
+
+    current = transport.TCPTransport.set_connect_timeout
+    if getattr(current, "scanready_bound", False):
+        return
+
+    def bounded(self: Any, timeout: float) -> None:
+        deadline = getattr(_dcom_deadline, "at", None)
+        if deadline is not None:
+            timeout = max(0.1, min(timeout, deadline - time.monotonic()))
+        current(self, timeout)
+
+    bounded.scanready_bound = True  # type: ignore[attr-defined]
+    transport.TCPTransport.set_connect_timeout = bounded
+
+
+@contextlib.contextmanager
+def dcom_deadline(deadline: float) -> Iterator[None]:
+    """Within the block, no DCE/RPC connection of this thread waits past `deadline` (time.monotonic)."""
+    _install_connect_bound()
+    _dcom_deadline.at = deadline
+    try:
+        yield
+    finally:
+        _dcom_deadline.at = None
+
+
 def dcom_connect(address: str, dns_name: str, creds: Credentials, ticket: Any, timeout: float) -> Any:
     """A DCOM connection to the host's activator at Packet Privacy, authenticated as the session was."""
     from impacket.dcerpc.v5.dcomrt import DCOMConnection
@@ -456,13 +510,21 @@ def probe_wmi(session: Session, creds: Credentials, tickets: TicketSource | None
               results: dict[str, Check], connect: DcomConnect = dcom_connect,
               activator: ActivatorProbe = dcom_activator) -> None:
     """Log on to each namespace through IWbemLevel1Login at Packet Privacy, as the scanner does,
-    with the scheme the session used (Kerberos needs a host/<fqdn> ticket)."""
-    from impacket.dcerpc.v5.dcom import wmi
-    from impacket.dcerpc.v5.dtypes import NULL
-
+    with the scheme the session used (Kerberos needs a host/<fqdn> ticket). No connection waits past
+    the target's deadline."""
     names = [f"wmi:{ns}" for ns in namespaces]
     if not names:
         return
+    with dcom_deadline(session.deadline):
+        _wmi_logons(session, creds, tickets, namespaces, names, results, connect, activator)
+
+
+def _wmi_logons(session: Session, creds: Credentials, tickets: TicketSource | None, namespaces: Sequence[str],
+                names: Sequence[str], results: dict[str, Check], connect: DcomConnect,
+                activator: ActivatorProbe) -> None:
+    from impacket.dcerpc.v5.dcom import wmi
+    from impacket.dcerpc.v5.dtypes import NULL
+
     endpoint = session.endpoint
     dcom = None
     try:

@@ -2,8 +2,11 @@
 """A fleet verified at once: the lockout guard, names and tickets, concurrent probes, the result.
 
 1. The guard: one Kerberos AS-REQ for the account at the DC (kinit) before any target is touched;
-   when the KDC cannot be asked, one NTLM session at the DC instead. A refused password, a locked,
-   disabled or expired account ends the run there with one message.
+   when the KDC cannot be reached (so the password was not checked), one NTLM session at the DC
+   instead, unless NTLM is not allowed. A refused password, a locked, disabled or expired account ends
+   the run there with one message, and is recorded on the controller (_lockout) so that every later
+   verify module call for the account refuses to try: at most one bad logon per run, however many
+   module calls the run makes, in parallel or not.
 2. Each target's DNS name (the inventory name when it is one, else reverse DNS, else a PTR record
    in the DC's DNS); its Kerberos service ticket is asked for when its worker gets to it.
 3. The targets, spread over worker processes (impacket is pure Python: one process per core) each
@@ -19,6 +22,7 @@ import ipaddress
 import math
 import multiprocessing
 import os
+import re
 import signal
 import socket
 import threading
@@ -35,6 +39,13 @@ from ansible_collections.scanready.windows.plugins.module_utils._kerberos import
     KerberosError,
     ServiceTicket,
 )
+from ansible_collections.scanready.windows.plugins.module_utils._lockout import (
+    LockoutRecord,
+    RecordError,
+    Refusal,
+    private_dir,
+    record_dir,
+)
 from ansible_collections.scanready.windows.plugins.module_utils._probes import (
     Check,
     Unfinished,
@@ -45,6 +56,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._probes import (
     probe_services,
     probe_shares,
     probe_wmi,
+    signing_check,
     split_key,
 )
 from ansible_collections.scanready.windows.plugins.module_utils._smb import (
@@ -61,10 +73,18 @@ DEFAULT_SHARES: Final = ("C$", "ADMIN$", "IPC$")
 DEFAULT_KEYS: Final = ("HKLM\\Software",)
 DEFAULT_SERVICES: Final = ("RemoteRegistry", "LanmanServer", "MpsSvc")
 DEFAULT_NAMESPACES: Final = ("root\\cimv2\\security\\microsofttpm", "root\\CIMV2\\TerminalServices")
-# Classes that mean the account itself is refused: the guard stops on them.
+# Classes that mean the account itself is refused: the guard stops on them, and records them.
 ACCOUNT_CLASSES: Final = frozenset(CREDENTIAL_STATUSES.values())
+# kinit failures after which the KDC cannot have checked the password: only these may fall back to
+# NTLM at the DC. A timeout is not one of them (the KDC may have counted a bad logon and not answered).
+KDC_NOT_ASKED: Final = frozenset({"unreachable", "refused", "unavailable"})
+# Bounds for the run options: beyond them a value is a typo, not a wish.
+MAX_TIMEOUT_S: Final = 3600
+MAX_WORKERS: Final = 1024
 # A thread still busy this long after its target's time is up is left behind (its result: timeout).
 GRACE_S: Final = 2.0
+# A worker still running this long after its last target's time plus grace is killed.
+WORKER_SLACK_S: Final = 30.0
 TARGETS_PER_PROCESS: Final = 40
 RESOLVE_THREADS: Final = 32
 
@@ -94,8 +114,9 @@ class CheckSet:
     wmi_namespaces: tuple[str, ...] = DEFAULT_NAMESPACES
 
     def names(self) -> list[str]:
-        return (["logon"] + [f"share:{s}" for s in self.shares] + [f"registry:{k}" for k in self.registry_keys]
-                + [f"service:{s}" for s in self.services] + [f"wmi:{n}" for n in self.wmi_namespaces])
+        return (["logon", "smb_signing"] + [f"share:{s}" for s in self.shares]
+                + [f"registry:{k}" for k in self.registry_keys] + [f"service:{s}" for s in self.services]
+                + [f"wmi:{n}" for n in self.wmi_namespaces])
 
 
 def required_check(name: str) -> bool:
@@ -188,7 +209,14 @@ def preflight(creds: Credentials, dc: str, timeout: float) -> tuple[KerberosClie
         if exc.cls in ACCOUNT_CLASSES:
             cls = _refine_revoked(creds, dc, timeout) if exc.cls == "account_locked" else exc.cls
             raise GuardStop(cls, _guard_message(creds, dc, cls, f"Kerberos: {exc.message}")) from None
-        # The KDC could not be asked (or not with AES): one NTLM logon at the DC instead.
+        if exc.cls not in KDC_NOT_ASKED:
+            raise GuardStop(exc.cls, f"The Kerberos AS-REQ for {creds.username}@{creds.realm} to {dc} failed "
+                                     f"({exc.message}); the KDC may have checked the password, so NTLM is not tried "
+                                     "after it. No target was contacted.") from None
+        if not creds.allow_ntlm:
+            raise GuardStop(exc.cls, f"Kerberos to {dc} failed ({exc.message}) and allow_ntlm is false, so the "
+                                     "account is not checked with NTLM either. No target was contacted.") from None
+        # The KDC was not reached (or knows no AES): one NTLM logon at the DC instead.
         _ntlm_at_dc(creds, dc, timeout, f"Kerberos AS-REQ to {dc} failed: {exc.message}")
         return None, f"Kerberos is not available: {exc.message}", [
             f"Kerberos to {dc} failed ({exc.message}); the account was checked with NTLM at the DC instead, "
@@ -200,8 +228,7 @@ def preflight(creds: Credentials, dc: str, timeout: float) -> tuple[KerberosClie
 
 def _ntlm_at_dc(creds: Credentials, dc: str, timeout: float, why: str) -> None:
     try:
-        address = socket.getaddrinfo(dc, 445, socket.AF_INET, socket.SOCK_STREAM)[0][4][0]
-        conn = connect(Endpoint(str(address), None), timeout)
+        conn = connect(Endpoint(ipv4_address(dc, 445), None), timeout)
     except (OSError, SessionFailure) as exc:
         detail = exc.detail if isinstance(exc, SessionFailure) else str(exc)
         raise GuardStop("unreachable", f"Cannot check the account at the domain controller before touching the "
@@ -221,7 +248,9 @@ def _ntlm_at_dc(creds: Credentials, dc: str, timeout: float, why: str) -> None:
 def _refine_revoked(creds: Credentials, dc: str, timeout: float) -> str:
     """The KDC says only "revoked" for locked and disabled accounts; the DC's NTLM answer tells
     which. A locked account's logon is refused before its password is checked, so it adds no bad
-    logon; a disabled one's adds one only if the password is wrong too."""
+    logon; a disabled one's adds one only if the password is wrong too. Without NTLM: "locked"."""
+    if not creds.allow_ntlm:
+        return "account_locked"
     try:
         _ntlm_at_dc(creds, dc, timeout, "revoked")
     except GuardStop as stop:
@@ -231,7 +260,7 @@ def _refine_revoked(creds: Credentials, dc: str, timeout: float) -> str:
 
 GUARD_REASONS: Final[dict[str, str]] = {
     "logon_failure": "refused the password (or knows no such account)",
-    "account_locked": "says the account is locked out",
+    "account_locked": "says the account is locked out (or disabled)",
     "account_disabled": "says the account is disabled",
     "account_expired": "says the account has expired",
     "password_expired": "says the account's password has expired",
@@ -244,7 +273,52 @@ def _guard_message(creds: Credentials, dc: str, cls: str, seen: str) -> str:
             "contacted, so that no further failed logon counts towards a lockout.")
 
 
+@contextlib.contextmanager
+def recorded_guard(creds: Credentials, dc: str) -> Iterator[LockoutRecord]:
+    """The account's record, held exclusively: refuses at once when a refusal is recorded; records
+    the refusal when the block raises GuardStop for the account (a wrong password, locked, ...)."""
+    try:
+        record = LockoutRecord(private_dir(record_dir()), creds.username, creds.realm)
+        with record.exclusive():
+            refused = record.read()
+            if refused is not None:
+                raise GuardStop(refused.cls, record.message(refused))
+            try:
+                yield record
+            except GuardStop as stop:
+                if stop.cls in ACCOUNT_CLASSES:
+                    record.write(Refusal(record.account, f"the domain controller {dc}", stop.cls,
+                                         GUARD_REASONS.get(stop.cls, "refused the account"), time.time()))
+                    stop.message += f" Later verify runs for the account stop before trying, until {record.path} " \
+                                    "is deleted or expires."
+                raise
+    except RecordError as exc:
+        raise GuardStop("error", f"The lockout guard cannot keep its record: {exc}. No target was "
+                                 "contacted.") from None
+
+
 # ---------------------------------------------------------------- names
+
+def ipv4_address(name: str, port: int) -> str:
+    """The IPv4 address `name` resolves to; OSError with a readable reason (also for names that
+    cannot be encoded, such as `web01..corp`, where getaddrinfo raises UnicodeError)."""
+    try:
+        return str(socket.getaddrinfo(name, port, socket.AF_INET, socket.SOCK_STREAM)[0][4][0])
+    except UnicodeError:
+        raise OSError(f"{name!r} is not a valid host name (an empty or too long label, or characters DNS cannot "
+                      "carry)") from None
+    except OSError as exc:
+        raise OSError(exc.strerror or str(exc)) from None
+
+
+def target_problem(text: str) -> str | None:
+    """Why a target's name or address cannot be verified (IPv6, a network), or None."""
+    if "/" in text:
+        return f"{text!r} is a network, not a host: list the hosts (or inventory names) to verify"
+    if ":" in text:
+        return f"{text!r} is an IPv6 address (or has a port): the verifier reaches targets over IPv4 on TCP 445"
+    return None
+
 
 ReverseLookup = Callable[[str], str]
 
@@ -254,12 +328,15 @@ def resolve(targets: Sequence[TargetSpec], ask_dc: ReverseLookup | None = None) 
     else the DC's DNS through `ask_dc`)."""
     def one(item: tuple[int, TargetSpec]) -> Job:
         index, spec = item
-        address = spec.address
-        if not address:
+        address = spec.address or spec.name
+        problem = target_problem(address)
+        if problem:
+            return Job(index, spec.name, None, problem)
+        if not _is_address(address):
             try:
-                address = str(socket.getaddrinfo(spec.name, 445, socket.AF_INET, socket.SOCK_STREAM)[0][4][0])
+                address = ipv4_address(address, 445)
             except OSError as exc:
-                return Job(index, spec.name, None, f"the name {spec.name} does not resolve ({exc.strerror or exc})")
+                return Job(index, spec.name, None, f"the name {address} does not resolve ({exc})")
         return Job(index, spec.name, Endpoint(address, *dns_name(spec.name, address, ask_dc)))
 
     with ThreadPoolExecutor(max_workers=max(1, min(RESOLVE_THREADS, len(targets)))) as pool:
@@ -285,7 +362,7 @@ def dns_name(name: str, address: str, ask_dc: ReverseLookup | None = None) -> tu
         return named, ""
     try:
         found = _fqdn(socket.gethostbyaddr(address)[0])
-    except OSError:
+    except (OSError, UnicodeError):
         found = None
     if found is None and ask_dc is not None:
         found = _fqdn(ask_dc(address))
@@ -302,7 +379,7 @@ def dc_reverse_lookup(dc: str, timeout: float) -> ReverseLookup | None:
     try:
         import dns.exception
         import dns.resolver
-        server = str(socket.getaddrinfo(dc, 53, socket.AF_INET, socket.SOCK_DGRAM)[0][4][0])
+        server = ipv4_address(dc, 53)
     except (ImportError, OSError):
         return None
     silent = threading.Event()  # the DC's DNS did not answer once: not asked again in this run
@@ -362,6 +439,7 @@ def verify_target(job: Job, plan: Plan, stop: StopFlag, progress: Progress) -> N
             found["logon"] = failed("logon", exc.cls, exc.detail, True)
         return
     found["logon"] = passed(session.detail, True)
+    found["smb_signing"] = signing_check(session.signing_required)
     progress.scheme = session.scheme
     try:
         probe_shares(session, plan.checks.shares, found)
@@ -416,9 +494,11 @@ Work = Callable[[Job, StopFlag, Progress], None]
 
 
 def run_shard(jobs: Sequence[Job], work: Work, stop: StopFlag, threads: int, target_timeout: float,
-              names: Sequence[str]) -> list[dict[str, Any]]:
+              names: Sequence[str], done: Callable[[Job, dict[str, Any]], None] = lambda job, host: None,
+              ) -> list[dict[str, Any]]:
     """Verify `jobs` with a bounded thread pool; a target still running past its time plus a grace
-    is reported as timed out and its thread left behind (the caller's process exits under it)."""
+    is reported as timed out and its thread left behind (the caller's process exits under it).
+    `done` gets each target's result as soon as it is known."""
     progress = {job.index: Progress() for job in jobs}
     results: dict[int, dict[str, Any]] = {}
     pool = ThreadPoolExecutor(max_workers=max(1, threads))
@@ -434,6 +514,7 @@ def run_shard(jobs: Sequence[Job], work: Work, stop: StopFlag, threads: int, tar
                 job = futures[future]
                 results[job.index] = host_result(job, progress[job.index], names, now, False, target_timeout,
                                                  stop.is_set())
+                done(job, results[job.index])
             for future in list(pending):
                 job = futures[future]
                 started = progress[job.index].started
@@ -441,6 +522,7 @@ def run_shard(jobs: Sequence[Job], work: Work, stop: StopFlag, threads: int, tar
                     pending.discard(future)
                     results[job.index] = host_result(job, progress[job.index], names, now, True, target_timeout,
                                                      stop.is_set())
+                    done(job, results[job.index])
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     return [results[job.index] for job in jobs]
@@ -457,8 +539,10 @@ def _guarded(work: Work, job: Job, stop: StopFlag, progress: Progress) -> None:
 
 def run_fleet(jobs: Sequence[Job], work: Work, options: RunOptions, names: Sequence[str],
               stop: StopFlag | None = None, cleanup: Callable[[], None] = lambda: None) -> list[dict[str, Any]]:
-    """Spread the jobs over forked worker processes, each with its share of the threads.
-    `cleanup` runs in each worker before it exits (e.g. to remove the ccaches it made)."""
+    """Spread the jobs over forked worker processes, each with its share of the threads. Each worker
+    sends every target's result as it finishes, so a worker killed at its deadline loses only the
+    targets it had not finished. `cleanup` runs in each worker before it exits (e.g. to remove the
+    ccaches it made)."""
     if not jobs:
         return []
     processes = options.processes or min(os.cpu_count() or 1, math.ceil(len(jobs) / TARGETS_PER_PROCESS))
@@ -476,7 +560,7 @@ def run_fleet(jobs: Sequence[Job], work: Work, options: RunOptions, names: Seque
         sender.close()
         workers.append((proc, receiver, shard))
     per_shard = max(len(s) for s in shards)
-    deadline = time.monotonic() + math.ceil(per_shard / threads) * (options.target_timeout + GRACE_S) + 30
+    deadline = time.monotonic() + math.ceil(per_shard / threads) * (options.target_timeout + GRACE_S) + WORKER_SLACK_S
     collected: dict[int, dict[str, Any]] = {}
     waiting = [receiver for _proc, receiver, _shard in workers]
     while waiting:
@@ -485,10 +569,12 @@ def run_fleet(jobs: Sequence[Job], work: Work, options: RunOptions, names: Seque
             break
         for receiver in waiting[:]:
             if receiver in ready:
-                waiting.remove(receiver)
-                with contextlib.suppress(EOFError, OSError):  # a worker that died: its targets are reported below
-                    for entry in receiver.recv():
-                        collected[entry["index"]] = entry["host"]
+                try:
+                    entry = receiver.recv()
+                except (EOFError, OSError):  # the worker is done, or died: its missing targets are reported below
+                    waiting.remove(receiver)
+                    continue
+                collected[entry["index"]] = entry["host"]
     for proc, receiver, _shard in workers:
         if proc.is_alive():
             proc.kill()
@@ -509,9 +595,14 @@ def run_fleet(jobs: Sequence[Job], work: Work, options: RunOptions, names: Seque
 def _worker(jobs: list[Job], work: Work, stop: StopFlag, threads: int, target_timeout: float,
             names: Sequence[str], sender: Connection, cleanup: Callable[[], None]) -> None:
     code = 0
+    lock = threading.Lock()  # one message at a time on the pipe
+
+    def send(job: Job, host: dict[str, Any]) -> None:
+        with lock:
+            sender.send({"index": job.index, "host": host})
+
     try:
-        hosts = run_shard(jobs, work, stop, threads, target_timeout, names)
-        sender.send([{"index": job.index, "host": host} for job, host in zip(jobs, hosts, strict=True)])
+        run_shard(jobs, work, stop, threads, target_timeout, names, send)
     except BaseException:
         code = 1
     finally:
@@ -551,7 +642,8 @@ def _terminated_as_exit() -> Iterator[None]:
 
 def _verify(targets: Sequence[TargetSpec], creds: Credentials, dc: str, checks: CheckSet, options: RunOptions,
             started: float) -> Outcome:
-    client, unavailable, warnings = preflight(creds, dc, max(options.connect_timeout, 10.0))
+    with recorded_guard(creds, dc) as record:
+        client, unavailable, warnings = preflight(creds, dc, max(options.connect_timeout, 10.0))
     tickets = Tickets(creds, dc, max(options.connect_timeout, 10.0), client, unavailable)
     try:
         jobs = resolve(targets, dc_reverse_lookup(dc, min(options.connect_timeout, 5.0)))
@@ -567,6 +659,10 @@ def _verify(targets: Sequence[TargetSpec], creds: Credentials, dc: str, checks: 
     if stop.is_set():
         refused = next((h for h in hosts if h["checks"]["logon"]["class"] in ACCOUNT_CLASSES), None)
         where = f" at {refused['name']}" if refused else ""
+        if refused:
+            logon = refused["checks"]["logon"]
+            record.write(Refusal(record.account, f"the target {refused['name']}", logon["class"], logon["detail"],
+                                 time.time()))
         warnings.append(f"A target refused the account{where}; every further logon attempt was stopped so that "
                         "the account is not locked out. Targets not tried are reported as not_tested.")
     ready = sum(1 for h in hosts if h["ready"])
@@ -590,6 +686,7 @@ SCANNER_CREDENTIALS_SPEC: Final[dict[str, dict[str, Any]]] = {
     "domain": {"type": "str", "required": True},
     "dc": {"type": "str"},
     "allow_ntlmv1": {"type": "bool", "default": False},
+    "allow_ntlm": {"type": "bool", "default": True},
     "connect_timeout": {"type": "int", "default": 5},
     "target_timeout": {"type": "int", "default": 15},
 }
@@ -605,16 +702,35 @@ SINGLE_TARGET_SPEC: Final[dict[str, dict[str, Any]]] = {
 def settings_from(params: dict[str, Any], workers: int = 1) -> tuple[Credentials, str, RunOptions]:
     """Credentials, DC and run options from module parameters; ValueError names a bad one."""
     for option in ("connect_timeout", "target_timeout"):
-        if params[option] < 1:
-            raise ValueError(f"{option} must be at least 1 second, not {params[option]}")
+        if not 1 <= params[option] <= MAX_TIMEOUT_S:
+            raise ValueError(f"{option} must be between 1 and {MAX_TIMEOUT_S} seconds, not {params[option]}")
     if params["connect_timeout"] > params["target_timeout"]:
         raise ValueError("connect_timeout must not be longer than target_timeout")
-    if workers < 1:
-        raise ValueError(f"workers must be at least 1, not {workers}")
-    creds = Credentials.parse(params["username"], params["password"], params["domain"], params["allow_ntlmv1"])
+    if not 1 <= workers <= MAX_WORKERS:
+        raise ValueError(f"workers must be between 1 and {MAX_WORKERS}, not {workers}")
+    creds = Credentials.parse(params["username"], params["password"], params["domain"], params["allow_ntlmv1"],
+                              params.get("allow_ntlm", True))
+    problem = domain_problem(creds.domain)
+    if problem:
+        raise ValueError(f"domain: {problem}")
     dc = (params.get("dc") or creds.domain).strip()
+    problem = None if _is_address(dc) and ":" not in dc else domain_problem(dc)
+    if problem:
+        raise ValueError(f"dc: {problem}")
     options = RunOptions(float(params["connect_timeout"]), float(params["target_timeout"]), workers)
     return creds, dc, options
+
+
+DNS_LABEL: Final = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)")
+
+
+def domain_problem(name: str) -> str | None:
+    """Why `name` is not a DNS name this verifier can use (for a realm, a KDC, a host), or None."""
+    labels = name.lower().rstrip(".").split(".")
+    if len(name) > 253 or not all(DNS_LABEL.fullmatch(label) for label in labels):
+        return (f"{name!r} is not a DNS name (letters, digits, '-' and '_' in labels of 1 to 63 characters, "
+                "separated by single dots)")
+    return None
 
 
 def checked_names(kind: str, values: Sequence[str]) -> tuple[str, ...]:

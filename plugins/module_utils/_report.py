@@ -46,6 +46,7 @@ CLASS_LABELS = {
     "service_unknown": "Service state unknown",
     "wmi_access_denied": "WMI access denied at Packet Privacy",
     "wmi_unavailable": "WMI unavailable",
+    "signing_not_required": "SMB signing not required (advisory)",
     "not_tested": "Not tested",
     "error": "Unexpected error",
 }
@@ -56,7 +57,7 @@ SCHEME_LABELS = {
     "ntlmv1": "NTLMv1",
 }
 # Columns in the order an admin reads them; unknown kinds go last, in the order first seen.
-CHECK_KIND_ORDER = ("logon", "share", "registry", "service", "wmi")
+CHECK_KIND_ORDER = ("logon", "smb_signing", "share", "registry", "service", "wmi")
 
 # A value after a password-like word ("password=x", "pwd: x", "secret is x"), and hex runs the
 # length of an NT hash or longer (a hash is as good as the password for pass-the-hash).

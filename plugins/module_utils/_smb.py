@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
+from ansible_collections.scanready.windows.plugins.module_utils._account import SAM_FORBIDDEN, SAM_MAX_LENGTH
 from ansible_collections.scanready.windows.plugins.module_utils._kerberos import ServiceTicket
 
 try:
@@ -85,10 +87,13 @@ class Credentials:
     password: str = field(repr=False)
     domain: str
     allow_ntlmv1: bool = False
+    allow_ntlm: bool = True  # false: the Kerberos rungs only, no NTLM response of the account on the wire
 
     @classmethod
-    def parse(cls, username: str, password: str, domain: str, allow_ntlmv1: bool = False) -> Credentials:
-        """Accept `name`, `DOMAIN\\name` or `name@domain`; keep the bare logon name."""
+    def parse(cls, username: str, password: str, domain: str, allow_ntlmv1: bool = False,
+              allow_ntlm: bool = True) -> Credentials:
+        """Accept `name`, `DOMAIN\\name` or `name@domain`; keep the bare logon name. ValueError names a
+        bad one."""
         name = username.strip()
         if "\\" in name:
             name = name.split("\\", 1)[1]
@@ -96,14 +101,35 @@ class Credentials:
             name = name.split("@", 1)[0]
         if not name or not domain.strip():
             raise ValueError("username and domain must not be empty")
-        return cls(name, password, domain.strip().rstrip(".").lower(), allow_ntlmv1)
+        problem = logon_name_problem(name)
+        if problem:
+            raise ValueError(problem)
+        if allow_ntlmv1 and not allow_ntlm:
+            raise ValueError("allow_ntlmv1 needs allow_ntlm: NTLMv1 is a kind of NTLM")
+        return cls(name, password, domain.strip().rstrip(".").lower(), allow_ntlmv1, allow_ntlm)
 
     @property
     def realm(self) -> str:
         return self.domain.upper()
 
     def schemes(self) -> tuple[str, ...]:
+        if not self.allow_ntlm:
+            return SCHEMES[:2]
         return SCHEMES if self.allow_ntlmv1 else SCHEMES[:-1]
+
+
+def logon_name_problem(name: str) -> str | None:
+    """Why `name` cannot be a user's logon name (sAMAccountName), or None. Non-ASCII letters are
+    allowed (AD allows them); a leading "-" is refused, so that no program reads the name as an option."""
+    bad = sorted({c for c in name if c in SAM_FORBIDDEN or not c.isprintable()})
+    if bad:
+        return f"username {name!r} contains characters a logon name cannot hold: {' '.join(repr(c) for c in bad)}"
+    if name.startswith("-"):
+        return f"username {name!r} begins with '-'"
+    if len(name) > SAM_MAX_LENGTH:
+        return f"username {name!r} is {len(name)} characters; a logon name (sAMAccountName) holds at most " \
+               f"{SAM_MAX_LENGTH}"
+    return None
 
 
 class TicketSource(Protocol):
@@ -158,11 +184,27 @@ def _ntlmv1() -> Iterator[None]:
 
 # ---------------------------------------------------------------- connections
 
+@functools.cache
+def _negotiating_client() -> Any:
+    """impacket's SMB3 client that also keeps whether the server requires signing: impacket folds the
+    server's SecurityMode into one flag with dialect 3.1.1 (where the client always signs)."""
+    class Client(smb3.SMB3):  # type: ignore[misc]
+        server_requires_signing: bool | None = None
+
+        def recvSMB(self, packetID: Any = None) -> Any:
+            packet = super().recvSMB(packetID)
+            if packet["Command"] == s3.SMB2_NEGOTIATE and packet["Status"] == 0:
+                mode = s3.SMB2Negotiate_Response(packet["Data"])["SecurityMode"]
+                self.server_requires_signing = bool(mode & s3.SMB2_NEGOTIATE_SIGNING_REQUIRED)
+            return packet
+    return Client
+
+
 def connect(endpoint: Endpoint, connect_timeout: float) -> Any:
     """TCP 445 and an SMB 2/3 negotiate; failures are classified (unreachable, refused, timeout)."""
     name = endpoint.dns_name or endpoint.address
     try:
-        return smb3.SMB3(name, endpoint.address, timeout=connect_timeout)
+        return _negotiating_client()(name, endpoint.address, timeout=connect_timeout)
     except OSError as exc:
         raise SessionFailure(*classify_connect_error(exc, endpoint.address, connect_timeout)) from None
     except nmb.NetBIOSTimeout:
@@ -234,6 +276,7 @@ class Session:
     detail: str
     deadline: float
     ticket: ServiceTicket | None = None
+    signing_required: bool | None = None  # the host's negotiate answer; None when not seen
     _trees: dict[str, int] = field(default_factory=dict)
 
     def remaining(self) -> float:
@@ -317,7 +360,7 @@ def logon(endpoint: Endpoint, creds: Credentials, tickets: TicketSource | None, 
             detail += f" (session key {ticket.session_etype}, ticket {ticket.ticket_etype})"
         if attempts:
             detail += "; " + "; ".join(attempts)
-        return Session(conn, endpoint, scheme, detail, deadline, ticket)
+        return Session(conn, endpoint, scheme, detail, deadline, ticket, getattr(conn, "server_requires_signing", None))
     _drop(conn)
     cls = next((c for c in reversed(failures) if c != "error"), failures[-1] if failures else "refused")
     raise SessionFailure(cls, "no authentication scheme worked: " + "; ".join(attempts), attempts=tuple(attempts))

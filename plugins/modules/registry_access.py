@@ -11,10 +11,13 @@ description:
   - The article's C(reg query \\host\HKLM\Software) for one target, from the controller, as the
     scanner account.
   - Logs on with the highest authentication scheme that works (Kerberos AES, Kerberos RC4, NTLMv2,
-    NTLMv1 only when allowed), opens the winreg pipe (there only while the Remote Registry service
-    runs), and opens each key in O(keys) for reading (C(KEY_READ), checked by the host at open).
+    NTLMv1 only when allowed), opens the winreg pipe, and opens each key in O(keys) for reading
+    (C(KEY_READ), checked by the host at open).
   - Fails when the logon or any key does not work, with the failure's class and its fix; the
     result has every check either way.
+  - The winreg pipe is there while the Remote Registry service runs. On Windows 8 / Server 2012 and
+    later, opening it trigger-starts a stopped service that is not disabled (as every remote registry
+    client, the scanner included, does), so a stopped service set to Manual is reported as readable.
   - Read-only; never reports C(changed) and runs the same in check mode. For a whole fleet at once
     use M(scanready.windows.scan_readiness), which is much faster than one task per host.
 author:

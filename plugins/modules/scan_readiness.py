@@ -19,8 +19,11 @@ description:
     the registry keys all work; a service or WMI failure makes it not ready only when it is
     definitive (a service disabled, WMI access denied at Packet Privacy). WMI that cannot be tested
     (a host without DCOM, such as Samba) is reported as C(wmi_unavailable) with C(ok=null).
-  - Read-only. Nothing on a target is written, started or changed; the module never reports
-    C(changed) and runs the same in check mode.
+  - Read-only. Nothing on a target is written or changed (on Windows 8 and later, opening the winreg
+    pipe trigger-starts a stopped Remote Registry service, as any registry client does); the module
+    never reports C(changed) and runs the same in check mode.
+  - Advisory C(smb_signing) check per target - whether the host requires SMB signing - never decides
+    readiness; its fix names the GPO setting.
   - The DC is asked for the account once before any target is contacted; a refused password or a
     locked, disabled or expired account fails the module there. When a target refuses the account,
     every further logon attempt of the run is stopped and the targets not tried are reported as
@@ -76,7 +79,8 @@ options:
     default: ['root\cimv2\security\microsofttpm', 'root\CIMV2\TerminalServices']
   workers:
     description:
-      - How many targets are verified at the same time, spread over one worker process per CPU core.
+      - How many targets are verified at the same time, spread over one worker process per CPU core;
+        from 1 to 1024.
     type: int
     default: 32
 seealso:
@@ -144,7 +148,7 @@ hosts:
     - C(ready) is true when every check with C(required=true) has C(ok=true).
     - C(auth_scheme) is the scheme the session used (C(kerberos-aes), C(kerberos-rc4), C(ntlmv2),
       C(ntlmv1)), or null without a session.
-    - C(checks) maps the check name (C(logon), C(share:<share>), C(registry:<key>),
+    - C(checks) maps the check name (C(logon), C(smb_signing) (advisory), C(share:<share>), C(registry:<key>),
       C(service:<name>), C(wmi:<namespace>)) to C(ok) (true, false, or null when not tested or not
       testable), C(class) (C(ok) or the failure class), C(required) (whether it decides readiness -
       always for logon, shares and keys; for services and WMI only when they fail definitively),
@@ -153,7 +157,7 @@ hosts:
       C(account_disabled), C(account_expired), C(password_expired), C(access_denied),
       C(share_missing), C(registry_unavailable), C(spn_hardening), C(service_not_running),
       C(service_not_automatic), C(service_unknown), C(wmi_access_denied), C(wmi_unavailable),
-      C(not_tested), C(error)."
+      C(signing_not_required), C(not_tested), C(error)."
   returned: success
   type: list
   elements: dict
@@ -171,6 +175,7 @@ hosts:
 """
 
 import importlib.util
+from collections import Counter
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -191,12 +196,13 @@ def targets_from(items: list[dict[str, Any]]) -> list[TargetSpec]:
     if not items:
         raise ValueError("targets is empty: there is nothing to verify")
     specs = [TargetSpec(item["name"].strip(), (item.get("address") or "").strip() or None) for item in items]
-    names = [s.name.lower() for s in specs]
-    if "" in names:
+    counts = Counter(s.name.lower() for s in specs)
+    if "" in counts:
         raise ValueError("every target needs a non-empty name")
-    duplicates = sorted({n for n in names if names.count(n) > 1})
+    duplicates = sorted(name for name, count in counts.items() if count > 1)
     if duplicates:
-        raise ValueError(f"targets names a target more than once: {', '.join(duplicates[:5])}")
+        more = f" and {len(duplicates) - 5} more" if len(duplicates) > 5 else ""
+        raise ValueError(f"targets names {len(duplicates)} target(s) more than once: {', '.join(duplicates[:5])}{more}")
     return specs
 
 

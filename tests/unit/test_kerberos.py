@@ -141,7 +141,7 @@ def test_kinit_gets_the_password_on_stdin_in_a_private_directory(fake_mit: Path)
         private = Path(record["conf"]).parent
         assert private.exists()
     assert record["stdin_ok"]
-    assert record["argv"] == ["scanner@EX.TEST"]
+    assert record["argv"] == ["--", "scanner@EX.TEST"]  # "--": a name that begins with "-" is no option
     assert PASSWORD not in json.dumps(record["argv"])
     assert record["dir_mode"] == "0o700"
     assert record["ccache"].startswith(f"FILE:{private}/")

@@ -30,14 +30,15 @@ from impacket.dcerpc.v5.rpcrt import DCERPCException
 CONTRACT_CLASSES = {"unreachable", "refused", "timeout", "logon_failure", "account_locked", "account_disabled",
                     "account_expired", "password_expired", "access_denied", "share_missing",
                     "registry_unavailable", "spn_hardening", "service_not_running", "service_not_automatic",
-                    "service_unknown", "wmi_access_denied", "wmi_unavailable", "not_tested", "error"}
+                    "service_unknown", "wmi_access_denied", "wmi_unavailable", "not_tested", "error",
+                    "signing_not_required"}
 # The reports mask text after "password is", "password:", "credentials:" and long hex runs (_report.py).
 SECRET_LOOKING = re.compile(r"(?i)\b(password|passwd|pwd|secret|credentials?|token)(\s*[:=]\s*|\s+is\s+)|[0-9a-f]{32,}")
 
 
 def test_every_fix_is_a_contract_class_and_reads_clean() -> None:
     for (kind, cls), text in FIXES.items():
-        assert kind in {"logon", "share", "registry", "service", "wmi"}
+        assert kind in {"logon", "share", "registry", "service", "wmi", "smb_signing"}
         assert cls in CONTRACT_CLASSES, cls
         assert not SECRET_LOOKING.search(text), f"{kind}/{cls} would be masked by the reports"
 

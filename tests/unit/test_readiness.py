@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
+import signal
 import socket
 import time
 from types import SimpleNamespace
@@ -47,7 +49,7 @@ def job(index: int, name: str | None = None) -> Job:
 
 
 def test_check_names_in_order() -> None:
-    assert NAMES == ["logon", "share:C$", "share:ADMIN$", "share:IPC$", "registry:HKLM\\Software",
+    assert NAMES == ["logon", "smb_signing", "share:C$", "share:ADMIN$", "share:IPC$", "registry:HKLM\\Software",
                      "service:RemoteRegistry", "service:LanmanServer", "service:MpsSvc",
                      "wmi:root\\cimv2\\security\\microsofttpm", "wmi:root\\CIMV2\\TerminalServices"]
 
@@ -88,7 +90,8 @@ def test_checks_after_a_failed_logon_are_not_tested() -> None:
 
 
 def test_a_target_given_up_on_is_a_timeout() -> None:
-    progress = Progress(started=1, checks={"logon": passed("ok", True), "share:C$": passed("ok", True)})
+    progress = Progress(started=1, checks={"logon": passed("ok", True), "smb_signing": passed("ok", False),
+                                           "share:C$": passed("ok", True)})
     host = host_result(job(0), progress, NAMES, 20, True, 15, False)
     assert host["ready"] is False
     under_way = host["checks"]["share:ADMIN$"]
@@ -181,6 +184,17 @@ def test_resolve_addresses_and_unresolvable_names(monkeypatch: pytest.MonkeyPatc
     assert jobs[2].endpoint == Endpoint("10.0.0.8", "b.ex.test")
 
 
+def test_resolve_gives_bad_names_and_networks_a_reason_per_target() -> None:
+    jobs = resolve([TargetSpec("web01..corp"), TargetSpec("ümlaut-" + "x" * 70 + ".corp"),
+                    TargetSpec("net", "10.0.0.0/24"), TargetSpec("v6", "fe80::1"), TargetSpec("10.0.0.9")])
+    assert all(j.endpoint is None for j in jobs[:4])
+    assert "'web01..corp' is not a valid host name" in jobs[0].unresolved
+    assert "not a valid host name" in jobs[1].unresolved
+    assert "is a network, not a host" in jobs[2].unresolved
+    assert "is an IPv6 address" in jobs[3].unresolved
+    assert jobs[4].endpoint is not None and jobs[4].endpoint.address == "10.0.0.9"
+
+
 # ---------------------------------------------------------------- the fleet runner
 
 def ok_work(j: Job, stop: StopFlag, progress: Progress) -> None:
@@ -238,6 +252,24 @@ def test_a_hanging_target_is_given_up_and_reported_as_timeout() -> None:
     assert hosts[1]["checks"]["share:C$"]["class"] == "timeout"
     assert "within the target's 1 s" in hosts[1]["checks"]["share:C$"]["detail"]
     assert hosts[0]["ready"] and hosts[2]["ready"]
+
+
+def stall_after_first(j: Job, stop: StopFlag, progress: Progress) -> None:
+    progress.started = time.monotonic()
+    if j.index != 0:
+        time.sleep(0.6)  # the first target's result is sent meanwhile
+        os.kill(os.getpid(), signal.SIGSTOP)  # a worker that hangs as a whole; the run kills it at its deadline
+    progress.checks["logon"] = passed("ok", True)
+
+
+def test_a_worker_killed_at_its_deadline_keeps_the_targets_it_finished(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_readiness, "WORKER_SLACK_S", 1.0)
+    started = time.monotonic()
+    hosts = run_fleet([job(i) for i in range(3)], stall_after_first,
+                      RunOptions(target_timeout=1, workers=3, processes=1), ["logon"])
+    assert time.monotonic() - started < 15
+    assert hosts[0]["ready"], "sent before the worker was killed"
+    assert [h["checks"]["logon"]["class"] for h in hosts[1:]] == ["error", "error"]
 
 
 def crash(j: Job, stop: StopFlag, progress: Progress) -> None:
@@ -333,6 +365,31 @@ def test_without_a_kdc_the_account_is_checked_over_ntlm(guard: Any) -> None:
     assert warnings and "NTLM" in warnings[0]
 
 
+@pytest.mark.parametrize(("cls", "message"), [("timeout", "the KDC did not answer within 10 s"),
+                                              ("error", "kinit failed: something new")])
+def test_a_kinit_that_may_have_reached_the_kdc_is_a_stop_not_a_reason_for_ntlm(guard: Any, cls: str,
+                                                                                message: str) -> None:
+    FakeClient.error = KerberosError(cls, message)
+    with pytest.raises(GuardStop) as err:
+        preflight(CREDS, "dc1.ex.test", 5)
+    assert err.value.cls == cls
+    assert "NTLM is not tried" in err.value.message and message in err.value.message
+    assert guard == [], "no NTLM logon after a KDC that may have counted a bad password"
+
+
+def test_without_ntlm_an_unreachable_kdc_is_a_stop(guard: Any) -> None:
+    FakeClient.error = KerberosError("unreachable", "no KDC answered")
+    creds = Credentials.parse("scanner", PASSWORD, "ex.test", allow_ntlm=False)
+    with pytest.raises(GuardStop) as err:
+        preflight(creds, "dc1.ex.test", 5)
+    assert "allow_ntlm is false" in err.value.message
+    assert guard == []
+    FakeClient.error = KerberosError("account_locked", "revoked")
+    with pytest.raises(GuardStop) as err:
+        preflight(creds, "dc1.ex.test", 5)
+    assert err.value.cls == "account_locked" and guard == [], "not told apart over NTLM"
+
+
 def test_a_kdc_warning_about_expiry_is_passed_on(guard: Any) -> None:
     FakeClient.error = None
     client, unavailable, warnings = preflight(CREDS, "dc1.ex.test", 5)
@@ -352,12 +409,39 @@ def params(**extra: Any) -> dict[str, Any]:
 def test_settings_from_module_parameters() -> None:
     creds, dc, options = settings_from(params(), 16)
     assert (creds.username, dc, options.workers, options.target_timeout) == ("scanner", "ex.test", 16, 15.0)
-    with pytest.raises(ValueError, match="connect_timeout must be at least 1"):
-        settings_from(params(connect_timeout=0))
     with pytest.raises(ValueError, match="must not be longer than target_timeout"):
         settings_from(params(connect_timeout=20))
-    with pytest.raises(ValueError, match="workers must be at least 1"):
-        settings_from(params(), 0)
+
+
+@pytest.mark.parametrize(("extra", "workers", "words"), [
+    ({"connect_timeout": 0}, 1, "connect_timeout must be between 1 and 3600 seconds, not 0"),
+    ({"connect_timeout": -5}, 1, "connect_timeout must be between 1"),
+    ({"target_timeout": 10**9}, 1, "target_timeout must be between 1 and 3600 seconds, not 1000000000"),
+    ({}, 0, "workers must be between 1 and 1024, not 0"),
+    ({}, -1, "workers must be between 1"),
+    ({}, 10**9, "workers must be between 1 and 1024, not 1000000000"),
+    ({"domain": "ex..test"}, 1, "domain: 'ex..test' is not a DNS name"),
+    ({"domain": "ex.test\n[realms]"}, 1, "is not a DNS name"),
+    ({"dc": "dc1..ex.test"}, 1, "dc: 'dc1..ex.test' is not a DNS name"),
+    ({"dc": "fe80::1"}, 1, "dc: 'fe80::1' is not a DNS name"),
+    ({"username": "-scanner"}, 1, "begins with '-'"),
+    ({"username": "scan,ner"}, 1, "cannot hold: ','"),
+    ({"username": 'scan"ner'}, 1, "cannot hold"),
+    ({"username": "scan\tner"}, 1, "cannot hold"),
+    ({"username": "a" * 21}, 1, "at most 20"),
+    ({"allow_ntlm": False, "allow_ntlmv1": True}, 1, "allow_ntlmv1 needs allow_ntlm"),
+])
+def test_bad_settings_are_one_line_errors(extra: dict[str, Any], workers: int, words: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(words)) as raised:
+        settings_from(params(**extra), workers)
+    assert "\n" not in str(raised.value).replace("\\n", "")
+
+
+def test_settings_accept_addresses_and_non_ascii_names() -> None:
+    creds, dc, _options = settings_from(params(username="EX\\müller", dc="10.0.0.9"), 1)
+    assert (creds.username, dc) == ("müller", "10.0.0.9")
+    creds, _dc, _options = settings_from(params(allow_ntlm=False), 1)
+    assert creds.schemes() == ("kerberos-aes", "kerberos-rc4")
 
 
 def test_list_options_are_checked() -> None:
