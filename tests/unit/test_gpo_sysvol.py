@@ -9,6 +9,8 @@ from ansible_collections.scanready.windows.plugins.module_utils._sysvol import S
 from impacket.nmb import NetBIOSTimeout
 from impacket.smbconnection import SessionError
 
+from tests.unit.test_sysvol_signing import FakeLoggedOnServer
+
 PASSWORD = "Unit-Test-Secret-9"
 
 
@@ -20,6 +22,10 @@ class FakeSmb:
         self.calls: list[tuple[str, str]] = []
         self.dialect, self.signing = dialect, signing
         self.closed = False
+        self.server = FakeLoggedOnServer()
+
+    def getSMBServer(self) -> FakeLoggedOnServer:
+        return self.server
 
     def _do(self, name: str, path: str) -> None:
         self.calls.append((name, path))
@@ -28,6 +34,7 @@ class FakeSmb:
 
     def login(self, user: str, password: str, domain: str) -> None:
         self._do("login", f"{domain}\\{user}")
+        self.server.receive_logon_reply()
 
     def getDialect(self) -> int:
         return self.dialect
