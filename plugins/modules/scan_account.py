@@ -286,6 +286,8 @@ def main() -> None:
         create=params["create"], adopt=params["adopt"])
     try:
         with connect(params) as conn:
+            for warning in conn.warnings:
+                module.warn(warning)
             outcome = ensure_account(conn, desired, domain=conn.settings.domain, check_mode=module.check_mode,
                                      operator=conn.settings.bind_user)
     except DomainError as exc:
