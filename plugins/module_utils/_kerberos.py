@@ -93,8 +93,9 @@ class CachedCredential:
 
 def classify_kinit(stderr: str) -> tuple[str, str]:
     """(class, detail) for kinit's complaint; unknown texts are an `error` quoting MIT's words."""
+    said = re.sub(r"Client '[^']*'", "Client", stderr).lower()  # newer MIT quotes the principal
     for needle, cls, detail in KINIT_FAILURES:
-        if needle.lower() in stderr.lower():
+        if needle.lower() in said:
             return cls, detail
     return "error", f"kinit failed: {last_line(stderr)}"
 

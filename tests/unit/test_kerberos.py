@@ -27,7 +27,7 @@ PASSWORD = "Unit-Test-Secret-9"
     ("kinit: Password incorrect while getting initial credentials", "logon_failure"),
     ("kinit: Preauthentication failed while getting initial credentials", "logon_failure"),
     ("kinit: Client 'nobody@EX.TEST' not found in Kerberos database while getting initial credentials",
-     "error"),  # MIT quotes the name in newer releases; unknown wording stays an error, quoted
+     "logon_failure"),  # MIT quotes the name in newer releases
     ("kinit: Client not found in Kerberos database while getting initial credentials", "logon_failure"),
     ("kinit: Client's credentials have been revoked while getting initial credentials", "account_locked"),
     ("kinit: Client's entry in database has expired while getting initial credentials", "account_expired"),

@@ -1,0 +1,126 @@
+"""The lockout guard across module calls: share_access used per host (its own EXAMPLES) over 11 hosts at --forks 5,
+through a real ansible-playbook run with a wrong password, in a domain that locks an account after 3 bad passwords.
+Samba's own database is the oracle: at most one bad logon, and the account is not locked."""
+from __future__ import annotations
+
+import json
+import subprocess
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.integration.test_lockout import UF_LOCKOUT
+from tests.integration.test_scan_readiness import Scanner, make_scanner, samba_tool
+from tests.lab_support import LAB, LabInfo, Target, ldb_search, run_playbook
+
+pytestmark = pytest.mark.lab
+
+INSTANCE = "verify"
+TARGETS = 10
+ACCOUNT = "perhost_scanner"
+PASSWORD = "Per-Host-Lab-Scanner-5"
+
+PLAYBOOK = textwrap.dedent("""\
+    - name: The scanner account opens the admin shares, one task per host
+      hosts: scan_targets
+      gather_facts: false
+      tasks:
+        - name: Shares, as share_access's EXAMPLES do it
+          scanready.windows.share_access:
+            target: "{{ ansible_host | default(inventory_hostname) }}"
+            name: "{{ inventory_hostname }}"
+            domain: "{{ scanready_domain }}"
+            dc: "{{ scanready_dc }}"
+            username: "{{ perhost_username }}"
+            password: "{{ perhost_password }}"
+          delegate_to: localhost
+    """)
+
+
+def verify_lab() -> LabInfo:
+    subprocess.run([str(LAB), "--instance", INSTANCE, "up", "--targets", str(TARGETS)], check=True,
+                   capture_output=True, text=True)
+    inventory = Path(f"/var/tmp/scanready-lab/{INSTANCE}/inventory.yml")
+    data = yaml.safe_load(inventory.read_text())["all"]
+    hosts = data["children"]["scan_targets"]["hosts"]
+    return LabInfo(inventory, data["vars"], [Target(n, h["ansible_host"], h["lab_expected"]) for n, h in hosts.items()])
+
+
+@pytest.fixture(scope="module")
+def guarded() -> Iterator[Scanner]:
+    lab = verify_lab()
+    samba_tool(lab, "domain", "passwordsettings", "set", "--account-lockout-threshold=3",
+               "--account-lockout-duration=30", "--reset-account-lockout-after=30")
+    account = make_scanner(lab, ACCOUNT, PASSWORD)
+    try:
+        yield account
+    finally:
+        samba_tool(lab, "user", "delete", ACCOUNT, check=False)
+        samba_tool(lab, "domain", "passwordsettings", "set", "--account-lockout-threshold=0")
+
+
+def account_state(lab: LabInfo) -> tuple[int, int, bool]:
+    """(badPwdCount, lockoutTime, locked out) as the DC's own database has them."""
+    entry = ldb_search(lab, lab.vars["lab_base_dn"], f"(sAMAccountName={ACCOUNT})", "badPwdCount", "lockoutTime",
+                       "msDS-User-Account-Control-Computed")[0]
+    computed = int(entry.get("msDS-User-Account-Control-Computed", ["0"])[0])
+    return (int(entry.get("badPwdCount", ["0"])[0]), int(entry.get("lockoutTime", ["0"])[0]),
+            bool(computed & UF_LOCKOUT))
+
+
+@dataclass
+class PlayRun:
+    output: str
+    results: dict[str, dict[str, Any]]  # host -> the share_access result
+
+    def messages(self) -> list[str]:
+        return [r.get("msg", "") for r in self.results.values()]
+
+
+def per_host_run(lab: LabInfo, work: Path, password: str, *extra: str) -> PlayRun:
+    playbook = work / "per_host.yml"
+    playbook.write_text(PLAYBOOK)
+    proc = run_playbook(playbook, lab.inventory, "--forks", "5", "-e", f"perhost_username={ACCOUNT}",
+                        "-e", f"perhost_password={password}", *extra, timeout=600,
+                        env={"XDG_RUNTIME_DIR": str(work), "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
+                             "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"})
+    data = json.loads(proc.stdout[proc.stdout.find("{"):])
+    return PlayRun(proc.stdout + proc.stderr, data["plays"][0]["tasks"][0]["hosts"])
+
+
+def test_per_host_calls_at_forks_5_cost_one_bad_logon_between_them(guarded: Scanner, tmp_path: Path) -> None:
+    lab = guarded.lab
+    assert len(lab.targets) >= TARGETS, "many more hosts than the lockout threshold"
+    assert account_state(lab) == (0, 0, False)
+    run = per_host_run(lab, tmp_path, "Wrong-" + PASSWORD)
+    assert PASSWORD not in run.output
+    assert len(run.results) == len(lab.targets) and all(r.get("failed") for r in run.results.values())
+    asked = [m for m in run.messages() if "Later verify runs for the account stop before trying" in m]
+    assert len(asked) == 1 and "refused the password" in asked[0], "one call asked the DC"
+    others = [m for m in run.messages() if m not in asked]
+    assert all(m.startswith("Not tried: the domain controller") for m in others), "the others read its verdict"
+    bad, lockout_time, locked = account_state(lab)
+    assert bad <= 1, f"the DC counted {bad} bad logons"
+    assert (lockout_time, locked) == (0, False)
+
+    # A second run within the record's lifetime makes no logon at all.
+    again = per_host_run(lab, tmp_path, "Wrong-" + PASSWORD)
+    assert all(m.startswith("Not tried: the domain controller") for m in again.messages())
+    assert account_state(lab)[0] == bad
+
+    # Cleared as the message says (the file it names), the right password works on a ready host.
+    records = list((tmp_path / "scanready-lockout").glob("*.json"))
+    assert len(records) == 1 and records[0].stat().st_mode & 0o777 == 0o600
+    assert str(records[0]) in others[0]
+    assert PASSWORD not in records[0].read_text()
+    records[0].unlink()
+    ready = next(t for t in lab.targets if t.expected == "ready")
+    fixed = per_host_run(lab, tmp_path, PASSWORD, "--limit", ready.name)
+    assert not fixed.results[ready.name].get("failed"), fixed.output[-3000:]
+    assert fixed.results[ready.name]["checks"]["smb_signing"]["required"] is False
+    assert account_state(lab) == (0, 0, False), "a good logon resets the count"
