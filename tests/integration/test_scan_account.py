@@ -203,6 +203,20 @@ def test_wrong_ca_is_a_tls_failure(lab: LabInfo, name: str) -> None:
     assert read(lab, name) == []
 
 
+def test_the_dc_by_address_is_refused_by_its_certificate_and_unchecked_tls_warns(lab: LabInfo, name: str) -> None:
+    """Samba's certificate names the DC by its DNS name only: its address is a host-name mismatch, which
+    validate_certs: false accepts, with a warning on the run."""
+    address = lab.vars["lab_dc_address"]
+    refused = run_module("scan_account", account_args(lab, name, dc=address), check=True)
+    assert refused.failed
+    assert f"certificate is not valid for '{address}'; name the DC (dc) as its certificate does" in \
+        refused.result["msg"], refused.result["msg"]
+    unchecked = run_module("scan_account", account_args(lab, name, dc=address, validate_certs=False), check=True)
+    assert not unchecked.failed, unchecked.result
+    assert any("validate_certs is false" in w for w in unchecked.result.get("warnings", [])), unchecked.result
+    assert read(lab, name) == []
+
+
 def test_wrong_operator_password_is_a_refused_bind(lab: LabInfo, name: str) -> None:
     wrong = "Not-The-Admin-Password-9"
     run = run_module("scan_account", account_args(lab, name, admin_password=wrong), verbosity=4)
