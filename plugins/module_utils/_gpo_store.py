@@ -360,8 +360,10 @@ class GpoStore:
 
             self._plan_object(found, request.name, creating, children)
             if reset is not None:
-                self._plan_reset(sysvol, folder, found, state, reset)
+                self._plan_reset(found, reset)
             self._plan_folder(sysvol, folder, found, state)
+            if reset is not None:
+                self._plan_inside(sysvol, folder, found, state)
             self._plan_content(sysvol, folder, found, state, content, settings)
             self._plan_links(found, linked, targets, request.enforced)
             self._execute()
@@ -424,20 +426,26 @@ class GpoStore:
         except _acl.AclFormatError as exc:
             raise GpoStoreError(f"{found.names()}: {what} is malformed ({exc}). Nothing was changed") from None
 
-    def _plan_reset(self, sysvol: Sysvol, folder: str, found: Found, state: FolderState,
-                    default: _acl.SecurityDescriptor) -> None:
-        """Adopting: the object gets the default GPO ACL, then (in _plan_folder) its folder the ACL derived from
-        it; what is already inside the folder gets that ACL too, so no earlier owner keeps a file."""
+    def _plan_reset(self, found: Found, default: _acl.SecurityDescriptor) -> None:
+        """Adopting: the object gets the default GPO ACL; _plan_folder then gives its folder the ACL derived
+        from it, and _plan_inside what the folder already holds, so no earlier owner keeps a file."""
         raw = default.render()
         found.security_descriptor = raw
         self._step(f"reset the nTSecurityDescriptor of {found.dn} to the default GPO ACL (owner Domain Admins)",
                    lambda: self.ldap.modify(found.dn, {"nTSecurityDescriptor": [(ldap3.MODIFY_REPLACE, [raw])]},
                                             controls=security_descriptor_control(sdflags=0x7)))
-        inside = [_join(relative, name) for relative, entries in state.listings.items() for name, _dir in entries or []]
-        inherited = _gpo.folder_security_descriptor(raw).render()
-        for path in inside:
-            self._step(f"set the ACL of {path} inside {folder}",
-                       partial(sysvol.set_security, _join(folder, path), inherited))
+
+    def _plan_inside(self, sysvol: Sysvol, folder: str, found: Found, state: FolderState) -> None:
+        """Folders inside get the folder's ACL; files are rewritten with their own bytes, so each is a new file
+        owned by the operator that inherits the folder's ACL (SMB keeps a renamed file's descriptor)."""
+        inherited = _gpo.folder_security_descriptor(found.security_descriptor or b"").render()
+        for relative, entries in state.listings.items():
+            for name, is_dir in entries or []:
+                path = f"{relative}\\{name}" if relative else name
+                if is_dir:
+                    self._step(f"set the ACL of {path}", partial(sysvol.set_security, _join(folder, path), inherited))
+                elif not name.endswith(TEMP_SUFFIX):
+                    self._step(f"rewrite {path} under the new ACL", partial(_rewrite, sysvol, _join(folder, path)))
 
     def _wanted_links(self, links: Sequence[str] | None) -> list[str]:
         if links is None:
@@ -589,6 +597,12 @@ class GpoStore:
         # Children before their parent; the GPO object itself goes last, so a killed run finds it again.
         for entry in sorted(subtree, key=lambda e: -e.dn.count(",")):
             self._step(f"delete {entry.dn}", partial(self.ldap.delete, entry.dn))
+
+
+def _rewrite(sysvol: Sysvol, path: str) -> None:
+    data = sysvol.read(path)
+    if data is not None:
+        sysvol.write(path, data)
 
 
 def _root_sid(privileged: set[str], domain_sid: str) -> str:
