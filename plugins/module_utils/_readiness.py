@@ -733,6 +733,27 @@ def domain_problem(name: str) -> str | None:
     return None
 
 
+def targets_from(items: Sequence[dict[str, Any]]) -> tuple[list[TargetSpec], int]:
+    """The targets with exact repeats (same name and address) dropped, and how many were; ValueError
+    for an empty list, an empty name, or one name with two addresses."""
+    if not items:
+        raise ValueError("targets is empty: there is nothing to verify")
+    unique: dict[str, TargetSpec] = {}
+    conflicts: list[str] = []
+    for item in items:
+        spec = TargetSpec(item["name"].strip(), (item.get("address") or "").strip() or None)
+        if not spec.name:
+            raise ValueError("every target needs a non-empty name")
+        seen = unique.setdefault(spec.name.lower(), spec)
+        if seen.address != spec.address and spec.name.lower() not in conflicts:
+            conflicts.append(spec.name.lower())
+    if conflicts:
+        more = f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else ""
+        raise ValueError(f"targets names {len(conflicts)} target(s) with different addresses: "
+                         f"{', '.join(conflicts[:5])}{more}")
+    return list(unique.values()), len(items) - len(unique)
+
+
 def checked_names(kind: str, values: Sequence[str]) -> tuple[str, ...]:
     """Strip and de-duplicate a list option; ValueError for an empty entry or a bad registry key."""
     cleaned: list[str] = []

@@ -36,6 +36,10 @@ options:
   targets:
     description:
       - The targets, each with the name it has in the inventory and its address.
+      - An entry repeated with the same name and address is verified once (with a warning); one name
+        with two addresses fails the module. An IPv6 address, a network (CIDR) or a name that cannot
+        be resolved is reported on its own target as not logged on, with the reason; targets are
+        reached over IPv4.
     type: list
     elements: dict
     required: true
@@ -175,35 +179,19 @@ hosts:
 """
 
 import importlib.util
-from collections import Counter
-from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.scanready.windows.plugins.module_utils._readiness import (
     SCANNER_CREDENTIALS_SPEC,
     CheckSet,
     GuardStop,
-    TargetSpec,
     checked_names,
     settings_from,
+    targets_from,
     verify,
 )
 
 HAS_IMPACKET = importlib.util.find_spec("impacket") is not None
-
-
-def targets_from(items: list[dict[str, Any]]) -> list[TargetSpec]:
-    if not items:
-        raise ValueError("targets is empty: there is nothing to verify")
-    specs = [TargetSpec(item["name"].strip(), (item.get("address") or "").strip() or None) for item in items]
-    counts = Counter(s.name.lower() for s in specs)
-    if "" in counts:
-        raise ValueError("every target needs a non-empty name")
-    duplicates = sorted(name for name, count in counts.items() if count > 1)
-    if duplicates:
-        more = f" and {len(duplicates) - 5} more" if len(duplicates) > 5 else ""
-        raise ValueError(f"targets names {len(duplicates)} target(s) more than once: {', '.join(duplicates[:5])}{more}")
-    return specs
 
 
 def main() -> None:
@@ -228,7 +216,7 @@ def main() -> None:
     params = module.params
     try:
         creds, dc, options = settings_from(params, params["workers"])
-        targets = targets_from(params["targets"])
+        targets, repeats = targets_from(params["targets"])
         checks = CheckSet(checked_names("shares", params["shares"]),
                           checked_names("registry_keys", params["registry_keys"]),
                           checked_names("services", params["services"]),
@@ -239,6 +227,9 @@ def main() -> None:
         outcome = verify(targets, creds, dc, checks, options)
     except GuardStop as stop:
         module.fail_json(msg=stop.message, failure_class=stop.cls)
+    if repeats:
+        module.warn(f"targets listed {repeats} entr{'y' if repeats == 1 else 'ies'} more than once; each target "
+                    "was verified once")
     for warning in outcome.warnings:
         module.warn(warning)
     module.exit_json(**outcome.result)

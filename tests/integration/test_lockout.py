@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.integration.test_scan_readiness import Scanner, make_scanner, samba_tool
+from tests.integration.test_scan_readiness import Scanner, make_scanner, private_lockout_records, samba_tool
 from tests.lab_support import LAB, LabInfo, Target, ldb_search, run_module
 
 pytestmark = pytest.mark.lab
@@ -72,7 +72,10 @@ def every_target(lab: LabInfo) -> list[dict[str, str]]:
     return [{"name": t.name, "address": t.address} for t in lab.targets]
 
 
-def test_a_wrong_password_costs_at_most_one_bad_logon(guarded: Scanner) -> None:
+__all__ = ["private_lockout_records"]  # the autouse fixture: each test its own lockout guard records
+
+
+def test_a_wrong_password_costs_at_most_one_bad_logon(guarded: Scanner, private_lockout_records: Path) -> None:
     lab = guarded.lab
     assert len(lab.targets) > 3 * 3, "more targets than three lockout thresholds"
     assert account_state(lab) == (0, False)
@@ -85,6 +88,12 @@ def test_a_wrong_password_costs_at_most_one_bad_logon(guarded: Scanner) -> None:
     assert PASSWORD not in run.output
     bad, locked = account_state(lab)
     assert bad <= 1 and not locked
+    # Recorded: the right password is not tried either until the record named in the error is deleted.
+    blocked = run_module("scan_readiness", guarded.args(targets=every_target(lab)[:4]))
+    assert blocked.failed and blocked.result["msg"].startswith("Not tried: the domain controller")
+    [record] = private_lockout_records.glob("*.json")
+    assert str(record) in blocked.result["msg"]
+    record.unlink()
     # Still usable: the right password works right after, and the run then reaches the targets.
     ok = run_module("scan_readiness", guarded.args(targets=every_target(lab)[:4], services=[], wmi_namespaces=[]))
     assert not ok.failed, ok.output

@@ -37,6 +37,14 @@ class Scanner:
                 "username": self.username, "password": self.password, **extra}
 
 
+@pytest.fixture(autouse=True)
+def private_lockout_records(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Each test its own lockout guard records (the modules inherit XDG_RUNTIME_DIR through ansible): a wrong
+    password in one test must not stop the account in the next."""
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    return tmp_path / "scanready-lockout"
+
+
 def samba_tool(lab: LabInfo, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["samba-tool", *args, "-H", lab.sam_ldb], capture_output=True, text=True, check=check)
 
@@ -323,7 +331,7 @@ def test_no_secret_in_any_output(scanner: Scanner) -> None:
     ({"registry_keys": ["HKCU\\Software"]}, "must start with HKLM"),
     ({"shares": ["C$", ""]}, "shares has an empty entry"),
     ({"connect_timeout": 30, "target_timeout": 10}, "must not be longer than target_timeout"),
-    ({"workers": 0}, "workers must be at least 1"),
+    ({"workers": 0}, "workers must be between 1 and 1024, not 0"),
 ])
 def test_bad_input_fails_with_one_message_before_any_logon(
         scanner: Scanner, extra: dict[str, Any], message: str) -> None:

@@ -30,6 +30,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._readiness impor
     resolve,
     run_fleet,
     settings_from,
+    targets_from,
 )
 from ansible_collections.scanready.windows.plugins.module_utils._smb import Credentials, Endpoint
 
@@ -467,3 +468,24 @@ def test_a_terminated_run_unwinds_and_restores_the_handler() -> None:
     assert stopped.value.code == 128 + signal.SIGTERM
     assert cleaned == [True]
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_targets_repeated_exactly_are_verified_once() -> None:
+    entry = {"name": "T1.ex.test", "address": "10.0.0.1"}
+    started = time.monotonic()
+    specs, repeats = targets_from([entry] * 10_000 + [{"name": "t1.EX.test", "address": "10.0.0.1"},
+                                                      {"name": "t2.ex.test", "address": None}])
+    assert time.monotonic() - started < 1, "linear in the list"
+    assert specs == [TargetSpec("T1.ex.test", "10.0.0.1"), TargetSpec("t2.ex.test")]
+    assert repeats == 10_000
+
+
+@pytest.mark.parametrize(("items", "words"), [
+    ([], "targets is empty"),
+    ([{"name": " ", "address": None}], "non-empty name"),
+    ([{"name": "t1", "address": "10.0.0.1"}, {"name": "T1", "address": "10.0.0.2"}],
+     "names 1 target(s) with different addresses: t1"),
+])
+def test_bad_target_lists_are_one_line_errors(items: list[dict[str, Any]], words: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(words)):
+        targets_from(items)
