@@ -1,10 +1,9 @@
-"""The lockout guard across module calls: share_access used per host (its own EXAMPLES) over 11 hosts at --forks 5,
+"""The lockout guard across module calls: share_access used per host (its own EXAMPLES) over 18 hosts at --forks 5,
 through a real ansible-playbook run with a wrong password, in a domain that locks an account after 3 bad passwords.
 Samba's own database is the oracle: at most one bad logon, and the account is not locked."""
 from __future__ import annotations
 
 import json
-import subprocess
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,12 +15,12 @@ import yaml
 
 from tests.integration.test_lockout import UF_LOCKOUT
 from tests.integration.test_scan_readiness import Scanner, make_scanner, samba_tool
-from tests.lab_support import LAB, LabInfo, Target, ldb_search, run_playbook
+from tests.lab_support import LabInfo, ldb_search, load_lab, run_playbook
 
 pytestmark = pytest.mark.lab
 
 INSTANCE = "verify"
-TARGETS = 10
+MIN_HOSTS = 10
 ACCOUNT = "perhost_scanner"
 PASSWORD = "Per-Host-Lab-Scanner-5"
 
@@ -42,18 +41,20 @@ PLAYBOOK = textwrap.dedent("""\
     """)
 
 
-def verify_lab() -> LabInfo:
-    subprocess.run([str(LAB), "--instance", INSTANCE, "up", "--targets", str(TARGETS)], check=True,
-                   capture_output=True, text=True)
-    inventory = Path(f"/var/tmp/scanready-lab/{INSTANCE}/inventory.yml")
-    data = yaml.safe_load(inventory.read_text())["all"]
-    hosts = data["children"]["scan_targets"]["hosts"]
-    return LabInfo(inventory, data["vars"], [Target(n, h["ansible_host"], h["lab_expected"]) for n, h in hosts.items()])
+def per_host_inventory(lab: LabInfo, path: Path) -> Path:
+    """The lab's targets, each listed twice (a second inventory name for the same address): more hosts than
+    the lab's default, without re-creating the instance the other verify tests share."""
+    hosts: dict[str, dict[str, str]] = {}
+    for target in lab.targets:
+        hosts[target.name] = {"ansible_host": target.address}
+        hosts["again-" + target.name] = {"ansible_host": target.address}
+    path.write_text(yaml.safe_dump({"all": {"vars": lab.vars, "children": {"scan_targets": {"hosts": hosts}}}}))
+    return path
 
 
 @pytest.fixture(scope="module")
 def guarded() -> Iterator[Scanner]:
-    lab = verify_lab()
+    lab = load_lab(INSTANCE)
     samba_tool(lab, "domain", "passwordsettings", "set", "--account-lockout-threshold=3",
                "--account-lockout-duration=30", "--reset-account-lockout-after=30")
     account = make_scanner(lab, ACCOUNT, PASSWORD)
@@ -85,7 +86,8 @@ class PlayRun:
 def per_host_run(lab: LabInfo, work: Path, password: str, *extra: str) -> PlayRun:
     playbook = work / "per_host.yml"
     playbook.write_text(PLAYBOOK)
-    proc = run_playbook(playbook, lab.inventory, "--forks", "5", "-e", f"perhost_username={ACCOUNT}",
+    inventory = per_host_inventory(lab, work / "inventory.yml")
+    proc = run_playbook(playbook, inventory, "--forks", "5", "-e", f"perhost_username={ACCOUNT}",
                         "-e", f"perhost_password={password}", *extra, timeout=600,
                         env={"XDG_RUNTIME_DIR": str(work), "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
                              "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"})
@@ -95,11 +97,12 @@ def per_host_run(lab: LabInfo, work: Path, password: str, *extra: str) -> PlayRu
 
 def test_per_host_calls_at_forks_5_cost_one_bad_logon_between_them(guarded: Scanner, tmp_path: Path) -> None:
     lab = guarded.lab
-    assert len(lab.targets) >= TARGETS, "many more hosts than the lockout threshold"
+    hosts = 2 * len(lab.targets)
+    assert hosts >= MIN_HOSTS, "many more hosts than the lockout threshold"
     assert account_state(lab) == (0, 0, False)
     run = per_host_run(lab, tmp_path, "Wrong-" + PASSWORD)
     assert PASSWORD not in run.output
-    assert len(run.results) == len(lab.targets) and all(r.get("failed") for r in run.results.values())
+    assert len(run.results) == hosts and all(r.get("failed") for r in run.results.values())
     asked = [m for m in run.messages() if "Later verify runs for the account stop before trying" in m]
     assert len(asked) == 1 and "refused the password" in asked[0], "one call asked the DC"
     others = [m for m in run.messages() if m not in asked]

@@ -64,7 +64,7 @@ def test_a_missing_key_is_an_error_naming_the_key(scanner: Scanner) -> None:
 @pytest.mark.parametrize(("extra", "message"), [
     ({"keys": ["HKCU\\Software"]}, "must start with HKLM"),
     ({"keys": []}, "keys is empty"),
-    ({"target_timeout": 0}, "target_timeout must be at least 1"),
+    ({"target_timeout": 0}, "target_timeout must be between 1 and 3600 seconds, not 0"),
 ])
 def test_bad_input_fails_with_one_message(scanner: Scanner, extra: dict[str, Any], message: str) -> None:
     run = run_module("registry_access", {**registry_args(scanner, "ready"), **extra})

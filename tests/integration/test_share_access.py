@@ -28,7 +28,8 @@ def test_a_ready_target_opens_every_share_and_check_mode_is_the_same(scanner: Sc
         assert not run.failed and not run.changed, run.output
         assert run.result["accessible"] is True
         assert run.result["auth_scheme"] == "kerberos-aes"
-        assert set(run.result["checks"]) == {"logon", "share:C$", "share:ADMIN$", "share:IPC$"}
+        assert set(run.result["checks"]) == {"logon", "smb_signing", "share:C$", "share:ADMIN$", "share:IPC$"}
+    assert run.result["checks"]["smb_signing"]["required"] is False  # advisory
         assert "listed its root" in run.result["checks"]["share:C$"]["detail"]
 
 
@@ -53,13 +54,13 @@ def test_a_filtered_target_is_unreachable_within_the_connect_timeout(scanner: Sc
 def test_only_the_shares_asked_for(scanner: Scanner) -> None:
     run = run_module("share_access", share_args(scanner, "share_denied", shares=["ADMIN$", "IPC$"]))
     assert not run.failed, run.output
-    assert set(run.result["checks"]) == {"logon", "share:ADMIN$", "share:IPC$"}
+    assert set(run.result["checks"]) == {"logon", "smb_signing", "share:ADMIN$", "share:IPC$"}
 
 
 @pytest.mark.parametrize(("extra", "message"), [
     ({"shares": []}, "shares is empty"),
     ({"target": " "}, "target must not be empty"),
-    ({"connect_timeout": 0}, "connect_timeout must be at least 1"),
+    ({"connect_timeout": 0}, "connect_timeout must be between 1 and 3600 seconds, not 0"),
 ])
 def test_bad_input_fails_with_one_message(scanner: Scanner, extra: dict[str, Any], message: str) -> None:
     run = run_module("share_access", {**share_args(scanner, "ready"), **extra})
