@@ -29,7 +29,7 @@ def test_a_ready_target_opens_every_share_and_check_mode_is_the_same(scanner: Sc
         assert run.result["accessible"] is True
         assert run.result["auth_scheme"] == "kerberos-aes"
         assert set(run.result["checks"]) == {"logon", "smb_signing", "share:C$", "share:ADMIN$", "share:IPC$"}
-    assert run.result["checks"]["smb_signing"]["required"] is False  # advisory
+        assert run.result["checks"]["smb_signing"]["required"] is False  # advisory
         assert "listed its root" in run.result["checks"]["share:C$"]["detail"]
 
 
