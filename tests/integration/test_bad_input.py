@@ -496,3 +496,17 @@ def test_bad_input(ctx: Ctx, module: str, build: Callable[[Ctx], dict[str, Any]]
             assert shown.lower() in msg.lower(), f"{shown!r} not named in: {msg}"
     assert not changed_on_dc, f"Samba's LDAP or SYSVOL changed: {changed_on_dc[:20]}"
     assert not os.path.exists(ctx.tmp / "report"), "a report was written for bad input"
+
+
+def test_the_snapshot_sees_one_changed_attribute_and_one_changed_byte(ctx: Ctx) -> None:
+    """The oracle itself: a change the table must catch does show (and a logon alone does not)."""
+    before = snapshot(ctx.lab)
+    run = run_module("share_access", single(ctx, shares=["IPC$"]), timeout=ROW_TIMEOUT)
+    assert not run.failed, run.result.get("msg")
+    assert differences(before, snapshot(ctx.lab)) == [], "a plain logon shows in the snapshot"
+    samba_tool(ctx.lab, "user", "setexpiry", SCANNER, "--noexpiry")  # rewrites accountExpires
+    ini = sysvol_policy(ctx.lab, ctx.gpo_guids["gptini"]) / "GPT.INI"
+    ini.write_bytes(ini.read_bytes() + b" ")
+    changed = differences(before, snapshot(ctx.lab))
+    assert any(SCANNER in line and line.startswith("ldap") for line in changed), changed
+    assert any(line.startswith("files changed:") and line.endswith("GPT.INI") for line in changed), changed
