@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.integration.test_scan_readiness import Scanner, make_scanner, private_lockout_records, samba_tool
+from tests.integration.test_scan_readiness import Scanner, make_scanner, samba_tool
 from tests.lab_support import LAB, LabInfo, Target, ldb_search, run_module
 
 pytestmark = pytest.mark.lab
@@ -70,9 +70,6 @@ def kinit(lab: LabInfo, password: str) -> bool:
 
 def every_target(lab: LabInfo) -> list[dict[str, str]]:
     return [{"name": t.name, "address": t.address} for t in lab.targets]
-
-
-__all__ = ["private_lockout_records"]  # the autouse fixture: each test its own lockout guard records
 
 
 def test_a_wrong_password_costs_at_most_one_bad_logon(guarded: Scanner, private_lockout_records: Path) -> None:

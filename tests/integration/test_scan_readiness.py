@@ -37,14 +37,6 @@ class Scanner:
                 "username": self.username, "password": self.password, **extra}
 
 
-@pytest.fixture(autouse=True)
-def private_lockout_records(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """Each test its own lockout guard records (the modules inherit XDG_RUNTIME_DIR through ansible): a wrong
-    password in one test must not stop the account in the next."""
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
-    return tmp_path / "scanready-lockout"
-
-
 def samba_tool(lab: LabInfo, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["samba-tool", *args, "-H", lab.sam_ldb], capture_output=True, text=True, check=check)
 
