@@ -26,6 +26,7 @@ try:
     from Cryptodome.Hash import CMAC
     from impacket import nt_errors
     from impacket.nmb import NetBIOSError, NetBIOSTimeout
+    from impacket.smb3 import SessionError as Smb3SessionError
     from impacket.smb3structs import (
         FILE_DIRECTORY_FILE,
         FILE_OPEN,
@@ -40,10 +41,14 @@ try:
     )
     from impacket.smbconnection import SessionError, SMBConnection
     NETWORK_ERRORS: tuple[type[BaseException], ...] = (OSError, NetBIOSError, NetBIOSTimeout)
+    # SMBConnection's calls raise its SessionError; calls on the SMB3 object itself (getSMBServer(), used
+    # for security descriptors) raise smb3's, which has the same meaning under another name.
+    SESSION_ERRORS: tuple[type[BaseException], ...] = (SessionError, Smb3SessionError)
 except ImportError:  # reported by the module through missing_required_lib
     SMBConnection = None
     SessionError = None
     NETWORK_ERRORS = (OSError,)
+    SESSION_ERRORS = ()
 
 # OWNER | GROUP | DACL: what the folder ACL consists of (the SACL is the DC's business).
 SECURITY_INFORMATION: Final = 0x7
@@ -243,7 +248,7 @@ class Sysvol:
             conn.login(user, password, domain)
         except SessionError as exc:
             _close_quietly(conn)
-            reason = _REASONS.get(exc.getErrorCode(), _status(exc))
+            reason = _REASONS.get(_error_code(exc), _status(exc))
             raise SysvolError(f"SMB logon to {host} as {bind_user} refused: {reason}") from None
         except NETWORK_ERRORS as exc:
             _close_quietly(conn)
@@ -275,8 +280,8 @@ class Sysvol:
         """call(), with SMB failures as SysvolError; None when the NT status is one of tolerate."""
         try:
             return call()
-        except SessionError as exc:
-            code = exc.getErrorCode()
+        except SESSION_ERRORS as exc:
+            code = _error_code(exc)
             if code in tolerate:
                 return None
             where = f"\\\\{self.host}\\{self.share}\\{path}"
@@ -367,8 +372,13 @@ class Sysvol:
                                                         additionalInformation=SECURITY_INFORMATION))
 
 
+def _error_code(exc: Any) -> int:
+    getter = getattr(exc, "getErrorCode", None) or exc.get_error_code
+    return int(getter())
+
+
 def _status(exc: Any) -> str:
-    code = exc.getErrorCode()
+    code = _error_code(exc)
     name = nt_errors.ERROR_MESSAGES.get(code, (f"NT status {code:#010x}", ""))[0]
     return str(name)
 

@@ -328,6 +328,8 @@ def main() -> None:
                       adopt=params["adopt"], guid=params["guid"].strip() or None if params["guid"] else None)
     try:
         with connect(params) as conn:
+            for warning in conn.warnings:
+                module.warn(warning)
             settings = conn.settings
 
             def open_sysvol(share: str) -> Sysvol:

@@ -134,3 +134,14 @@ def test_connect_logs_on_with_the_upn_whole_or_domain_and_user(monkeypatch: pyte
     Sysvol.connect("dc1", "192.0.2.1", "admin@EX.TEST", PASSWORD, 5)
     Sysvol.connect("dc1", "192.0.2.1", "EX\\admin", PASSWORD, 5)
     assert [c for c in smb.calls if c[0] == "login"] == [("login", "\\admin@EX.TEST"), ("login", "EX\\admin")]
+
+
+def test_a_refusal_raised_by_the_smb3_layer_is_a_sysvol_error_too() -> None:
+    from impacket import smb3
+
+    def query_a_file_as_a_folder() -> None:
+        raise smb3.SessionError(0xC0000103, None)  # STATUS_NOT_A_DIRECTORY
+
+    expected = r"cannot read the ACL of \\\\dc1\\sysvol\\p\\GPT.INI: STATUS_NOT_A_DIRECTORY"
+    with pytest.raises(SysvolError, match=expected):
+        Sysvol(FakeSmb(), "dc1", "sysvol")._call("read the ACL of", r"p\GPT.INI", query_a_file_as_a_folder)
