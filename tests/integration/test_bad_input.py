@@ -473,7 +473,10 @@ def formatted(c: Ctx, text: str) -> str:
 
 @pytest.mark.parametrize(("module", "build", "expect", "check"), ROWS)
 def test_bad_input(ctx: Ctx, module: str, build: Callable[[Ctx], dict[str, Any]], expect: Fails | Accepted,
-                   check: bool) -> None:
+                   check: bool, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Each row its own lockout guard records (the verify modules keep them under XDG_RUNTIME_DIR): a logon refused
+    # in one row must not stop the next, nor be left in the operator's own runtime directory.
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
     args = {key: value for key, value in build(ctx).items() if value is not None}
     before = snapshot(ctx.lab)
     run = run_any(module, args, check=check, tmp=ctx.tmp)
@@ -498,8 +501,10 @@ def test_bad_input(ctx: Ctx, module: str, build: Callable[[Ctx], dict[str, Any]]
     assert not os.path.exists(ctx.tmp / "report"), "a report was written for bad input"
 
 
-def test_the_snapshot_sees_one_changed_attribute_and_one_changed_byte(ctx: Ctx) -> None:
+def test_the_snapshot_sees_one_changed_attribute_and_one_changed_byte(ctx: Ctx, monkeypatch: pytest.MonkeyPatch,
+                                                                      tmp_path: Path) -> None:
     """The oracle itself: a change the table must catch does show (and a logon alone does not)."""
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
     before = snapshot(ctx.lab)
     run = run_module("share_access", single(ctx, shares=["IPC$"]), timeout=ROW_TIMEOUT)
     assert not run.failed, run.result.get("msg")
