@@ -248,17 +248,23 @@ def privileged_sids(domain_sid: str, root_domain_sid: str, operator_sid: str | N
 
 
 def offending_aces(sd: SecurityDescriptor, privileged: Collection[str], dangerous_mask: int,
-                   extra_ok_trustees: Iterable[str] = (), dangerous_rights: Collection[str] = ()) -> list[Ace]:
+                   extra_ok_trustees: Iterable[str] = (), dangerous_rights: Collection[str] = (),
+                   parent: SecurityDescriptor | None = None) -> list[Ace]:
     """Explicit allow ACEs giving a trustee outside privileged (and extra_ok_trustees) a dangerous right.
 
     Inherited ACEs come from the parent, which the domain's administrators control. CREATOR OWNER's
     inherit-only ACE only reaches objects someone creates inside, which needs a right checked here.
     An extended right (control access) offends when it is for every right or one in dangerous_rights.
+    With `parent` (a folder's), an ACE the parent grants to every subfolder counts as inherited even
+    where the file server did not flag it so (Samba's SYSVOL does not).
     """
     trusted = set(privileged) | set(extra_ok_trustees)
+    from_parent = [ace for ace in parent.dacl if ace.allows and ace.flags & CONTAINER_INHERIT] if parent else []
     out = []
     for ace in sd.dacl:
         if not ace.allows or ace.inherited or ace.sid in trusted:
+            continue
+        if any(p.sid == ace.sid and ace.mask & ~p.mask == 0 for p in from_parent):
             continue
         if ace.sid == CREATOR_OWNER and ace.inherit_only:
             continue

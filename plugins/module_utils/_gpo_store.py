@@ -50,8 +50,11 @@ REGISTRY_POL: Final = r"Machine\Registry.pol"
 SECEDIT_DIR: Final = r"Machine\Microsoft\Windows NT\SecEdit"
 GPTTMPL_INF: Final = SECEDIT_DIR + r"\GptTmpl.inf"
 PENDING: Final = "scanready.pending"
+# Without nTSecurityDescriptor: a DC leaves out of a search every entry whose descriptor it cannot
+# read, so asking for it while finding the GPO would hide a GPO with a damaged descriptor (and the
+# module would create a second one). It is read on its own, naming the GPO when that fails.
 GPO_ATTRIBUTES: Final = ("cn", "displayName", "gPCFileSysPath", "versionNumber", "flags",
-                         "gPCMachineExtensionNames", "gPCUserExtensionNames", "nTSecurityDescriptor")
+                         "gPCMachineExtensionNames", "gPCUserExtensionNames")
 SYSVOL_SHARE: Final = "sysvol"
 LINKABLE_CLASSES: Final = ("domaindns", "organizationalunit", "site")
 COMPUTER_DISABLED: Final = 2
@@ -139,6 +142,7 @@ class FolderState:
 
     listings: dict[str, list[tuple[str, bool]] | None]  # relative dir ('' = the GPO folder) -> entries
     security_descriptor: bytes | None
+    parent_security_descriptor: bytes | None  # the Policies folder's: what every GPO folder inherits
     inf: bytes | None
     pol: bytes | None
     gpt: bytes | None
@@ -146,6 +150,11 @@ class FolderState:
 
     def has_dir(self, relative: str) -> bool:
         return self.listings.get(relative) is not None
+
+    @classmethod
+    def missing(cls) -> FolderState:
+        """A GPO being created has no folder yet."""
+        return cls({}, None, None, None, None, None, None)
 
 
 FOLDERS: Final = ("", "Machine", r"Machine\Microsoft", r"Machine\Microsoft\Windows NT", SECEDIT_DIR, "User")
@@ -169,7 +178,7 @@ class GpoStore:
         """The one GPO with this display name; GpoStoreError when there are several."""
         entries = self.ldap.search(
             self.policies_dn, f"(&(objectClass=groupPolicyContainer)(displayName={escape_filter_chars(name)}))",
-            GPO_ATTRIBUTES, scope="one", controls=security_descriptor_control(sdflags=0x7))
+            GPO_ATTRIBUTES, scope="one")
         if len(entries) > 1:
             guids = ", ".join(sorted(_text(_first(e, "cn")) or e.dn for e in entries))
             raise GpoStoreError(f"{len(entries)} GPOs are named {name!r}: {guids}. Nothing was changed; delete or "
@@ -183,7 +192,7 @@ class GpoStore:
             raise GpoStoreError(f"guid {guid[:60]!r} is not a GPO GUID such as "
                                 "{31B2F340-016D-11D2-945F-00C04FB984F9}")
         entries = self.ldap.search(self.policies_dn, f"(&(objectClass=groupPolicyContainer)(cn={guid}))",
-                                   GPO_ATTRIBUTES, scope="one", controls=security_descriptor_control(sdflags=0x7))
+                                   GPO_ATTRIBUTES, scope="one")
         return self._found(entries[0]) if entries else None
 
     def _found(self, entry: Any) -> Found:
@@ -193,9 +202,16 @@ class GpoStore:
             flags = int(_text(_first(entry, "flags")) or 0)
         except ValueError:
             raise GpoStoreError(f"GPO {guid} has a versionNumber or flags that is not a number") from None
-        return Found(entry.dn, guid, _text(_first(entry, "displayName")), _text(_first(entry, "gPCFileSysPath")),
+        name = _text(_first(entry, "displayName"))
+        try:
+            descriptor = self._security_descriptor(entry.dn)
+        except GpoStoreError:
+            raise GpoStoreError(f"GPO {guid} ({name!r}, {entry.dn}): its nTSecurityDescriptor cannot be read (missing, "
+                                "damaged, or not readable by the operator, who needs to be a Domain Admin). Nothing "
+                                "was changed; repair or delete that GPO, then run again") from None
+        return Found(entry.dn, guid, name, _text(_first(entry, "gPCFileSysPath")),
                      version, flags, _text(_first(entry, "gPCMachineExtensionNames")),
-                     _bytes(_first(entry, "nTSecurityDescriptor")), _text(_first(entry, "gPCUserExtensionNames")))
+                     descriptor, _text(_first(entry, "gPCUserExtensionNames")))
 
     def _locate(self, request: Request) -> Found | None:
         return self.find_guid(request.guid) if request.guid else self.find(request.name)
@@ -299,7 +315,9 @@ class GpoStore:
         def read(relative: str) -> bytes | None:
             return sysvol.read(_join(folder, relative)) if listed(relative, False) else None
 
-        return FolderState(listings, sysvol.get_security(folder) if listings[""] is not None else None,
+        exists = listings[""] is not None
+        return FolderState(listings, sysvol.get_security(folder) if exists else None,
+                           sysvol.get_security(folder.rpartition("\\")[0]) if exists else None,
                            read(GPTTMPL_INF), read(REGISTRY_POL), read(GPT_INI), read(PENDING))
 
     # --- planning and writing ----------------------------------------------------------------
@@ -350,7 +368,7 @@ class GpoStore:
         outcome = self.outcome
         outcome.guid, outcome.dn = found.guid, found.dn
         with self.open_sysvol(SYSVOL_SHARE) as sysvol:
-            state = FolderState({}, None, None, None, None, None) if creating else self._read_folder(sysvol, folder)
+            state = FolderState.missing() if creating else self._read_folder(sysvol, folder)
             children = set() if creating else {
                 _text(_first(e, "cn")).lower()
                 for e in self.ldap.search(found.dn, "(objectClass=container)", ["cn"], scope="one")}
@@ -381,22 +399,21 @@ class GpoStore:
         anyone else write, ACL or owner rights, and it holds no settings this collection does not write.
         """
         domain_sid, privileged = self._principals()
-        if found.security_descriptor is None:
-            raise GpoStoreError(f"{found.names()}: cannot read its nTSecurityDescriptor; the operator needs to be "
-                                "a Domain Admin. Nothing was changed")
-        sd = self._parse_sd(found, found.security_descriptor, "its nTSecurityDescriptor")
+        sd = self._parse_sd(found, found.security_descriptor or b"", "its nTSecurityDescriptor")
         folder_sd = self._parse_sd(found, state.security_descriptor, "its SYSVOL folder's ACL") \
             if state.security_descriptor else None
+        policies_sd = self._parse_sd(found, state.parent_security_descriptor, "the Policies folder's ACL") \
+            if state.parent_security_descriptor else None
         problems: list[str] = []
         offending: list[str] = []
-        for what, descriptor, mask in (("object", sd, _acl.DS_DANGEROUS_MASK),
-                                       ("folder", folder_sd, _acl.FILE_DANGEROUS_MASK)):
+        for what, descriptor, mask, parent in (("object", sd, _acl.DS_DANGEROUS_MASK, None),
+                                               ("folder", folder_sd, _acl.FILE_DANGEROUS_MASK, policies_sd)):
             if descriptor is None:
                 continue
             if descriptor.owner not in privileged:
                 problems.append(f"{what} owner {_acl.sid_name(descriptor.owner or 'none', domain_sid)}")
             aces = [f"{what}: {ace.describe(domain_sid)}"
-                    for ace in _acl.offending_aces(descriptor, privileged, mask)]
+                    for ace in _acl.offending_aces(descriptor, privileged, mask, parent=parent)]
             offending += aces
         foreign = _gpo.foreign_content(found.extensions, found.user_extensions, state.listings, TEMP_SUFFIX)
         problems += offending + [f"holds {item}" for item in foreign]

@@ -145,10 +145,13 @@ def settings_from_params(params: Mapping[str, Any]) -> Settings:
     timeout = 10 if timeout is None else int(timeout)
     if timeout <= 0:
         raise DomainError("connect_timeout must be a positive number of seconds", CONFIG)
+    port = params.get("port")
+    if port is not None and not 1 <= port <= 65535:
+        raise DomainError(f"port must be between 1 and 65535, not {port}", CONFIG)
     return Settings(
         domain=domain,
         host=params.get("dc") or domain,
-        port=params.get("port") or (LDAP_PORT if starttls else LDAPS_PORT),
+        port=port or (LDAP_PORT if starttls else LDAPS_PORT),
         starttls=starttls,
         ca_cert=params.get("ca_cert"),
         validate_certs=params.get("validate_certs", True),

@@ -25,7 +25,17 @@ from typing import Any
 
 import pytest
 
-from tests.lab_support import LAB, REPO, LabInfo, ModuleRun, ansible_env, load_lab, run_module, samba_python
+from tests.lab_support import (
+    LAB,
+    REPO,
+    SAMDB_OPEN,
+    LabInfo,
+    ModuleRun,
+    ansible_env,
+    load_lab,
+    run_module,
+    samba_python,
+)
 
 pytestmark = pytest.mark.lab
 
@@ -33,7 +43,8 @@ INSTANCE = "badin"
 SCANNER = "badin_scanner"
 SCANNER_PASSWORD = "Lab-Only-Badin-Scanner-1"  # the lab's throwaway
 GPO_PREFIX = "badin "
-CORRUPT = ("gptini", "regpol", "sd")  # GPOs the collection makes, then planted with a malformed part each
+# GPOs the collection makes, then planted with a malformed or hostile part each.
+CORRUPT = ("gptini", "regpol", "sd", "open")
 TEN_THOUSAND = 10_000
 ROW_TIMEOUT = 90  # seconds one module run may take before the row fails
 
@@ -79,6 +90,16 @@ raw.modify(m)
 print(json.dumps(True))
 """
 BOGUS_SD = bytes.fromhex("01000480") + b"\xff" * 12  # revision 1, self-relative, owner/group/sacl/dacl offsets ~4 GiB
+# A descriptor Samba does store (through its own modules): Everyone may do anything to the GPO.
+PLANT_OPEN_SD = SAMDB_OPEN + r"""
+from samba.dcerpc import security
+from samba.ndr import ndr_pack
+sd = security.descriptor.from_sddl("O:DAG:DAD:P(A;;GA;;;WD)(A;;GA;;;DA)", security.dom_sid(db.get_domain_sid()))
+m = ldb.Message(ldb.Dn(db, sys.argv[3]))
+m["nTSecurityDescriptor"] = ldb.MessageElement(ndr_pack(sd), ldb.FLAG_MOD_REPLACE, "nTSecurityDescriptor")
+db.modify(m, controls=["sd_flags:1:7"])
+print(json.dumps(True))
+"""
 BOGUS_GPT_INI = b"\xff\xfe[General\x00\r\nVersion=twelve\r\n\x00\x00garbage"
 BOGUS_REGISTRY_POL = b"PReg\x01\x00\x00\x00[\x00S\x00O\x00F\x00\x00\x00;\x00" + b"\xff" * 7  # cut off mid-entry
 
@@ -180,6 +201,9 @@ def plant(lab: LabInfo, kind: str, guid: str) -> None:
         (folder / "GPT.INI").write_bytes(BOGUS_GPT_INI)  # in place: the file keeps its NT ACL
     elif kind == "regpol":
         (folder / "Machine" / "Registry.pol").write_bytes(BOGUS_REGISTRY_POL)
+    elif kind == "open":
+        samba_python(PLANT_OPEN_SD, str(lab.state / "etc" / "smb.conf"), lab.sam_ldb,
+                     f"CN={guid},CN=Policies,CN=System,{lab.vars['lab_base_dn']}")
     else:
         partition = f"{lab.sam_ldb}.d/{lab.vars['lab_base_dn'].upper()}.ldb"
         samba_python(PLANT_SD, partition, f"CN={guid},CN=Policies,CN=System,{lab.vars['lab_base_dn']}",
@@ -299,10 +323,6 @@ def bad_targets_reported_per_host(c: Ctx, result: dict[str, Any]) -> None:
         assert shown in logon["detail"], logon
 
 
-def xfail(reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=reason)
-
-
 
 ROWS = [
     # ---- scan_account
@@ -333,9 +353,7 @@ ROWS = [
     pytest.param("scan_account", lambda c: account(c, port=63636), fails("63636"), False,
                  id="account-port-closed"),
     pytest.param("scan_account", lambda c: account(c, port=70000), fails("70000"), False,
-                 id="account-port-out-of-range",
-                 marks=xfail("uncaught ldap3 exception: 'Task failed: Module failed: Source port must in range "
-                             "from 0 to 65535' (port is not checked, the message does not name it)")),
+                 id="account-port-out-of-range"),
     pytest.param("scan_account", lambda c: account(c, connect_timeout=0), fails("connect_timeout"), False,
                  id="account-connect-timeout-zero"),
     pytest.param("scan_account", lambda c: account(c, connect_timeout=-5), fails("connect_timeout"), False,
@@ -381,11 +399,12 @@ ROWS = [
                  False, id="gpo-planted-malformed-gpt-ini"),
     pytest.param("scan_gpo", lambda c: gpo(c, name=GPO_PREFIX + "regpol", links=[]),
                  fails("Registry.pol", "{regpol}"), False, id="gpo-planted-malformed-registry-pol"),
-    pytest.param("scan_gpo", lambda c: gpo(c, name=GPO_PREFIX + "sd", links=[]),
-                 fails("nTSecurityDescriptor", "{sd}"), False, id="gpo-planted-malformed-ntsecuritydescriptor",
-                 marks=xfail("Samba's LDAP server leaves the GPO whose descriptor it cannot parse out of a search "
-                             "that asks for nTSecurityDescriptor; scan_gpo then finds no GPO of that name and "
-                             "creates a second one (LDAP and SYSVOL written) instead of failing on the existing one")),
+    # Samba leaves an object whose descriptor it cannot parse out of every search (clients cannot read it
+    # either): pinned by its GUID, it is a GPO that does not exist, and nothing is made in its place.
+    pytest.param("scan_gpo", lambda c: gpo(c, name=GPO_PREFIX + "sd", guid=c.gpo_guids["sd"], links=[]),
+                 fails("{sd}", "no such GPO"), False, id="gpo-planted-malformed-ntsecuritydescriptor"),
+    pytest.param("scan_gpo", lambda c: gpo(c, name=GPO_PREFIX + "open", links=[]),
+                 fails("{open}", "Everyone"), False, id="gpo-planted-descriptor-granting-everyone-control"),
     # ---- share_access
     pytest.param("share_access", lambda c: single(c, username="-x"), fails("-x"), False,
                  id="share-username-leading-dash"),

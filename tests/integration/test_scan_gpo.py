@@ -531,7 +531,7 @@ class WriteBudget:
 
 class CrashingLdap:
     def __init__(self, conn: _ldap.DomainConnection, budget: WriteBudget) -> None:
-        self.base_dn = conn.base_dn
+        self.base_dn, self.settings = conn.base_dn, conn.settings
         self.search = conn.search
         self.add = budget.wrap(conn.add, "ldap add")
         self.modify = budget.wrap(conn.modify, "ldap modify")

@@ -56,6 +56,21 @@ def test_deny_and_creator_owner_inherit_only_are_fine() -> None:
     assert _acl.offending_aces(sd, set(), _acl.FILE_DANGEROUS_MASK) == []
 
 
+def test_what_the_parent_folder_grants_every_subfolder_counts_as_inherited() -> None:
+    """Samba's SYSVOL copies the Policies folder's ACEs into a new GPO folder without the inherited flag."""
+    creators = DOMAIN + "-520"  # Group Policy Creator Owners: modify on Policies, inherited by every GPO folder
+    modify = 0x001301BF
+    copied = _acl.make_ace(_acl.ACCESS_ALLOWED, _acl.OBJECT_INHERIT | _acl.CONTAINER_INHERIT, modify, creators)
+    parent = with_aces(copied)
+    more = _acl.make_ace(_acl.ACCESS_ALLOWED, 0, modify | _acl.WRITE_DAC, creators)
+    other = _acl.make_ace(_acl.ACCESS_ALLOWED, 0, modify, USER)
+    folder = with_aces(copied, more, other)
+    assert _acl.offending_aces(folder, set(), _acl.FILE_DANGEROUS_MASK, parent=parent) == [more, other]
+    assert _acl.offending_aces(folder, set(), _acl.FILE_DANGEROUS_MASK) == [copied, more, other]
+    files_only = with_aces(_acl.make_ace(_acl.ACCESS_ALLOWED, _acl.OBJECT_INHERIT, modify, creators))
+    assert _acl.offending_aces(folder, set(), _acl.FILE_DANGEROUS_MASK, parent=files_only) == [copied, more, other]
+
+
 def test_extended_rights_only_when_asked() -> None:
     reset = "00299570-246d-11d0-a768-00aa006e0529"
     ace = _acl.make_ace(_acl.ACCESS_ALLOWED, 0, _acl.DS_CONTROL_ACCESS, USER)

@@ -328,3 +328,9 @@ def test_only_a_connection_without_certificate_checks_carries_a_warning() -> Non
                                        "192.0.2.1")
     assert checked.warnings == []
     assert unchecked.warnings == [_ldap.NO_VALIDATION_WARNING]
+
+
+@pytest.mark.parametrize("port", [0, -1, 65536, 70000])
+def test_a_port_outside_tcps_range_is_a_configuration_error(port: int) -> None:
+    with pytest.raises(DomainError, match=f"port must be between 1 and 65535, not {port}"):
+        settings_from_params(params(port=port))
