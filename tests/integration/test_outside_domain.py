@@ -31,7 +31,7 @@ def foreign_domain() -> Iterator[LabInfo]:
         base = lab.vars["lab_base_dn"]
         for ou in ("OU=Corp", "OU=Servers,OU=Corp", "OU=Service Accounts,OU=Corp"):
             samba_tool(lab, "ou", "create", f"{ou},{base}")
-        samba_tool(lab, "domain", "passwordsettings", "set", "--account-lockout-threshold=5",
+        samba_tool(lab, "domain", "passwordsettings", "set", "--account-lockout-threshold=3",
                    "--min-pwd-length=14")
         yield lab
     finally:
