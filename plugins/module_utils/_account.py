@@ -458,6 +458,7 @@ class Outcome:
     account: Account | None
     diff: dict[str, Any]
     warnings: list[str]
+    password_known: bool = False  # the DC has the password: set in this run, or accepted by the bind check
 
 
 def find_account(conn: Directory, name: str, trust: Trust | None = None) -> Account | None:
@@ -587,11 +588,11 @@ def ensure_account(conn: Directory, desired: Desired, *, domain: str, check_mode
     trust = trust_for(conn, operator, domain)
     current = find_account(conn, desired.name, trust)
     warnings: list[str] = []
+    matches: bool | None = None
     if desired.state == "absent":
         plan = plan_changes(current, desired, "")
     else:
         create_dn = None
-        matches: bool | None = None
         if current is None:
             if desired.create:
                 _required_password(desired)
@@ -609,7 +610,8 @@ def ensure_account(conn: Directory, desired: Desired, *, domain: str, check_mode
     after = predict(current, plan)
     diff = build_diff(current, after, password_changes=plan.set_password and current is not None)
     if check_mode or not plan.changed:
-        return Outcome(plan.changed, plan.create_dn is not None, after, diff, warnings)
+        return Outcome(plan.changed, plan.create_dn is not None, after, diff, warnings,
+                       password_known=matches is True and not check_mode)
     if plan.delete and current is not None:
         conn.delete(current.dn)
         return Outcome(True, False, None, diff, warnings)
@@ -617,7 +619,8 @@ def ensure_account(conn: Directory, desired: Desired, *, domain: str, check_mode
         _create(conn, plan.create_dn, plan, desired, domain)
     elif current is not None:
         _update(conn, current, plan, desired)
-    return Outcome(True, plan.create_dn is not None, find_account(conn, desired.name, trust), diff, warnings)
+    return Outcome(True, plan.create_dn is not None, find_account(conn, desired.name, trust), diff, warnings,
+                   password_known=plan.set_password or matches is True)
 
 
 def _check_control(current: Account, desired: Desired) -> list[str]:

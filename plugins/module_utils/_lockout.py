@@ -172,4 +172,13 @@ class LockoutRecord:
         when = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(refusal.at))
         return (f"Not tried: {refusal.where} refused {refusal.account} at {when} ({refusal.cls}: {refusal.reason}), "
                 f"so this run makes no further logon that could count towards a lockout. Fix the password or the "
-                f"account, then delete {self.path} (or wait {left} more minute(s)).")
+                f"account, then delete {self.path} (scan_account does when it sets the password or proves it "
+                f"right), or wait {left} more minute(s).")
+
+
+def forget(username: str, realm: str) -> None:
+    """Clear the account's record once its password was just set or proven right: the refusal it
+    remembers is over, and the next verify run may try again. A directory that is not private is
+    left for the verify run to report."""
+    with contextlib.suppress(RecordError):
+        LockoutRecord(private_dir(record_dir()), username, realm).clear()

@@ -62,6 +62,9 @@ options:
         set. That is at most one bad logon attempt per run, and only when the password really
         differs, after which the next run binds successfully; check mode makes the same one attempt.
         Mind the domain's lockout threshold when running check mode repeatedly with a wrong password.
+      - When the password is set, or the bind proves it right, a refusal the verify modules recorded for
+        the account on this controller (their lockout guard) is cleared, so that the next verification
+        tries again.
     type: str
     choices: [on_create, always]
     default: on_create
@@ -242,7 +245,7 @@ control:
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.scanready.windows.plugins.module_utils import _ldap
+from ansible_collections.scanready.windows.plugins.module_utils import _ldap, _lockout
 from ansible_collections.scanready.windows.plugins.module_utils._account import (
     DEFAULT_NAME,
     Desired,
@@ -294,6 +297,8 @@ def main() -> None:
         module.fail_json(msg=exc.message)
     for warning in outcome.warnings:
         module.warn(warning)
+    if outcome.password_known:
+        _lockout.forget(params["name"], conn.settings.domain)
     account = outcome.account
     result: dict[str, Any] = {
         "changed": outcome.changed,

@@ -17,6 +17,7 @@ from typing import Any
 import ldap3
 import pytest
 from ansible_collections.scanready.windows.plugins.module_utils._ldap import DomainError, connect
+from ansible_collections.scanready.windows.plugins.module_utils._lockout import LockoutRecord, Refusal, private_dir
 
 from tests.lab_support import LabInfo, ModuleRun, admin_ldap, ldb_search, load_lab, run_module, run_playbook
 
@@ -163,6 +164,29 @@ def test_update_password_always_changes_only_a_different_password(lab: LabInfo, 
     # On a disabled account the DC still says the password is right ("account disabled", not "wrong").
     assert run_module("scan_account", args | {"password": OTHER_PASSWORD, "state": "disabled"}).changed
     assert not run_module("scan_account", args | {"password": OTHER_PASSWORD, "state": "disabled"}).changed
+
+
+def test_a_password_set_or_proven_right_clears_the_verify_lockout_record(lab: LabInfo, name: str,
+                                                                         private_lockout_records: Path) -> None:
+    """A verify run that met a wrong password left a record that stops every later verify run; once
+    scan_account has set the password (or a bind proved it right) that refusal is over."""
+    def refused_earlier() -> LockoutRecord:
+        record = LockoutRecord(private_dir(private_lockout_records), name, lab.vars["scanready_domain"])
+        record.write(Refusal(record.account, "a target", "logon_failure", "refused the password", time.time()))
+        return record
+
+    args = account_args(lab, name, update_password="always", privilege="none")
+    record = refused_earlier()
+    check = run_module("scan_account", args, check=True)
+    assert check.changed and record.read() is not None, "check mode changes nothing, the record included"
+    assert run_module("scan_account", args).result["created"]
+    assert record.read() is None, "the password was just set"
+    record = refused_earlier()
+    assert not run_module("scan_account", args).changed
+    assert record.read() is None, "the bind check proved the password right"
+    record = refused_earlier()
+    assert not run_module("scan_account", account_args(lab, name, privilege="none")).changed
+    assert record.read() is not None, "update_password: on_create does not know the password: the record stays"
 
 
 @pytest.mark.parametrize(("bad_name", "why"), [

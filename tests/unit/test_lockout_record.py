@@ -18,6 +18,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._lockout import 
     LockoutRecord,
     RecordError,
     Refusal,
+    forget,
     private_dir,
     record_dir,
     record_key,
@@ -85,6 +86,19 @@ def test_a_record_from_the_future_or_unreadable_is_handled(tmp_path: Path) -> No
     assert found is not None and found.cls == "error", "a damaged record still stops the run"
     record.clear()
     assert record.read() is None
+
+
+def test_forget_clears_the_accounts_record_once_its_password_is_known(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    record = LockoutRecord(private_dir(record_dir()), "scanner", "ex.test")
+    record.write(refusal(time.time()))
+    other = LockoutRecord(private_dir(record_dir()), "someone", "ex.test")
+    other.write(refusal(time.time()))
+    forget("Scanner", "EX.test")
+    assert record.read() is None
+    assert other.read() is not None
+    forget("scanner", "ex.test")  # nothing left to clear: no error
 
 
 def test_two_records_of_other_accounts_do_not_interfere(tmp_path: Path) -> None:
