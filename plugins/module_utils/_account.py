@@ -61,8 +61,9 @@ FOREIGN: Final = "foreign"  # DomainError cause: the account is controlled by so
 # A bind refused with these codes still proves the password right: the DC checks it before these.
 PASSWORD_RIGHT_CODES: Final = frozenset({"530", "531", "533", "701"})
 USER_OBJECT_CLASSES: Final = ("top", "person", "organizationalPerson", "user")
-ACCOUNT_ATTRIBUTES: Final = ("objectClass", "objectSid", "userAccountControl", "description", "memberOf",
-                              "nTSecurityDescriptor", *CLEARED_ATTRIBUTES)
+ACCOUNT_ATTRIBUTES: Final = (
+    "objectClass", "objectSid", "userAccountControl", "description", "memberOf", "nTSecurityDescriptor",
+    *CLEARED_ATTRIBUTES)
 SD_FLAGS_OID: Final = "1.2.840.113556.1.4.801"
 READ_SECURITY: Final = 0x7  # owner, group and DACL (reading the SACL would need more than an operator has)
 WRITE_SECURITY: Final = 0x5  # owner and DACL
@@ -426,10 +427,9 @@ def judge(dn: str, raw: bytes | None, trust: Trust) -> Control:
 
 
 def _offending(descriptor: _acl.SecurityDescriptor, trust: Trust, expected: set[tuple[str, str]]) -> list[_acl.Ace]:
-    return [ace for ace in _acl.offending_aces(descriptor, trust.owners, _acl.DS_DANGEROUS_MASK,
-                                                extra_ok_trustees=trust.trustees,
-                                                dangerous_rights={RESET_PASSWORD_RIGHT})
-            if (ace.sid, ace.object_type) not in expected]
+    found = _acl.offending_aces(descriptor, trust.owners, _acl.DS_DANGEROUS_MASK, extra_ok_trustees=trust.trustees,
+                                dangerous_rights={RESET_PASSWORD_RIGHT})
+    return [ace for ace in found if (ace.sid, ace.object_type) not in expected]
 
 
 class Directory(Protocol):
@@ -519,7 +519,7 @@ def operator_sid(conn: Directory, operator: str, domain: str) -> str | None:
         user = operator.split("\\", 1)[1]
         filters = [f"(sAMAccountName={escape_filter(user)})"]
     else:
-        user, _, suffix = operator.partition("@")
+        user, _at, suffix = operator.partition("@")
         filters = [f"(userPrincipalName={escape_filter(operator)})"]
         if suffix.lower() == domain.lower():
             filters.append(f"(sAMAccountName={escape_filter(user)})")

@@ -162,7 +162,7 @@ def garbage_server(lifetime: float = 170.0, max_connections: int = 200) -> Itera
         served = 0
         while not stop.is_set() and time.monotonic() < deadline and served < max_connections:
             try:
-                conn, _ = listener.accept()
+                conn, _peer = listener.accept()
             except TimeoutError:
                 continue
             except OSError:
@@ -321,7 +321,6 @@ def bad_targets_reported_per_host(c: Ctx, result: dict[str, Any]) -> None:
         logon = hosts[name]["checks"]["logon"]
         assert hosts[name]["ready"] is False and logon["ok"] is False, hosts[name]
         assert shown in logon["detail"], logon
-
 
 
 ROWS = [

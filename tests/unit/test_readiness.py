@@ -366,10 +366,11 @@ def test_without_a_kdc_the_account_is_checked_over_ntlm(guard: Any) -> None:
     assert warnings and "NTLM" in warnings[0]
 
 
-@pytest.mark.parametrize(("cls", "message"), [("timeout", "the KDC did not answer within 10 s"),
-                                              ("error", "kinit failed: something new")])
-def test_a_kinit_that_may_have_reached_the_kdc_is_a_stop_not_a_reason_for_ntlm(guard: Any, cls: str,
-                                                                                message: str) -> None:
+@pytest.mark.parametrize(("cls", "message"), [
+    ("timeout", "the KDC did not answer within 10 s"),
+    ("error", "kinit failed: something new"),
+])
+def test_a_kinit_that_may_have_reached_the_kdc_is_a_stop_not_ntlm(guard: Any, cls: str, message: str) -> None:
     FakeClient.error = KerberosError(cls, message)
     with pytest.raises(GuardStop) as err:
         preflight(CREDS, "dc1.ex.test", 5)
