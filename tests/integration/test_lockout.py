@@ -2,6 +2,7 @@
 most one bad logon and never locks the account; a locked account is reported and left alone."""
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import tempfile
@@ -33,18 +34,23 @@ def lockout_lab() -> LabInfo:
     return LabInfo(inventory, data["vars"], [Target(n, h["ansible_host"], h["lab_expected"]) for n, h in hosts.items()])
 
 
-@pytest.fixture(scope="module")
-def guarded() -> Iterator[Scanner]:
-    """A scanner account in a domain that locks an account after 3 bad passwords."""
-    lab = lockout_lab()
+@contextlib.contextmanager
+def scanner_locked_after_three(lab: LabInfo, name: str, password: str) -> Iterator[Scanner]:
+    """A scanner account in a domain that locks an account after 3 bad passwords (both undone after)."""
     samba_tool(lab, "domain", "passwordsettings", "set", "--account-lockout-threshold=3",
                "--account-lockout-duration=30", "--reset-account-lockout-after=30")
-    account = make_scanner(lab, ACCOUNT, PASSWORD)
+    account = make_scanner(lab, name, password)
     try:
         yield account
     finally:
-        samba_tool(lab, "user", "delete", ACCOUNT, check=False)
+        samba_tool(lab, "user", "delete", name, check=False)
         samba_tool(lab, "domain", "passwordsettings", "set", "--account-lockout-threshold=0")
+
+
+@pytest.fixture(scope="module")
+def guarded() -> Iterator[Scanner]:
+    with scanner_locked_after_three(lockout_lab(), ACCOUNT, PASSWORD) as account:
+        yield account
 
 
 def account_state(lab: LabInfo) -> tuple[int, bool]:

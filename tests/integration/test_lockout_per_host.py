@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.integration.test_lockout import UF_LOCKOUT
-from tests.integration.test_scan_readiness import Scanner, make_scanner, samba_tool
+from tests.integration.test_lockout import UF_LOCKOUT, scanner_locked_after_three
+from tests.integration.test_scan_readiness import Scanner
 from tests.lab_support import LabInfo, ldb_search, load_lab, run_playbook
 
 pytestmark = pytest.mark.lab
@@ -54,15 +54,8 @@ def per_host_inventory(lab: LabInfo, path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def guarded() -> Iterator[Scanner]:
-    lab = load_lab(INSTANCE)
-    samba_tool(lab, "domain", "passwordsettings", "set", "--account-lockout-threshold=3",
-               "--account-lockout-duration=30", "--reset-account-lockout-after=30")
-    account = make_scanner(lab, ACCOUNT, PASSWORD)
-    try:
+    with scanner_locked_after_three(load_lab(INSTANCE), ACCOUNT, PASSWORD) as account:
         yield account
-    finally:
-        samba_tool(lab, "user", "delete", ACCOUNT, check=False)
-        samba_tool(lab, "domain", "passwordsettings", "set", "--account-lockout-threshold=0")
 
 
 def account_state(lab: LabInfo) -> tuple[int, int, bool]:
