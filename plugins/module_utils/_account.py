@@ -22,9 +22,13 @@ from ansible_collections.scanready.windows.plugins.module_utils._ldap import (
     MODIFY_REPLACE,
     NO_SUCH_OBJECT,
     REJECTED,
+    SD_OWNER_DACL,
+    SD_OWNER_GROUP_DACL,
     BindCheck,
     DomainError,
     Entry,
+    escape_filter,
+    escape_rdn,
     sid_to_str,
 )
 
@@ -64,19 +68,11 @@ USER_OBJECT_CLASSES: Final = ("top", "person", "organizationalPerson", "user")
 ACCOUNT_ATTRIBUTES: Final = (
     "objectClass", "objectSid", "userAccountControl", "description", "memberOf", "nTSecurityDescriptor",
     *CLEARED_ATTRIBUTES)
-SD_FLAGS_OID: Final = "1.2.840.113556.1.4.801"
-READ_SECURITY: Final = 0x7  # owner, group and DACL (reading the SACL would need more than an operator has)
-WRITE_SECURITY: Final = 0x5  # owner and DACL
 RESET_PASSWORD_RIGHT: Final = "00299570-246d-11d0-a768-00aa006e0529"  # noqa: S105 - an extended right's GUID
 # AD's default user ACL lets these write a few harmless properties of every user: (trustee RID or SID, property).
 DEFAULT_USER_WRITERS: Final = ((CERT_PUBLISHERS_RID, "bf967a7f-0de6-11d0-a285-00aa003049e2"),  # userCertificate
                                (TS_LICENSE_SERVERS_SID, "6db69a1c-9422-11d1-aebd-0000f80367c1"),
                                (TS_LICENSE_SERVERS_SID, "5805bc62-bdc9-4428-a5e2-856a0f4c185e"))
-
-
-def sd_flags_control(flags: int) -> tuple[str, bool, bytes]:
-    """The LDAP control choosing which parts of nTSecurityDescriptor a search reads or a modify writes."""
-    return SD_FLAGS_OID, True, bytes([0x30, 0x03, 0x02, 0x01, flags])  # BER: SEQUENCE { INTEGER flags }
 
 
 def name_problem(name: str) -> str | None:
@@ -110,21 +106,6 @@ def uac_for(current: int, *, enabled: bool, password_never_expires: bool) -> int
 def unicode_pwd(password: str) -> bytes:
     """The unicodePwd value AD takes for a password reset: the quoted password in UTF-16LE."""
     return f'"{password}"'.encode("utf-16-le")
-
-
-def escape_rdn(value: str) -> str:
-    """Escape an RDN value (RFC 4514)."""
-    out = "".join(f"\\{c}" if c in ',+"\\<>;=' else c for c in value)
-    if out.startswith(("#", " ")):
-        out = "\\" + out
-    if out.endswith(" ") and not out.endswith("\\ "):
-        out = out[:-1] + "\\ "
-    return out
-
-
-def escape_filter(value: str) -> str:
-    """Escape a value inside an LDAP filter (RFC 4515)."""
-    return "".join(f"\\{ord(c):02x}" if c in "\\*()\0" else c for c in value)
 
 
 @dataclass(frozen=True)
@@ -381,14 +362,14 @@ def build_diff(before: Account | None, after: Account | None, *, password_change
 def account_from_entry(entry: Entry, trust: Trust | None = None) -> Account:
     """The account in entry; with trust, also who controls it (names of unknown SIDs are filled in later)."""
     raw_sid = entry.first("objectSid")
-    credentials = {name: tuple(_text(v) for v in entry.attributes[name])
-                   for name in CLEARED_ATTRIBUTES if entry.attributes.get(name)}
+    credentials = {name: tuple(_text(v) for v in entry.values(name))
+                   for name in CLEARED_ATTRIBUTES if entry.values(name)}
     return Account(
         dn=entry.dn,
         sid=sid_to_str(raw_sid) if raw_sid else None,
         uac=int(entry.first("userAccountControl") or UF_NORMAL_ACCOUNT),
         description=entry.first("description"),
-        groups=tuple(str(g) for g in entry.attributes.get("memberOf", [])),
+        groups=tuple(str(g) for g in entry.values("memberOf")),
         control=judge(entry.dn, entry.first("nTSecurityDescriptor"), trust) if trust else None,
         credentials=credentials,
     )
@@ -438,15 +419,14 @@ class Directory(Protocol):
     base_dn: str
 
     def search(self, base: str, ldap_filter: str, attributes: Sequence[str], *, scope: str = ...,
-               controls: Sequence[Any] | None = ...) -> list[Entry]: ...
+               sd_flags: int | None = ...) -> list[Entry]: ...
 
-    def add(self, dn: str, object_class: str | Sequence[str], attributes: Mapping[str, Any],
-            controls: Sequence[Any] | None = ...) -> None: ...
+    def add(self, dn: str, object_class: str | Sequence[str], attributes: Mapping[str, Any]) -> None: ...
 
-    def modify(self, dn: str, changes: Mapping[str, Sequence[tuple[str, Sequence[Any]]]],
-               controls: Sequence[Any] | None = ...) -> None: ...
+    def modify(self, dn: str, changes: Mapping[str, Sequence[tuple[str, Sequence[Any]]]], *,
+               sd_flags: int | None = ...) -> None: ...
 
-    def delete(self, dn: str, controls: Sequence[Any] | None = ...) -> None: ...
+    def delete(self, dn: str) -> None: ...
 
     def try_bind(self, user: str, password: str) -> BindCheck: ...
 
@@ -467,11 +447,11 @@ def find_account(conn: Directory, name: str, trust: Trust | None = None) -> Acco
     With trust, the account's control is judged and the SIDs it names are looked up for messages.
     """
     entries = conn.search(conn.base_dn, f"(sAMAccountName={escape_filter(name)})", ACCOUNT_ATTRIBUTES,
-                          controls=[sd_flags_control(READ_SECURITY)])
+                          sd_flags=SD_OWNER_GROUP_DACL)
     if not entries:
         return None
     entry = entries[0]
-    classes = {str(c).lower() for c in entry.attributes.get("objectClass", [])}
+    classes = {str(c).lower() for c in entry.values("objectClass")}
     if "user" not in classes or "computer" in classes:
         kind = "computer" if "computer" in classes else "group" if "group" in classes else "non-user object"
         raise DomainError(f"name {name!r} is already taken by a {kind}: {entry.dn}", CONFIG)
@@ -694,7 +674,7 @@ def _update(conn: Directory, current: Account, plan: Plan, desired: Desired) -> 
     policy may refuse it), then attributes and flags, and Domain Admins membership last."""
     if plan.security_descriptor is not None:
         conn.modify(current.dn, {"nTSecurityDescriptor": [(MODIFY_REPLACE, [plan.security_descriptor])]},
-                    controls=[sd_flags_control(WRITE_SECURITY)])
+                    sd_flags=SD_OWNER_DACL)
     if plan.set_password:
         try:
             _set_password(conn, current.dn, desired.name, _required_password(desired))

@@ -7,27 +7,40 @@ cause for an administrator and never contains a password.
 """
 from __future__ import annotations
 
-import contextlib
 import re
 import socket
 import ssl
 import struct
+import traceback
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Final
 
+from ansible_collections.scanready.windows.plugins.module_utils._compat import close_quietly
+from ansible_collections.scanready.windows.plugins.module_utils._errors import ScanreadyError
+
 try:
     import ldap3
     from ldap3.core import exceptions as ldap3_exceptions
-except ImportError:  # reported by the module through missing_required_lib
+except ImportError:  # reported by the module: require_library(module, "ldap3", LDAP3_IMPORT_ERROR)
     ldap3 = None
     ldap3_exceptions = None
+    LDAP3_IMPORT_ERROR: str | None = traceback.format_exc()
+else:
+    LDAP3_IMPORT_ERROR = None
+HAS_LDAP3: Final = LDAP3_IMPORT_ERROR is None
 
 # ldap3's modify operations, so callers need not import ldap3 themselves.
 MODIFY_ADD: Final = "MODIFY_ADD"
 MODIFY_REPLACE: Final = "MODIFY_REPLACE"
 MODIFY_DELETE: Final = "MODIFY_DELETE"
+
+# nTSecurityDescriptor parts for sd_flags: owner, group and DACL (reading the SACL would need more than an
+# operator has); owner and DACL for writing what an account's control needs.
+SD_FLAGS_OID: Final = "1.2.840.113556.1.4.801"
+SD_OWNER_GROUP_DACL: Final = 0x7
+SD_OWNER_DACL: Final = 0x5
 
 LDAPS_PORT: Final = 636
 LDAP_PORT: Final = 389
@@ -70,12 +83,11 @@ CONFIG: Final = "config"
 FAILED: Final = "failed"
 
 
-class DomainError(Exception):
+class DomainError(ScanreadyError):
     """Anything that went wrong talking to the domain, phrased for the administrator."""
 
     def __init__(self, message: str, cause: str = FAILED, result_code: int | None = None, detail: str = "") -> None:
         super().__init__(message)
-        self.message = message
         self.cause = cause
         self.result_code = result_code
         self.detail = detail  # the DC's own diagnostic text, when it gave one
@@ -107,12 +119,42 @@ class BindCheck:
 
 @dataclass(frozen=True)
 class Entry:
+    """One search result; attribute names compare without case, as LDAP's do (the DC answers 'objectSid'
+    to a request for 'objectsid')."""
+
     dn: str
     attributes: dict[str, list[Any]]
 
+    def values(self, name: str) -> list[Any]:
+        if name in self.attributes:
+            return self.attributes[name]
+        wanted = name.lower()
+        return next((values for key, values in self.attributes.items() if key.lower() == wanted), [])
+
     def first(self, name: str) -> Any:
-        values = self.attributes.get(name) or []
+        values = self.values(name)
         return values[0] if values else None
+
+
+def escape_filter(value: str) -> str:
+    """Escape a value inside an LDAP filter (RFC 4515)."""
+    return "".join(f"\\{ord(char):02x}" if char in "\\*()\0" else char for char in value)
+
+
+def escape_rdn(value: str) -> str:
+    """Escape an RDN value (RFC 4514)."""
+    out = "".join(f"\\{char}" if char in ',+"\\<>;=' else char for char in value)
+    if out.startswith(("#", " ")):
+        out = "\\" + out
+    if out.endswith(" ") and not out.endswith("\\ "):
+        out = out[:-1] + "\\ "
+    return out
+
+
+def sd_flags_control(flags: int) -> tuple[str, bool, bytes]:
+    """The LDAP control choosing which parts of nTSecurityDescriptor a search reads or a modify writes
+    (as ldap3's security_descriptor_control builds it)."""
+    return SD_FLAGS_OID, True, bytes([0x30, 0x03, 0x02, 0x01, flags])  # BER: SEQUENCE { INTEGER flags }
 
 
 def base_dn_for(domain: str) -> str:
@@ -325,7 +367,7 @@ class DomainConnection:
         self.close()
 
     def close(self) -> None:
-        _unbind_quietly(self._conn)
+        close_quietly(self._conn, "unbind")
 
     def _run(self, operation: str, target: str, call: Any, *args: Any, **kwargs: Any) -> bool:
         try:
@@ -347,12 +389,14 @@ class DomainConnection:
                            UNREACHABLE)
 
     def search(self, base: str, ldap_filter: str, attributes: Sequence[str], *, scope: str = "subtree",
-               controls: Sequence[Any] | None = None) -> list[Entry]:
-        """Entries under base matching ldap_filter; a missing base is DomainError(NO_SUCH_OBJECT)."""
+               sd_flags: int | None = None, controls: Sequence[Any] | None = None) -> list[Entry]:
+        """Entries under base matching ldap_filter; a missing base is DomainError(NO_SUCH_OBJECT).
+
+        sd_flags (SD_OWNER_GROUP_DACL ...) names the parts of nTSecurityDescriptor to read."""
         scopes = {"base": ldap3.BASE, "one": ldap3.LEVEL, "subtree": ldap3.SUBTREE}
         try:
             self._conn.search(base, ldap_filter, search_scope=scopes[scope], attributes=list(attributes),
-                              controls=controls)
+                              controls=_with_sd_flags(controls, sd_flags))
         except ldap3_exceptions.LDAPException as exc:
             raise self._communication_error("search", base, exc) from None
         result = self._conn.result
@@ -363,18 +407,18 @@ class DomainConnection:
                                    for name, value in item["attributes"].items()})
                 for item in self._conn.response or [] if item.get("type") == "searchResEntry"]
 
-    def add(self, dn: str, object_class: str | Sequence[str], attributes: Mapping[str, Any],
-            controls: Sequence[Any] | None = None) -> None:
-        self._run("create", dn, self._conn.add, dn, object_class, dict(attributes), controls=controls)
+    def add(self, dn: str, object_class: str | Sequence[str], attributes: Mapping[str, Any]) -> None:
+        self._run("create", dn, self._conn.add, dn, object_class, dict(attributes))
 
-    def modify(self, dn: str, changes: Mapping[str, Sequence[tuple[str, Sequence[Any]]]],
-               controls: Sequence[Any] | None = None) -> None:
-        """changes: {attribute: [(MODIFY_ADD|MODIFY_REPLACE|MODIFY_DELETE, [values])]} as in ldap3."""
+    def modify(self, dn: str, changes: Mapping[str, Sequence[tuple[str, Sequence[Any]]]], *,
+               sd_flags: int | None = None, controls: Sequence[Any] | None = None) -> None:
+        """changes: {attribute: [(MODIFY_ADD|MODIFY_REPLACE|MODIFY_DELETE, [values])]} as in ldap3;
+        sd_flags names the parts of nTSecurityDescriptor written."""
         self._run("modify", dn, self._conn.modify, dn, {k: list(v) for k, v in changes.items()},
-                  controls=controls)
+                  controls=_with_sd_flags(controls, sd_flags))
 
-    def delete(self, dn: str, controls: Sequence[Any] | None = None) -> None:
-        self._run("delete", dn, self._conn.delete, dn, controls=controls)
+    def delete(self, dn: str) -> None:
+        self._run("delete", dn, self._conn.delete, dn)
 
     def try_bind(self, user: str, password: str) -> BindCheck:
         """Try one simple bind as user (a DN or UPN) on a fresh connection to the same DC.
@@ -391,13 +435,13 @@ class DomainConnection:
             message = str(conn.result.get("message") or "")
             return BindCheck(False, bind_refusal_code(message), bind_refusal_reason(message))
         finally:
-            _unbind_quietly(conn)
+            close_quietly(conn, "unbind")
 
 
-def _unbind_quietly(conn: Any) -> None:
-    # Closing a connection that already broke is not an error worth reporting over the real one.
-    with contextlib.suppress(Exception):
-        conn.unbind()
+def _with_sd_flags(controls: Sequence[Any] | None, sd_flags: int | None) -> list[Any] | None:
+    if sd_flags is None:
+        return list(controls) if controls is not None else None
+    return [*(controls or ()), sd_flags_control(sd_flags)]
 
 
 def resolve_dc(settings: Settings) -> list[str]:
@@ -426,10 +470,10 @@ def _open(settings: Settings, address: str, user: str, password: str) -> Any:
             refusal = str(conn.result.get("message") or conn.result.get("description") or "no reason given")
             raise DomainError(f"TLS failure with DC {settings.host}:{settings.port}: StartTLS refused ({refusal})", TLS)
     except (ldap3_exceptions.LDAPException, OSError) as exc:
-        _unbind_quietly(conn)
+        close_quietly(conn, "unbind")
         raise classify_open_error(_socket_cause(exc), settings) from None
     except DomainError:
-        _unbind_quietly(conn)
+        close_quietly(conn, "unbind")
         raise
     return conn
 
@@ -491,6 +535,6 @@ def connect(params: Mapping[str, Any]) -> DomainConnection:
             raise DomainError(f"DC {settings.host} serves {served}, not the domain {settings.domain} ({expected})",
                               WRONG_DOMAIN)
     except BaseException:
-        _unbind_quietly(conn)
+        close_quietly(conn, "unbind")
         raise
     return DomainConnection(settings, conn, served or expected, address)

@@ -244,8 +244,8 @@ control:
 
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.scanready.windows.plugins.module_utils import _ldap, _lockout
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.scanready.windows.plugins.module_utils import _lockout
 from ansible_collections.scanready.windows.plugins.module_utils._account import (
     DEFAULT_NAME,
     Desired,
@@ -253,8 +253,10 @@ from ansible_collections.scanready.windows.plugins.module_utils._account import 
     ensure_account,
     name_problem,
 )
+from ansible_collections.scanready.windows.plugins.module_utils._compat import require_library
 from ansible_collections.scanready.windows.plugins.module_utils._ldap import (
     DOMAIN_CONNECTION_SPEC,
+    LDAP3_IMPORT_ERROR,
     DomainError,
     connect,
 )
@@ -280,8 +282,7 @@ def main() -> None:
     problem = name_problem(params["name"])
     if problem:
         module.fail_json(msg=problem)
-    if _ldap.ldap3 is None:
-        module.fail_json(msg=missing_required_lib("ldap3"))
+    require_library(module, "ldap3", LDAP3_IMPORT_ERROR)
     desired = Desired(
         name=params["name"], state=params["state"], password=params["password"],
         update_password=params["update_password"], path=params["path"], description=params["description"],

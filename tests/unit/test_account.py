@@ -15,15 +15,19 @@ from ansible_collections.scanready.windows.plugins.module_utils._account import 
     Plan,
     build_diff,
     ensure_account,
-    escape_filter,
-    escape_rdn,
     name_problem,
     plan_changes,
     predict,
     uac_for,
     unicode_pwd,
 )
-from ansible_collections.scanready.windows.plugins.module_utils._ldap import BindCheck, DomainError, Entry
+from ansible_collections.scanready.windows.plugins.module_utils._ldap import (
+    BindCheck,
+    DomainError,
+    Entry,
+    escape_filter,
+    escape_rdn,
+)
 
 BASE = "DC=corp,DC=example,DC=com"
 USERS = f"CN=Users,{BASE}"
@@ -243,7 +247,7 @@ class FakeDirectory:
         return Entry(dn, {a: list(obj.get(a, [])) for a in attributes})
 
     def search(self, base: str, ldap_filter: str, attributes: Sequence[str], *, scope: str = "subtree",
-               controls: Sequence[Any] | None = None) -> list[Entry]:
+               sd_flags: int | None = None) -> list[Entry]:
         found = self._find(base)
         if found is None:
             raise DomainError(f"no such object: {base}", _ldap.NO_SUCH_OBJECT, 32)
@@ -253,8 +257,7 @@ class FakeDirectory:
         return [self._entry(dn, attributes) for dn, o in self.objects.items()
                 if [str(v).lower() for v in o.get(attribute, [])] == [value.lower()]]
 
-    def add(self, dn: str, object_class: str | Sequence[str], attributes: Mapping[str, Any],
-            controls: Sequence[Any] | None = None) -> None:
+    def add(self, dn: str, object_class: str | Sequence[str], attributes: Mapping[str, Any]) -> None:
         parent = dn.split(",", 1)[1]
         if self._find(parent) is None:
             raise DomainError(f"no such object: {dn}", _ldap.NO_SUCH_OBJECT, 32)
@@ -265,8 +268,8 @@ class FakeDirectory:
                             **{k: [v] for k, v in attributes.items()}}
         self.next_rid += 1
 
-    def modify(self, dn: str, changes: Mapping[str, Sequence[tuple[str, Sequence[Any]]]],
-               controls: Sequence[Any] | None = None) -> None:
+    def modify(self, dn: str, changes: Mapping[str, Sequence[tuple[str, Sequence[Any]]]], *,
+               sd_flags: int | None = None) -> None:
         for attribute, operations in changes.items():
             for operation, values in operations:
                 if attribute == "unicodePwd":
@@ -286,7 +289,7 @@ class FakeDirectory:
                     self.objects[dn][attribute] = list(values)
                 self.writes.append(f"modify {dn} {attribute}")
 
-    def delete(self, dn: str, controls: Sequence[Any] | None = None) -> None:
+    def delete(self, dn: str) -> None:
         self.writes.append(f"delete {dn}")
         del self.objects[dn]
         self.passwords.pop(dn, None)
