@@ -17,6 +17,8 @@ from ansible_collections.scanready.windows.plugins.module_utils._ldap import (
     settings_from_params,
     sid_to_str,
 )
+from ansible_collections.scanready.windows.plugins.module_utils._ldap import connection as connection_module
+from ansible_collections.scanready.windows.plugins.module_utils._ldap.tls import tls_context
 from ldap3.core.exceptions import (
     LDAPInvalidFilterError,
     LDAPResponseTimeoutError,
@@ -165,7 +167,7 @@ def test_unresolvable_dc() -> None:
 def test_the_cause_inside_ldap3s_list_of_addresses_tried_is_classified() -> None:
     inner = ssl.SSLCertVerificationError("certificate verify failed: Hostname mismatch")
     wrapped = LDAPSocketOpenError("unable to open socket", [(inner, ("192.0.2.1", 636))])
-    assert _ldap._socket_cause(wrapped) is inner
+    assert connection_module._socket_cause(wrapped) is inner
 
 
 def test_the_first_address_that_answers_is_the_dc_for_the_whole_run(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -178,9 +180,9 @@ def test_the_first_address_that_answers_is_the_dc_for_the_whole_run(monkeypatch:
             raise DomainError(f"DC {address} unreachable: connection refused", _ldap.UNREACHABLE)
         return "connection"
 
-    monkeypatch.setattr(_ldap, "resolve_dc", lambda settings: ["192.0.2.1", "192.0.2.2", "192.0.2.3"])
-    monkeypatch.setattr(_ldap, "_open", fake_open)
-    assert _ldap._open_first(settings) == ("connection", "192.0.2.2")
+    monkeypatch.setattr(connection_module, "resolve_dc", lambda settings: ["192.0.2.1", "192.0.2.2", "192.0.2.3"])
+    monkeypatch.setattr(connection_module, "_open", fake_open)
+    assert connection_module._open_first(settings) == ("connection", "192.0.2.2")
     assert tried == ["192.0.2.1", "192.0.2.2"]
 
 
@@ -191,10 +193,10 @@ def test_a_certificate_refused_at_one_address_is_not_tried_elsewhere(monkeypatch
         tried.append(address)
         raise DomainError("TLS failure", _ldap.TLS)
 
-    monkeypatch.setattr(_ldap, "resolve_dc", lambda settings: ["192.0.2.1", "192.0.2.2"])
-    monkeypatch.setattr(_ldap, "_open", fake_open)
+    monkeypatch.setattr(connection_module, "resolve_dc", lambda settings: ["192.0.2.1", "192.0.2.2"])
+    monkeypatch.setattr(connection_module, "_open", fake_open)
     with pytest.raises(DomainError, match="TLS failure"):
-        _ldap._open_first(settings_from_params(params()))
+        connection_module._open_first(settings_from_params(params()))
     assert tried == ["192.0.2.1"]
 
 
@@ -202,10 +204,10 @@ def test_every_address_unreachable_says_how_many_were_tried(monkeypatch: pytest.
     def fake_open(settings: Any, address: str, user: str, password: str) -> str:
         raise DomainError(f"DC {address} unreachable: no answer within 10 s", _ldap.UNREACHABLE)
 
-    monkeypatch.setattr(_ldap, "resolve_dc", lambda settings: ["192.0.2.1", "192.0.2.2"])
-    monkeypatch.setattr(_ldap, "_open", fake_open)
+    monkeypatch.setattr(connection_module, "resolve_dc", lambda settings: ["192.0.2.1", "192.0.2.2"])
+    monkeypatch.setattr(connection_module, "_open", fake_open)
     with pytest.raises(DomainError, match=r"192\.0\.2\.1 unreachable: no answer within 10 s \(and at its 1 other"):
-        _ldap._open_first(settings_from_params(params()))
+        connection_module._open_first(settings_from_params(params()))
 
 
 def result(code: int, description: str, message: str = "", dn: str = "") -> dict[str, Any]:
@@ -251,11 +253,11 @@ def test_operation_results(code: int, description: str, cause: str, fragment: st
 
 def test_missing_ca_file_is_a_configuration_error() -> None:
     with pytest.raises(DomainError, match=r"ca_cert /nonexistent/ca\.pem: no such file"):
-        _ldap._tls_context(settings_from_params(params(ca_cert="/nonexistent/ca.pem")))
+        tls_context(settings_from_params(params(ca_cert="/nonexistent/ca.pem")))
 
 
 def test_validate_certs_false_turns_off_checks() -> None:
-    context = _ldap._tls_context(settings_from_params(params(validate_certs=False)))
+    context = tls_context(settings_from_params(params(validate_certs=False)))
     assert context.verify_mode == ssl.CERT_NONE
     assert not context.check_hostname
 

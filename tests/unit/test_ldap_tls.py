@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from ansible_collections.scanready.windows.plugins.module_utils import _ldap
 from ansible_collections.scanready.windows.plugins.module_utils._ldap import DomainError, settings_from_params
+from ansible_collections.scanready.windows.plugins.module_utils._ldap.tls import tls_context
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -96,7 +97,7 @@ def server(pki: dict[str, Path], request: pytest.FixtureRequest) -> Iterator[int
 def handshake(ca: Path | None, name: str, port: int, **options: Any) -> None:
     settings = settings_from_params({"domain": "corp.example.test", "dc": name, "ca_cert": str(ca) if ca else None,
                                      "admin_username": "admin", "admin_password": "x", **options})
-    context = _ldap._tls_context(settings)
+    context = tls_context(settings)
     with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, \
             context.wrap_socket(raw, server_hostname=settings.host):
         pass
@@ -132,7 +133,7 @@ def test_validate_certs_false_accepts_anything(pki: dict[str, Path], server: int
 
 
 def test_strict_profile_is_off_and_the_checks_that_matter_are_on() -> None:
-    context = _ldap._tls_context(settings_from_params({
+    context = tls_context(settings_from_params({
         "domain": "corp.example.test", "admin_username": "admin", "admin_password": "x"}))
     assert context.verify_mode == ssl.CERT_REQUIRED
     assert context.check_hostname

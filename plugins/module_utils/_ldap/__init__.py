@@ -1,0 +1,73 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The domain connection: LDAP over TLS to a DC, bound as the operator, with one exception type.
+
+Both domain modules (scan_account, scan_gpo) merge DOMAIN_CONNECTION_SPEC into their argument spec
+and call connect(module.params). Every failure surfaces as DomainError, whose message names the
+cause for an administrator and never contains a password.
+
+The package: settings (the options and Settings), names (DNs, filter escaping, SIDs), errors
+(DomainError and how failures read), tls (the certificate checks), connection (DomainConnection,
+connect) and library (the one import of ldap3). The names below are its public interface.
+"""
+from __future__ import annotations
+
+from ansible_collections.scanready.windows.plugins.module_utils._ldap.connection import (
+    MODIFY_ADD,
+    MODIFY_DELETE,
+    MODIFY_REPLACE,
+    SD_OWNER_DACL,
+    SD_OWNER_GROUP_DACL,
+    BindCheck,
+    DomainConnection,
+    Entry,
+    connect,
+    resolve_dc,
+    sd_flags_control,
+)
+from ansible_collections.scanready.windows.plugins.module_utils._ldap.errors import (
+    BIND,
+    BIND_REASONS,
+    CONFIG,
+    EXISTS,
+    FAILED,
+    NO_SUCH_OBJECT,
+    REJECTED,
+    RIGHTS,
+    TLS,
+    UNREACHABLE,
+    WRONG_DOMAIN,
+    DomainError,
+    bind_refusal_code,
+    bind_refusal_reason,
+    classify_open_error,
+    classify_result,
+)
+from ansible_collections.scanready.windows.plugins.module_utils._ldap.library import (
+    HAS_LDAP3,
+    LDAP3_IMPORT_ERROR,
+    ldap3,
+)
+from ansible_collections.scanready.windows.plugins.module_utils._ldap.names import (
+    base_dn_for,
+    escape_filter,
+    escape_rdn,
+    sid_to_str,
+)
+from ansible_collections.scanready.windows.plugins.module_utils._ldap.settings import (
+    DOMAIN_CONNECTION_SPEC,
+    LDAP_PORT,
+    LDAPS_PORT,
+    Settings,
+    bind_user_for,
+    settings_from_params,
+)
+from ansible_collections.scanready.windows.plugins.module_utils._ldap.tls import NO_VALIDATION_WARNING
+
+__all__ = [
+    "BIND", "BIND_REASONS", "CONFIG", "DOMAIN_CONNECTION_SPEC", "EXISTS", "FAILED", "HAS_LDAP3", "LDAP3_IMPORT_ERROR",
+    "LDAPS_PORT", "LDAP_PORT", "MODIFY_ADD", "MODIFY_DELETE", "MODIFY_REPLACE", "NO_SUCH_OBJECT",
+    "NO_VALIDATION_WARNING", "REJECTED", "RIGHTS", "SD_OWNER_DACL", "SD_OWNER_GROUP_DACL", "TLS", "UNREACHABLE",
+    "WRONG_DOMAIN", "BindCheck", "DomainConnection", "DomainError", "Entry", "Settings", "base_dn_for",
+    "bind_refusal_code", "bind_refusal_reason", "bind_user_for", "classify_open_error", "classify_result", "connect",
+    "escape_filter", "escape_rdn", "ldap3", "resolve_dc", "sd_flags_control", "settings_from_params", "sid_to_str",
+]

@@ -1,0 +1,285 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A bound connection to one DC and the few operations the modules need; connect() opens it.
+
+Whatever else talks to "the DC" in the same run goes to the address the connection reached
+(DomainConnection.peer_address).
+"""
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Final
+
+from ansible_collections.scanready.windows.plugins.module_utils._compat import close_quietly
+from ansible_collections.scanready.windows.plugins.module_utils._ldap.errors import (
+    CONFIG,
+    FAILED,
+    TLS,
+    UNREACHABLE,
+    WRONG_DOMAIN,
+    DomainError,
+    bind_refusal_code,
+    bind_refusal_reason,
+    classify_open_error,
+    classify_result,
+    strip_ldap3_prefix,
+)
+from ansible_collections.scanready.windows.plugins.module_utils._ldap.library import ldap3, ldap3_exceptions
+from ansible_collections.scanready.windows.plugins.module_utils._ldap.names import base_dn_for
+from ansible_collections.scanready.windows.plugins.module_utils._ldap.settings import Settings, settings_from_params
+from ansible_collections.scanready.windows.plugins.module_utils._ldap.tls import (
+    NO_VALIDATION_WARNING,
+    HandshakeVerifiedTls,
+    tls_context,
+)
+
+# ldap3's modify operations, so callers need not import ldap3 themselves.
+MODIFY_ADD: Final = "MODIFY_ADD"
+MODIFY_REPLACE: Final = "MODIFY_REPLACE"
+MODIFY_DELETE: Final = "MODIFY_DELETE"
+
+# nTSecurityDescriptor parts for sd_flags: owner, group and DACL (reading the SACL would need more than an
+# operator has); owner and DACL for writing what an account's control needs.
+SD_FLAGS_OID: Final = "1.2.840.113556.1.4.801"
+SD_OWNER_GROUP_DACL: Final = 0x7
+SD_OWNER_DACL: Final = 0x5
+
+
+@dataclass(frozen=True)
+class BindCheck:
+    """How the DC answered a bind: accepted, or refused with its code (e.g. '52e', '533') and reason."""
+
+    accepted: bool
+    code: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One search result; attribute names compare without case, as LDAP's do (the DC answers 'objectSid'
+    to a request for 'objectsid')."""
+
+    dn: str
+    attributes: dict[str, list[Any]]
+
+    def values(self, name: str) -> list[Any]:
+        if name in self.attributes:
+            return self.attributes[name]
+        wanted = name.lower()
+        return next((values for key, values in self.attributes.items() if key.lower() == wanted), [])
+
+    def first(self, name: str) -> Any:
+        values = self.values(name)
+        return values[0] if values else None
+
+
+def sd_flags_control(flags: int) -> tuple[str, bool, bytes]:
+    """The LDAP control choosing which parts of nTSecurityDescriptor a search reads or a modify writes
+    (as ldap3's security_descriptor_control builds it)."""
+    return SD_FLAGS_OID, True, bytes([0x30, 0x03, 0x02, 0x01, flags])  # BER: SEQUENCE { INTEGER flags }
+
+
+class DomainConnection:
+    """A bound connection to one DC, with the few operations the modules need.
+
+    `peer_address` is the address the connection reached; whatever else talks to "the DC" in the
+    same run (SMB to SYSVOL, a bind check) goes there, so that a name resolving to several DCs
+    cannot split one change across two of them before replication.
+    """
+
+    def __init__(self, settings: Settings, connection: Any, base_dn: str, peer_address: str) -> None:
+        self.settings = settings
+        self.base_dn = base_dn
+        self.peer_address = peer_address
+        self._conn = connection
+        # For the module to pass on with module.warn: how this connection is weaker than it should be.
+        self.warnings = [] if settings.validate_certs else [NO_VALIDATION_WARNING]
+
+    def __enter__(self) -> DomainConnection:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        close_quietly(self._conn, "unbind")
+
+    def _run(self, operation: str, target: str, call: Any, *args: Any, **kwargs: Any) -> bool:
+        try:
+            ok = bool(call(*args, **kwargs))
+        except ldap3_exceptions.LDAPException as exc:
+            raise self._communication_error(operation, target, exc) from None
+        if not ok:
+            raise classify_result(operation, target, self._conn.result, self.settings)
+        return True
+
+    def _communication_error(self, operation: str, target: str, exc: BaseException) -> DomainError:
+        """ldap3 raised instead of answering: the DC went away, or the request itself was malformed."""
+        reason = _redact(strip_ldap3_prefix(str(exc)), [self.settings.password])
+        if isinstance(exc, TimeoutError | ldap3_exceptions.LDAPResponseTimeoutError):
+            reason = f"no answer within {self.settings.timeout} s"
+        elif not isinstance(exc, ldap3_exceptions.LDAPCommunicationError | OSError):
+            return DomainError(f"{operation} {target} failed: {reason}", FAILED)
+        return DomainError(f"DC {self.settings.host} stopped answering during {operation} {target}: {reason}",
+                           UNREACHABLE)
+
+    def search(self, base: str, ldap_filter: str, attributes: Sequence[str], *, scope: str = "subtree",
+               sd_flags: int | None = None, controls: Sequence[Any] | None = None) -> list[Entry]:
+        """Entries under base matching ldap_filter; a missing base is DomainError(NO_SUCH_OBJECT).
+
+        sd_flags (SD_OWNER_GROUP_DACL ...) names the parts of nTSecurityDescriptor to read."""
+        scopes = {"base": ldap3.BASE, "one": ldap3.LEVEL, "subtree": ldap3.SUBTREE}
+        try:
+            self._conn.search(base, ldap_filter, search_scope=scopes[scope], attributes=list(attributes),
+                              controls=_with_sd_flags(controls, sd_flags))
+        except ldap3_exceptions.LDAPException as exc:
+            raise self._communication_error("search", base, exc) from None
+        result = self._conn.result
+        if result.get("result") not in (0, None):
+            raise classify_result("search", base, result, self.settings)
+        # Without the schema loaded ldap3 hands back text as str and binary values (SIDs, GUIDs) as bytes.
+        return [Entry(item["dn"], {name: value if isinstance(value, list) else [value]
+                                   for name, value in item["attributes"].items()})
+                for item in self._conn.response or [] if item.get("type") == "searchResEntry"]
+
+    def add(self, dn: str, object_class: str | Sequence[str], attributes: Mapping[str, Any]) -> None:
+        self._run("create", dn, self._conn.add, dn, object_class, dict(attributes))
+
+    def modify(self, dn: str, changes: Mapping[str, Sequence[tuple[str, Sequence[Any]]]], *,
+               sd_flags: int | None = None, controls: Sequence[Any] | None = None) -> None:
+        """changes: {attribute: [(MODIFY_ADD|MODIFY_REPLACE|MODIFY_DELETE, [values])]} as in ldap3;
+        sd_flags names the parts of nTSecurityDescriptor written."""
+        self._run("modify", dn, self._conn.modify, dn, {k: list(v) for k, v in changes.items()},
+                  controls=_with_sd_flags(controls, sd_flags))
+
+    def delete(self, dn: str) -> None:
+        self._run("delete", dn, self._conn.delete, dn)
+
+    def try_bind(self, user: str, password: str) -> BindCheck:
+        """Try one simple bind as user (a DN or UPN) on a fresh connection to the same DC.
+
+        A refused bind counts as one bad logon attempt on that account, as any wrong password does.
+        """
+        conn = _open(self.settings, self.peer_address, user, password)
+        try:
+            try:
+                if conn.bind():
+                    return BindCheck(True, None, "")
+            except ldap3_exceptions.LDAPException as exc:
+                raise self._communication_error("bind", user, exc) from None
+            message = str(conn.result.get("message") or "")
+            return BindCheck(False, bind_refusal_code(message), bind_refusal_reason(message))
+        finally:
+            close_quietly(conn, "unbind")
+
+
+def _redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "********")
+    return text
+
+
+def _with_sd_flags(controls: Sequence[Any] | None, sd_flags: int | None) -> list[Any] | None:
+    if sd_flags is None:
+        return list(controls) if controls is not None else None
+    return [*(controls or ()), sd_flags_control(sd_flags)]
+
+
+def resolve_dc(settings: Settings) -> list[str]:
+    """The DC's addresses, in the resolver's order, each once."""
+    try:
+        infos = socket.getaddrinfo(settings.host, settings.port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise DomainError(f"DC {settings.host!r} unreachable: the name does not resolve", UNREACHABLE) from None
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def _open(settings: Settings, address: str, user: str, password: str) -> Any:
+    """An opened, not yet bound, ldap3 connection to address, with TLS established (LDAPS or StartTLS)
+    and the certificate checked against the DC's name (settings.host), not the address."""
+    if ldap3 is None:
+        raise DomainError("the ldap3 Python library is required on the controller", CONFIG)
+    tls = HandshakeVerifiedTls(tls_context(settings), settings.host)
+    server = ldap3.Server(address, port=settings.port, use_ssl=not settings.starttls, tls=tls,
+                          connect_timeout=settings.timeout, get_info=ldap3.NONE)
+    conn = ldap3.Connection(server, user=user, password=password, authentication=ldap3.SIMPLE,
+                            raise_exceptions=False, receive_timeout=settings.timeout,
+                            auto_referrals=False, read_only=False)
+    try:
+        conn.open(read_server_info=False)
+        if settings.starttls and not conn.start_tls(read_server_info=False):
+            refusal = str(conn.result.get("message") or conn.result.get("description") or "no reason given")
+            raise DomainError(f"TLS failure with DC {settings.host}:{settings.port}: StartTLS refused ({refusal})", TLS)
+    except (ldap3_exceptions.LDAPException, OSError) as exc:
+        close_quietly(conn, "unbind")
+        raise classify_open_error(_socket_cause(exc), settings) from None
+    except DomainError:
+        close_quietly(conn, "unbind")
+        raise
+    return conn
+
+
+def _socket_cause(exc: BaseException) -> BaseException:
+    """ldap3 wraps socket and TLS errors of each address tried in a list inside its own exception."""
+    for item in getattr(exc, "args", ())[1:2]:
+        for entry in item if isinstance(item, list) else []:
+            if isinstance(entry, tuple) and entry and isinstance(entry[0], BaseException):
+                return _socket_cause(entry[0])
+    return exc
+
+
+def _open_first(settings: Settings) -> tuple[Any, str]:
+    """TLS to the first of the DC's addresses that answers; a certificate it presents that fails the
+    checks stops there (another address would not make it the DC asked for)."""
+    addresses = resolve_dc(settings)
+    unreachable: DomainError | None = None
+    for address in addresses:
+        try:
+            return _open(settings, address, settings.bind_user, settings.password), address
+        except DomainError as exc:
+            if exc.cause != UNREACHABLE:
+                raise
+            unreachable = unreachable or exc
+    if unreachable is None:
+        raise DomainError(f"DC {settings.host!r} unreachable: the name resolves to no address", UNREACHABLE)
+    if len(addresses) > 1:
+        raise DomainError(f"{unreachable.message} (and at its {len(addresses) - 1} other addresses)", UNREACHABLE)
+    raise unreachable
+
+
+def _default_naming_context(conn: Any, settings: Settings) -> str | None:
+    try:
+        conn.search("", "(objectClass=*)", search_scope=ldap3.BASE, attributes=["defaultNamingContext"])
+    except ldap3_exceptions.LDAPException as exc:
+        raise classify_open_error(exc, settings) from None
+    for item in conn.response or []:
+        values = item.get("attributes", {}).get("defaultNamingContext")
+        if values:
+            return str(values[0] if isinstance(values, list) else values)
+    return None
+
+
+def connect(params: Mapping[str, Any]) -> DomainConnection:
+    """Open LDAPS (or StartTLS) to the DC, bind as the operator, check the DC serves `domain`."""
+    settings = settings_from_params(params)
+    conn, address = _open_first(settings)
+    try:
+        try:
+            bound = conn.bind()
+        except ldap3_exceptions.LDAPException as exc:
+            raise classify_open_error(exc, settings) from None
+        if not bound:
+            raise classify_result("bind", settings.bind_user, conn.result, settings)
+        expected = base_dn_for(settings.domain)
+        served = _default_naming_context(conn, settings)
+        if served is not None and served.lower() != expected.lower():
+            raise DomainError(f"DC {settings.host} serves {served}, not the domain {settings.domain} ({expected})",
+                              WRONG_DOMAIN)
+    except BaseException:
+        close_quietly(conn, "unbind")
+        raise
+    return DomainConnection(settings, conn, served or expected, address)
