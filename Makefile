@@ -29,6 +29,7 @@ lint: venv
 	mypy
 	yamllint -s .
 	ansible-lint --profile production --offline
+	antsibull-docs lint-collection-docs --plugin-docs .
 
 sanity: venv
 	scripts/sanity
