@@ -16,6 +16,17 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = REPO / ".venv" / "bin"
 LAB = REPO / "lab" / "lab"
 SAMBA_PYTHON = "/usr/bin/python3"  # Debian's samba bindings import only here
+DEFAULT_INSTANCE = "default"
+
+
+def lab_state_root() -> Path:
+    """Where lab/lab keeps its instances: $SCANREADY_LAB_STATE, else /var/tmp/scanready-lab (as lab/lab reads it)."""
+    return Path(os.environ.get("SCANREADY_LAB_STATE", "/var/tmp/scanready-lab"))
+
+
+def instance_dir(instance: str) -> Path:
+    """One lab instance's state: its DC's files, its index and, for every instance but the default, its inventory."""
+    return lab_state_root() / instance
 
 
 @dataclass(frozen=True)
@@ -94,7 +105,7 @@ def ansible_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def load_lab(instance: str = "default") -> LabInfo:
+def load_lab(instance: str = DEFAULT_INSTANCE) -> LabInfo:
     """Bring the lab up if it is not (lab/lab up reuses a running one) and read its inventory."""
     args = [str(LAB), "--instance", instance, "up"]
     subprocess.run(args, check=True, capture_output=True, text=True)
@@ -103,8 +114,7 @@ def load_lab(instance: str = "default") -> LabInfo:
 
 def read_lab(instance: str) -> LabInfo:
     """The inventory of an instance that is up (with whatever options it was brought up with)."""
-    inventory = REPO / "lab" / "inventory.yml" if instance == "default" else \
-        Path(f"/var/tmp/scanready-lab/{instance}/inventory.yml")
+    inventory = (REPO / "lab" if instance == DEFAULT_INSTANCE else instance_dir(instance)) / "inventory.yml"
     data = yaml.safe_load(inventory.read_text())["all"]
     hosts = data["children"]["scan_targets"]["hosts"]
     targets = [Target(n, h["ansible_host"], h["lab_expected"]) for n, h in hosts.items()]

@@ -16,7 +16,17 @@ from ansible_collections.scanready.windows.plugins.module_utils import _ldap
 from impacket.dcerpc.v5 import rrp, transport
 from impacket.smbconnection import SessionError, SMBConnection
 
-from tests.lab_support import LAB, REPO, LabInfo, Target, admin_ldap, ldap_server, read_lab, windows_like_tls_context
+from tests.lab_support import (
+    LAB,
+    REPO,
+    LabInfo,
+    Target,
+    admin_ldap,
+    instance_dir,
+    ldap_server,
+    read_lab,
+    windows_like_tls_context,
+)
 
 pytestmark = pytest.mark.lab
 
@@ -171,7 +181,7 @@ def netns_names() -> set[str]:
 def test_down_leaves_nothing_behind() -> None:
     subprocess.run([str(LAB), "--instance", "downtest", "up", "--targets", "2", "--rtt-ms", "5"],
                    check=True, capture_output=True, text=True)
-    state = Path("/var/tmp/scanready-lab/downtest")
+    state = instance_dir("downtest")
     index = int((state / "index").read_text())
     assert "srlab-downtest" in netns_names()
     subprocess.run([str(LAB), "--instance", "downtest", "down"], check=True, capture_output=True, text=True)
