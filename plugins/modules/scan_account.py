@@ -248,16 +248,15 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.scanready.windows.plugins.module_utils import _lockout
 from ansible_collections.scanready.windows.plugins.module_utils._account import (
     DEFAULT_NAME,
-    Desired,
+    AccountRequest,
     control_view,
     ensure_account,
-    name_problem,
 )
 from ansible_collections.scanready.windows.plugins.module_utils._compat import require_library
+from ansible_collections.scanready.windows.plugins.module_utils._errors import ScanreadyError
 from ansible_collections.scanready.windows.plugins.module_utils._ldap import (
     DOMAIN_CONNECTION_SPEC,
     LDAP3_IMPORT_ERROR,
-    DomainError,
     connect,
 )
 
@@ -279,22 +278,18 @@ ACCOUNT_SPEC: dict[str, dict[str, Any]] = {
 def main() -> None:
     module = AnsibleModule(argument_spec=DOMAIN_CONNECTION_SPEC | ACCOUNT_SPEC, supports_check_mode=True)
     params = module.params
-    problem = name_problem(params["name"])
-    if problem:
-        module.fail_json(msg=problem)
+    try:
+        request = AccountRequest.from_params(params)
+    except ScanreadyError as exc:
+        module.fail_json(msg=exc.message)
     require_library(module, "ldap3", LDAP3_IMPORT_ERROR)
-    desired = Desired(
-        name=params["name"], state=params["state"], password=params["password"],
-        update_password=params["update_password"], path=params["path"], description=params["description"],
-        password_never_expires=params["password_never_expires"], privilege=params["privilege"],
-        create=params["create"], adopt=params["adopt"])
     try:
         with connect(params) as conn:
             for warning in conn.warnings:
                 module.warn(warning)
-            outcome = ensure_account(conn, desired, domain=conn.settings.domain, check_mode=module.check_mode,
+            outcome = ensure_account(conn, request, domain=conn.settings.domain, check_mode=module.check_mode,
                                      operator=conn.settings.bind_user)
-    except DomainError as exc:
+    except ScanreadyError as exc:
         module.fail_json(msg=exc.message)
     for warning in outcome.warnings:
         module.warn(warning)

@@ -11,7 +11,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._account import 
     UF_DONT_EXPIRE_PASSWD,
     UF_NORMAL_ACCOUNT,
     Account,
-    Desired,
+    AccountRequest,
     Plan,
     build_diff,
     ensure_account,
@@ -111,10 +111,10 @@ def account(uac: int = UF_NORMAL_ACCOUNT | UF_DONT_EXPIRE_PASSWD, groups: tuple[
     return Account(f"CN=qualys_scanner,{USERS}", f"{DOMAIN_SID}-1105", uac, description, groups)
 
 
-def desired(**overrides: Any) -> Desired:
+def desired(**overrides: Any) -> AccountRequest:
     values: dict[str, Any] = {"name": "qualys_scanner", "state": "present", "password": PASSWORD}
     values.update(overrides)
-    return Desired(**values)
+    return AccountRequest(**values)
 
 
 def test_plan_create() -> None:
@@ -438,7 +438,7 @@ def test_existing_account_is_not_moved() -> None:
 
 
 def test_a_missing_account_is_not_created_when_create_is_false() -> None:
-    desired = Desired(name="qualys_scanner", state="disabled", create=False)
+    desired = AccountRequest(name="qualys_scanner", state="disabled", create=False)
     assert plan_changes(None, desired, "CN=Domain Admins,CN=Users,DC=x") == Plan()
 
 

@@ -1,0 +1,40 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the module was asked for, checked before anything talks to the domain."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from ansible_collections.scanready.windows.plugins.module_utils._account.names import name_problem
+from ansible_collections.scanready.windows.plugins.module_utils._errors import ScanreadyError
+
+UPDATE_ON_CREATE: Final = "on_create"
+UPDATE_ALWAYS: Final = "always"
+
+
+@dataclass(frozen=True)
+class AccountRequest:
+    """The account as the module is asked to leave it; from_params refuses a bad name before any connection."""
+
+    name: str
+    state: str  # present | disabled | absent
+    password: str | None = field(default=None, repr=False)
+    update_password: str = UPDATE_ON_CREATE  # or UPDATE_ALWAYS
+    path: str | None = None
+    description: str | None = None  # None: leave as it is
+    password_never_expires: bool = True
+    privilege: str = "domain_admins"  # domain_admins | none
+    create: bool = True  # False: a missing account stays missing (a rollback must not create one)
+    adopt: bool = False  # take over an existing account someone else controls, or that has risky settings
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> AccountRequest:
+        """The request in the module's params (validated by its argument spec); ScanreadyError for a bad name."""
+        problem = name_problem(params["name"])
+        if problem:
+            raise ScanreadyError(problem)
+        return cls(name=params["name"], state=params["state"], password=params["password"],
+                   update_password=params["update_password"], path=params["path"],
+                   description=params["description"], password_never_expires=params["password_never_expires"],
+                   privilege=params["privilege"], create=params["create"], adopt=params["adopt"])
