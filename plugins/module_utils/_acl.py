@@ -3,7 +3,7 @@
 
 Self-relative descriptors as LDAP (nTSecurityDescriptor) and SMB (query security info) return them:
 MS-DTYP 2.4.6. Every offset and length is checked against the buffer, so a malformed descriptor is
-an AclFormatError, never a struct.error or IndexError. The trust rule (WINDOWS-FACTS.md section 9):
+an AclFormatError, never a struct.error or IndexError. The trust rule:
 an object is under the operator's control when its owner is a privileged principal and no explicit,
 non-inherited ACE lets anyone else write it, change its ACL or owner, create or delete inside it.
 """
@@ -15,8 +15,10 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Final
 
+from ansible_collections.scanready.windows.plugins.module_utils._errors import ScanreadyError
 
-class AclFormatError(ValueError):
+
+class AclFormatError(ScanreadyError, ValueError):
     """A security descriptor, ACL, ACE or SID that does not parse."""
 
 

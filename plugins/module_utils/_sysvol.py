@@ -21,10 +21,21 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final, TypeVar, cast
 
+from ansible_collections.scanready.windows.plugins.module_utils._compat import close_quietly
+from ansible_collections.scanready.windows.plugins.module_utils._errors import ScanreadyError
+from ansible_collections.scanready.windows.plugins.module_utils._ntstatus import (
+    NOT_FOUND,
+    STATUS_ACCESS_DENIED,
+    STATUS_BAD_NETWORK_NAME,
+    STATUS_OBJECT_NAME_COLLISION,
+    STATUS_PENDING,
+    refusal_reason,
+    status_name,
+)
+
 try:
     from Cryptodome.Cipher import AES
     from Cryptodome.Hash import CMAC
-    from impacket import nt_errors
     from impacket.nmb import NetBIOSError, NetBIOSTimeout
     from impacket.smb3 import SessionError as Smb3SessionError
     from impacket.smb3structs import (
@@ -53,18 +64,6 @@ except ImportError:  # reported by the module through missing_required_lib
 # OWNER | GROUP | DACL: what the folder ACL consists of (the SACL is the DC's business).
 SECURITY_INFORMATION: Final = 0x7
 TEMP_SUFFIX: Final = ".scanready-tmp"
-_NOT_FOUND: Final = (0xC0000034, 0xC000003A, 0xC000000F)  # object name / path not found, no such file
-_EXISTS: Final = 0xC0000035
-_REASONS: Final = {
-    0xC000006D: "wrong user name or password",
-    0xC0000064: "no such user",
-    0xC0000072: "account disabled",
-    0xC0000234: "account locked out",
-    0xC0000071: "password expired",
-    0xC0000193: "account expired",
-    0xC0000224: "password must be changed",
-    0xC000006E: "account restriction (logon hours, workstations or Protected Users)",
-}
 T = TypeVar("T")
 
 # MS-SMB2 2.2.1 and 2.2.41: the layouts the reply check reads.
@@ -74,17 +73,12 @@ SMB2_HEADER: Final = struct.Struct("<4sHHIHHIIQQQ16s")  # ..., Status, Command, 
 TRANSFORM_HEADER_SIZE: Final = 52  # magic, 16-byte tag, then the authenticated part: nonce ... SessionId
 FLAG_ASYNC: Final = 0x2
 FLAG_SIGNED: Final = 0x8
-STATUS_PENDING: Final = 0x103
 OPLOCK_BREAK: Final = 0x12
 UNSOLICITED: Final = 0xFFFFFFFFFFFFFFFF
 
 
-class SysvolError(Exception):
+class SysvolError(ScanreadyError):
     """SYSVOL could not be read or written, phrased for the administrator."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -183,8 +177,7 @@ class ReplyGuard:
             self.failure = SysvolError(f"reply from DC {self._host} failed SMB signature verification ({fault}): "
                                        "the session may be tampered with; refusing to continue; nothing more "
                                        "was written")
-            with contextlib.suppress(Exception):
-                self._transport.close()
+            close_quietly(self._transport)
             raise self.failure
 
     def _checked_receive(self, timeout: Any = None) -> Any:
@@ -241,28 +234,28 @@ class Sysvol:
         except NETWORK_ERRORS as exc:
             raise SysvolError(f"DC {host} unreachable on SMB (445): {_os_reason(exc)}") from None
         except SessionError as exc:
-            raise SysvolError(f"DC {host} refused SMB negotiation: {_status(exc)}") from None
+            raise SysvolError(f"DC {host} refused SMB negotiation: {status_name(_error_code(exc))}") from None
         server = conn.getSMBServer()
         guard = ReplyGuard(server._NetBIOSSession, host)
         try:
             conn.login(user, password, domain)
         except SessionError as exc:
-            _close_quietly(conn)
-            reason = _REASONS.get(_error_code(exc), _status(exc))
+            close_quietly(conn)
+            reason = refusal_reason(_error_code(exc))
             raise SysvolError(f"SMB logon to {host} as {bind_user} refused: {reason}") from None
         except NETWORK_ERRORS as exc:
-            _close_quietly(conn)
+            close_quietly(conn)
             raise SysvolError(f"DC {host} stopped answering during SMB logon: {_os_reason(exc)}") from None
         # Policy that clients execute must not travel over a session an attacker could alter.
         if conn.getDialect() < SMB2_DIALECT_30 or not conn.isSigningRequired():
-            _close_quietly(conn)
+            close_quietly(conn)
             raise SysvolError(f"DC {host} offers no signed SMB 3 session (dialect {conn.getDialect():#x}); "
                               "refusing to write group policy over it")
         session = server._Session
         try:
             guard.arm(ReplyKeys(bytes(session["SigningKey"]), bytes(session["DecryptionKey"] or b"") or None))
         except SysvolError:
-            _close_quietly(conn)
+            close_quietly(conn)
             raise
         return cls(conn, host, share)
 
@@ -274,7 +267,7 @@ class Sysvol:
         self.close()
 
     def close(self) -> None:
-        _close_quietly(self._conn)
+        close_quietly(self._conn)
 
     def _call(self, action: str, path: str, call: Callable[[], T], *, tolerate: tuple[int, ...] = ()) -> T | None:
         """call(), with SMB failures as SysvolError; None when the NT status is one of tolerate."""
@@ -285,11 +278,11 @@ class Sysvol:
             if code in tolerate:
                 return None
             where = f"\\\\{self.host}\\{self.share}\\{path}"
-            if code == 0xC0000022:
+            if code == STATUS_ACCESS_DENIED:
                 raise SysvolError(f"access denied: cannot {action} {where}") from None
-            if code == 0xC00000CC:
+            if code == STATUS_BAD_NETWORK_NAME:
                 raise SysvolError(f"DC {self.host} has no share {self.share!r}") from None
-            raise SysvolError(f"cannot {action} {where}: {_status(exc)}") from None
+            raise SysvolError(f"cannot {action} {where}: {status_name(_error_code(exc))}") from None
         except NETWORK_ERRORS as exc:
             raise SysvolError(f"DC {self.host} stopped answering during {action} {path}: {_os_reason(exc)}") from None
 
@@ -297,7 +290,7 @@ class Sysvol:
         """The file's bytes, or None when it does not exist."""
         buffer = io.BytesIO()
         found = self._call("read", path, lambda: self._conn.getFile(self.share, path, buffer.write) or True,
-                           tolerate=_NOT_FOUND)
+                           tolerate=NOT_FOUND)
         return buffer.getvalue() if found else None
 
     def write(self, path: str, data: bytes) -> None:
@@ -309,12 +302,12 @@ class Sysvol:
     def remove(self, path: str) -> bool:
         """Delete a file; False when it was not there."""
         return bool(self._call("delete", path, lambda: self._conn.deleteFile(self.share, path) or True,
-                               tolerate=_NOT_FOUND))
+                               tolerate=NOT_FOUND))
 
     def listdir(self, path: str) -> list[tuple[str, bool]] | None:
         """(name, is_directory) of each entry in path, or None when path does not exist."""
         listing = self._call("list", path, lambda: list(self._conn.listPath(self.share, path + "\\*")),
-                             tolerate=_NOT_FOUND)
+                             tolerate=NOT_FOUND)
         if listing is None:
             return None
         return [(entry.get_longname(), bool(entry.is_directory())) for entry in listing
@@ -323,7 +316,7 @@ class Sysvol:
     def mkdir(self, path: str) -> bool:
         """Create a folder; False when it already existed."""
         return bool(self._call("create folder", path, lambda: self._conn.createDirectory(self.share, path) or True,
-                               tolerate=(_EXISTS,)))
+                               tolerate=(STATUS_OBJECT_NAME_COLLISION,)))
 
     def delete_tree(self, path: str) -> bool:
         """Remove a folder and everything in it; False when it was not there."""
@@ -337,7 +330,7 @@ class Sysvol:
             else:
                 self.remove(child)
         return bool(self._call("delete folder", path, lambda: self._conn.deleteDirectory(self.share, path) or True,
-                               tolerate=_NOT_FOUND))
+                               tolerate=NOT_FOUND))
 
     def _with_directory(self, action: str, path: str, access: int, use: Callable[[Any, int, Any], T]) -> T:
         server = self._conn.getSMBServer()
@@ -377,21 +370,9 @@ def _error_code(exc: Any) -> int:
     return int(getter())
 
 
-def _status(exc: Any) -> str:
-    code = _error_code(exc)
-    name = nt_errors.ERROR_MESSAGES.get(code, (f"NT status {code:#010x}", ""))[0]
-    return str(name)
-
-
 def _os_reason(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError) or type(exc).__name__ == "NetBIOSTimeout" or "timed out" in str(exc):
         return "no answer in time"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc) or type(exc).__name__
-
-
-def _close_quietly(conn: Any) -> None:
-    # A connection that already broke is not worth an error over the real one.
-    with contextlib.suppress(Exception):
-        conn.close()

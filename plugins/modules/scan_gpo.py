@@ -159,7 +159,23 @@ notes:
   - SYSVOL is written over SMB 3 with signing, NTLM-authenticated as O(admin_username); the DC must require
     SMB signing (the default for domain controllers) or the module refuses to write policy over the session.
 requirements:
+  - ldap3 (Python library on the controller)
   - impacket (Python library on the controller)
+  - pycryptodomex (Python library on the controller)
+attributes:
+  check_mode:
+    description: Can run in check mode and report what would change without changing it.
+    support: full
+    details: Reads the GPO, its folder and its links and reports the writes it would make (RV(actions)); writes
+      nothing.
+  diff_mode:
+    description: Reports what changed (or would change) in diff mode.
+    support: full
+    details: The GPO's version, each managed setting and each link before and after, not the files' bytes.
+  action_group:
+    description: Use C(group/scanready.windows.domain) in C(module_defaults) to set the connection options once.
+    support: full
+    membership: [scanready.windows.domain]
 seealso:
   - module: scanready.windows.scan_account
 """
@@ -263,22 +279,22 @@ actions:
 
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.parsing.convert_bool import boolean
-from ansible_collections.scanready.windows.plugins.module_utils import _ldap, _sysvol
-from ansible_collections.scanready.windows.plugins.module_utils._gpo import ScanPolicy
-from ansible_collections.scanready.windows.plugins.module_utils._gpo_store import (
-    DEFAULT_NAME,
-    GpoStoreError,
-    Request,
-    run,
+from ansible_collections.scanready.windows.plugins.module_utils._compat import (
+    CRYPTODOME_IMPORT_ERROR,
+    IMPACKET_IMPORT_ERROR,
+    require_library,
 )
+from ansible_collections.scanready.windows.plugins.module_utils._errors import ScanreadyError
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.policy import ScanPolicy
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.store import DEFAULT_NAME, Request, run
 from ansible_collections.scanready.windows.plugins.module_utils._ldap import (
     DOMAIN_CONNECTION_SPEC,
-    DomainError,
+    LDAP3_IMPORT_ERROR,
     connect,
 )
-from ansible_collections.scanready.windows.plugins.module_utils._sysvol import Sysvol, SysvolError
+from ansible_collections.scanready.windows.plugins.module_utils._sysvol import Sysvol
 
 SWITCHES = ("sharing_model_classic", "guest_account_disabled", "everyone_includes_anonymous_disabled",
             "remote_registry_automatic", "server_automatic", "windows_firewall_automatic",
@@ -301,31 +317,38 @@ def firewall_choice(value: Any) -> bool | None:
     if isinstance(value, str) and value.strip().lower() == "unmanaged":
         return None
     try:
-        return boolean(value, strict=True)
+        return bool(boolean(value, strict=True))
     except TypeError:
         raise ValueError(f"firewall_enabled must be true, false or unmanaged, not {value!r}") from None
 
 
-def main() -> None:
-    module = AnsibleModule(argument_spec=DOMAIN_CONNECTION_SPEC | GPO_SPEC, supports_check_mode=True)
-    params = module.params
-    if _ldap.ldap3 is None:
-        module.fail_json(msg=missing_required_lib("ldap3"))
-    if _sysvol.SMBConnection is None:
-        module.fail_json(msg=missing_required_lib("impacket"))
-    if not params["name"].strip():
-        module.fail_json(msg="name must not be empty")
-    try:
-        firewall = firewall_choice(params["firewall_enabled"])
-    except ValueError as exc:
-        module.fail_json(msg=str(exc))
+def request_from(params: dict[str, Any]) -> Request:
+    """The run's request, checked before any connection: ValueError or ScanreadyError for input no domain
+    could make right."""
     addresses = params["scanner_addresses"]
-    policy = ScanPolicy(**{switch: params[switch] for switch in SWITCHES}, firewall_enabled=firewall,
+    policy = ScanPolicy(**{switch: params[switch] for switch in SWITCHES},
+                        firewall_enabled=firewall_choice(params["firewall_enabled"]),
                         scanner_addresses=tuple(addresses) if addresses is not None else None)
     links = params["links"]
     request = Request(name=params["name"], state=params["state"], policy=policy,
                       links=tuple(links) if links is not None else None, enforced=params["enforced"],
                       adopt=params["adopt"], guid=params["guid"].strip() or None if params["guid"] else None)
+    request.validate()
+    return request
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=DOMAIN_CONNECTION_SPEC | GPO_SPEC, supports_check_mode=True)
+    require_library(module, "ldap3", LDAP3_IMPORT_ERROR)
+    require_library(module, "impacket", IMPACKET_IMPORT_ERROR)
+    require_library(module, "pycryptodomex", CRYPTODOME_IMPORT_ERROR)
+    params = module.params
+    try:
+        request = request_from(params)
+    except ScanreadyError as exc:
+        module.fail_json(msg=exc.message)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     try:
         with connect(params) as conn:
             for warning in conn.warnings:
@@ -337,7 +360,7 @@ def main() -> None:
                                       settings.timeout, share)
 
             outcome = run(conn, open_sysvol, request, settings.domain, module.check_mode)
-    except (DomainError, SysvolError, GpoStoreError) as exc:
+    except ScanreadyError as exc:
         module.fail_json(msg=exc.message)
     for warning in outcome.warnings:
         module.warn(warning)

@@ -18,13 +18,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ansible_collections.scanready.windows.plugins.module_utils import _gpo, _gpo_store, _ldap
-from ansible_collections.scanready.windows.plugins.module_utils._gpo import (
+from ansible_collections.scanready.windows.plugins.module_utils import _ldap
+from ansible_collections.scanready.windows.plugins.module_utils._gpo import store as _gpo_store
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.gplink import parse_gplink
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.inf import InfDocument
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.policy import (
     GpoContent,
-    InfDocument,
-    PolEntry,
     ScanPolicy,
+    apply_policy,
+    policy_settings,
 )
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.registry_pol import PolEntry, render_registry_pol
 from ansible_collections.scanready.windows.plugins.module_utils._sysvol import Sysvol
 
 from tests.lab_support import (
@@ -101,8 +105,8 @@ ARTICLE_INF = {
     (ScanPolicy(scanner_addresses=("2001:db8::5",), firewall_enabled=None), "2001:db8::5", None),
 ])
 def test_samba_reads_the_rendered_files(policy: ScanPolicy, addresses: str, firewall: int | None) -> None:
-    content = _gpo.apply_policy(GpoContent.parse(None, None), _gpo.policy_settings(policy))
-    seen = samba_reads(content.inf.render(), _gpo.render_registry_pol(content.pol))
+    content = apply_policy(GpoContent.parse(None, None), policy_settings(policy))
+    seen = samba_reads(content.inf.render(), render_registry_pol(content.pol))
     assert seen["inf"] == ARTICLE_INF
     assert seen["inf_rewritten_identical"] is True
     assert seen["pol"] == expected_pol(addresses, firewall)
@@ -117,8 +121,8 @@ def test_samba_reads_merged_files_with_unmanaged_settings() -> None:
     foreign = PolEntry(r"Software\Policies\Vendor", "Note", 1, "kept\0".encode("utf-16-le"))
     start = GpoContent(InfDocument.parse(b"\xff\xfe" + text.encode("utf-16-le")),
                        [foreign, PolEntry(r"Software\Policies\Vendor", "Level", 4, struct.pack("<I", 3))])
-    content = _gpo.apply_policy(start, _gpo.policy_settings(ScanPolicy(scanner_addresses=("*",))))
-    seen = samba_reads(content.inf.render(), _gpo.render_registry_pol(content.pol))
+    content = apply_policy(start, policy_settings(ScanPolicy(scanner_addresses=("*",))))
+    seen = samba_reads(content.inf.render(), render_registry_pol(content.pol))
     assert seen["inf"]["System Access"] == [["MinimumPasswordLength", "14"], ["EnableGuestAccount", "0"]]
     assert seen["inf"]["Privilege Rights"] == [["SeDenyNetworkLogonRight", ["*S-1-5-32-546"]]]
     assert seen["inf_rewritten_identical"] is True
@@ -225,7 +229,7 @@ def snapshot(lab: LabInfo) -> dict[str, Any]:
 
 
 def links_without(value: str, guid: str) -> list[tuple[str, int]]:
-    return [(link.dn.lower(), link.options) for link in _gpo.parse_gplink(value) if guid.lower() not in link.dn.lower()]
+    return [(link.dn.lower(), link.options) for link in parse_gplink(value) if guid.lower() not in link.dn.lower()]
 
 
 # One look through Samba at everything about the GPOs of a name: the DC's database, SYSVOL parsed by
@@ -314,7 +318,7 @@ def assert_converged(lab: LabInfo, *, version: int, links: list[str], addresses:
     assert gpo["pol"] == (extra_pol or []) + expected_pol(addresses, firewall)
     assert gpo["pol_repacked_identical"]
 
-    linked = {dn.lower(): [link.options for link in _gpo.parse_gplink(value) if guid.lower() in link.dn.lower()]
+    linked = {dn.lower(): [link.options for link in parse_gplink(value) if guid.lower() in link.dn.lower()]
               for dn, value in state["gplinks"].items()}
     assert {dn for dn, options in linked.items() if options} == {dn.lower() for dn in links}
     for dn in links:
@@ -391,7 +395,7 @@ def test_check_apply_idempotent_change_absent(lab: LabInfo, domain: dict[str, An
                              .encode("utf-16-le"))
         pol_path = folder / "Machine/Registry.pol"
         foreign_entry = PolEntry(r"Software\Policies\Vendor", "Kept", 4, struct.pack("<I", 7))
-        pol_path.write_bytes(pol_path.read_bytes()[:8] + _gpo.render_registry_pol([foreign_entry])[8:]
+        pol_path.write_bytes(pol_path.read_bytes()[:8] + render_registry_pol([foreign_entry])[8:]
                              + pol_path.read_bytes()[8:])
         edited = snapshot(lab)
         would = run_module("scan_gpo", dict(args, firewall_enabled=False), check=True, diff=True)

@@ -14,8 +14,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from ansible_collections.scanready.windows.plugins.module_utils import _gpo_store, _ldap
-from ansible_collections.scanready.windows.plugins.module_utils._gpo import ScanPolicy
+from ansible_collections.scanready.windows.plugins.module_utils import _ldap
+from ansible_collections.scanready.windows.plugins.module_utils._gpo import store as _gpo_store
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.policy import ScanPolicy
 from ansible_collections.scanready.windows.plugins.module_utils._sysvol import Sysvol, SysvolError
 
 from tests.lab_support import LabInfo, ldb_search, load_lab

@@ -4,16 +4,44 @@ from __future__ import annotations
 import struct
 
 import pytest
-from ansible_collections.scanready.windows.plugins.module_utils import _gpo
 from ansible_collections.scanready.windows.plugins.module_utils._acl import parse_sd
-from ansible_collections.scanready.windows.plugins.module_utils._gpo import (
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.errors import GpoFormatError, GpoInputError
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.extensions import parse_extension_names
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.folder_acl import folder_security_descriptor
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.gplink import (
+    GPLINK_ENFORCED,
     GpLink,
+    check_dn,
+    dn_is_within,
+    normalize_dn,
+    parse_gplink,
+    render_gplink,
+    with_link,
+    without_link,
+)
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.gpt_ini import (
+    join_version,
+    parse_gpt_ini_version,
+    plan_version,
+    render_gpt_ini,
+    split_version,
+)
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.inf import InfDocument
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.policy import (
     GpoContent,
-    GpoFormatError,
-    GpoInputError,
-    InfDocument,
-    PolEntry,
     ScanPolicy,
+    apply_policy,
+    machine_extensions,
+    policy_settings,
+    remote_addresses,
+    setting_changes,
+    settings_text,
+)
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.registry_pol import (
+    PolEntry,
+    parse_registry_pol,
+    pol_get,
+    render_registry_pol,
 )
 
 # WINDOWS-FACTS.md §2, verbatim.
@@ -57,7 +85,7 @@ def full_policy(**overrides: object) -> ScanPolicy:
 
 
 def applied(policy: ScanPolicy, content: GpoContent | None = None) -> GpoContent:
-    return _gpo.apply_policy(content or GpoContent.parse(None, None), _gpo.policy_settings(policy))
+    return apply_policy(content or GpoContent.parse(None, None), policy_settings(policy))
 
 
 def pol_entry_bytes(key: str, value: str, reg_type: int, data: bytes) -> bytes:
@@ -130,17 +158,17 @@ def test_registry_pol_is_byte_exact() -> None:
     expected = (b"PReg" + struct.pack("<I", 1)
                 + pol_entry_bytes(FIREWALL, "EnableFirewall", 4, b"\x01\x00\x00\x00")
                 + pol_entry_bytes(FIREWALL + r"\RemoteAdminSettings", "RemoteAddresses", 1, b"*\x00\x00\x00"))
-    assert _gpo.render_registry_pol(entries) == expected
-    assert _gpo.parse_registry_pol(expected) == entries
+    assert render_registry_pol(entries) == expected
+    assert parse_registry_pol(expected) == entries
 
 
 def test_registry_pol_round_trip_with_odd_binary_data_and_empty_value() -> None:
     entries = [PolEntry(r"Software\A", "Bin", 3, b"\x01\x02\x03"), PolEntry(r"Software\B", "", 1, b"x\x00\x00\x00"),
                PolEntry(r"Software\C", "**del.Old", 1, b" \x00\x00\x00")]
-    data = _gpo.render_registry_pol(entries)
-    assert _gpo.parse_registry_pol(data) == entries
-    assert _gpo.render_registry_pol(_gpo.parse_registry_pol(data)) == data
-    assert _gpo.parse_registry_pol(_gpo.render_registry_pol([])) == []
+    data = render_registry_pol(entries)
+    assert parse_registry_pol(data) == entries
+    assert render_registry_pol(parse_registry_pol(data)) == data
+    assert parse_registry_pol(render_registry_pol([])) == []
 
 
 @pytest.mark.parametrize(("data", "message"), [
@@ -157,7 +185,7 @@ def test_registry_pol_round_trip_with_odd_binary_data_and_empty_value() -> None:
 ])
 def test_registry_pol_malformed(data: bytes, message: str) -> None:
     with pytest.raises(GpoFormatError, match=message):
-        _gpo.parse_registry_pol(data)
+        parse_registry_pol(data)
 
 
 def test_registry_pol_claimed_size_past_the_end() -> None:
@@ -165,35 +193,35 @@ def test_registry_pol_claimed_size_past_the_end() -> None:
     size_at = len("[K\0;V\0;".encode("utf-16-le")) + 6
     entry[size_at:size_at + 4] = struct.pack("<I", 999)
     with pytest.raises(GpoFormatError, match="past the end"):
-        _gpo.parse_registry_pol(b"PReg\x01\x00\x00\x00" + bytes(entry))
+        parse_registry_pol(b"PReg\x01\x00\x00\x00" + bytes(entry))
 
 
 # --- GPT.INI and versions ------------------------------------------------------------------------
 
 def test_gpt_ini() -> None:
-    assert _gpo.render_gpt_ini(65537) == b"[General]\r\nVersion=65537\r\n"
-    assert _gpo.parse_gpt_ini_version(b"[General]\r\nVersion=65537\r\n") == 65537
+    assert render_gpt_ini(65537) == b"[General]\r\nVersion=65537\r\n"
+    assert parse_gpt_ini_version(b"[General]\r\nVersion=65537\r\n") == 65537
     windows = b"[General]\r\nversion=3\r\ndisplayName=New Group Policy Object\r\n"
-    updated = _gpo.render_gpt_ini(4, windows)
+    updated = render_gpt_ini(4, windows)
     assert updated == b"[General]\r\nVersion=4\r\ndisplayName=New Group Policy Object\r\n"
-    assert _gpo.parse_gpt_ini_version(updated) == 4
+    assert parse_gpt_ini_version(updated) == 4
 
 
 @pytest.mark.parametrize("data", [b"", b"[General]\r\n", b"[Other]\r\nVersion=1\r\n", b"[General]\r\nVersion=x\r\n",
                                   b"[General]\r\nVersion=-1\r\n", b"[General]\r\nVersion=4294967296\r\n"])
 def test_gpt_ini_malformed(data: bytes) -> None:
     with pytest.raises(GpoFormatError):
-        _gpo.parse_gpt_ini_version(data)
+        parse_gpt_ini_version(data)
     if b"Version" not in data:
         with pytest.raises(GpoFormatError):
-            _gpo.render_gpt_ini(1, data)
+            render_gpt_ini(1, data)
 
 
 def test_version_halves() -> None:
-    assert _gpo.split_version(0x00030005) == (3, 5)
-    assert _gpo.join_version(3, 5) == 0x00030005
+    assert split_version(0x00030005) == (3, 5)
+    assert join_version(3, 5) == 0x00030005
     with pytest.raises(GpoInputError):
-        _gpo.join_version(0, 0x10000)
+        join_version(0, 0x10000)
 
 
 @pytest.mark.parametrize(("ldap", "gpt", "pending", "changes", "expected"), [
@@ -210,12 +238,12 @@ def test_version_halves() -> None:
     (7, 9, None, False, 9),                    # versions disagree: both go to the higher
 ])
 def test_plan_version(ldap: int, gpt: int | None, pending: int | None, changes: bool, expected: int) -> None:
-    assert _gpo.plan_version(ldap, gpt, pending, changes) == expected
+    assert plan_version(ldap, gpt, pending, changes) == expected
 
 
 def test_plan_version_at_the_limit() -> None:
     with pytest.raises(GpoInputError, match="maximum"):
-        _gpo.plan_version(0xFFFF, 0xFFFF, None, True)
+        plan_version(0xFFFF, 0xFFFF, None, True)
 
 
 # --- gPLink, DNs and extension names -------------------------------------------------------------
@@ -226,53 +254,53 @@ DEFAULT_DN = "CN={31B2F340-016D-11D2-945F-00C04FB984F9},CN=Policies,CN=System,DC
 
 def test_gplink_round_trip_and_other_links_untouched() -> None:
     value = f"[LDAP://{DEFAULT_DN};0][LDAP://cn=other,cn=policies,cn=system,DC=ex,DC=test;3]"
-    links = _gpo.parse_gplink(value)
+    links = parse_gplink(value)
     assert links == [GpLink(DEFAULT_DN, 0), GpLink("cn=other,cn=policies,cn=system,DC=ex,DC=test", 3)]
-    assert _gpo.render_gplink(links) == value
-    added = _gpo.with_link(links, GPO_DN, _gpo.GPLINK_ENFORCED)
+    assert render_gplink(links) == value
+    added = with_link(links, GPO_DN, GPLINK_ENFORCED)
     assert added == [GpLink(GPO_DN, 2), *links]
-    assert _gpo.with_link(added, GPO_DN.lower(), 0) == [GpLink(GPO_DN, 0), *links]
-    assert _gpo.without_link(added, GPO_DN.replace(",", ", ")) == links
-    assert _gpo.parse_gplink("") == [] and _gpo.parse_gplink(" ") == []
+    assert with_link(added, GPO_DN.lower(), 0) == [GpLink(GPO_DN, 0), *links]
+    assert without_link(added, GPO_DN.replace(",", ", ")) == links
+    assert parse_gplink("") == [] and parse_gplink(" ") == []
 
 
 @pytest.mark.parametrize("value", ["[LDAP://x;0", "LDAP://x;0]", "[LDAP://x;z]", "[LDAP://x;0]junk", "[ldap//x;0]"])
 def test_gplink_malformed(value: str) -> None:
     with pytest.raises(GpoFormatError):
-        _gpo.parse_gplink(value)
+        parse_gplink(value)
 
 
 def test_dn_checks() -> None:
-    assert _gpo.check_dn(" OU=Servers,DC=ex,DC=test ") == "OU=Servers,DC=ex,DC=test"
-    assert _gpo.normalize_dn("OU=A\\,B, DC=Ex") == "ou=a\\,b,dc=ex"
-    assert _gpo.dn_is_within("OU=Servers,DC=ex,DC=test", "dc=EX,dc=test")
-    assert _gpo.dn_is_within("DC=ex,DC=test", "DC=ex,DC=test")
-    assert not _gpo.dn_is_within("DC=other,DC=test", "DC=ex,DC=test")
-    assert not _gpo.dn_is_within("OU=x,DC=notex,DC=test", "DC=ex,DC=test")
+    assert check_dn(" OU=Servers,DC=ex,DC=test ") == "OU=Servers,DC=ex,DC=test"
+    assert normalize_dn("OU=A\\,B, DC=Ex") == "ou=a\\,b,dc=ex"
+    assert dn_is_within("OU=Servers,DC=ex,DC=test", "dc=EX,dc=test")
+    assert dn_is_within("DC=ex,DC=test", "DC=ex,DC=test")
+    assert not dn_is_within("DC=other,DC=test", "DC=ex,DC=test")
+    assert not dn_is_within("OU=x,DC=notex,DC=test", "DC=ex,DC=test")
     for bad in ("", "Servers", "OU=,DC=ex", "OU=a,,DC=ex", "1OU=a,DC=ex"):
         with pytest.raises(GpoInputError, match="not a distinguished name"):
-            _gpo.check_dn(bad)
+            check_dn(bad)
 
 
 def test_extension_names() -> None:
     ours = ("[{35378EAC-683F-11D2-A89A-00C04FBBCFA2}{D02B1F72-3407-48AE-BA88-E8213C6761F1}]"
             "[{827D319E-6EAC-11D2-A4EA-00C04F79F83A}{803E14A0-B4FB-11D0-A0D0-00A0C90F574B}]")
     content = applied(full_policy())
-    assert _gpo.machine_extensions("", content) == ours  # WINDOWS-FACTS.md §1, verbatim
+    assert machine_extensions("", content) == ours  # WINDOWS-FACTS.md §1, verbatim
     other = "[{00000000-0000-0000-0000-000000000000}{0f6b957e-509e-11d1-a7cc-0000f87571e3}]"
-    merged = _gpo.machine_extensions(other, content)
+    merged = machine_extensions(other, content)
     assert merged == other.upper() + ours
     no_pol = applied(full_policy(firewall_enabled=None, remote_admin_exception=False, file_print_exception=False,
                                  icmp_echo_exception=False))
-    assert _gpo.machine_extensions(ours, no_pol) == ours[ours.index("][") + 1:]
+    assert machine_extensions(ours, no_pol) == ours[ours.index("][") + 1:]
     with pytest.raises(GpoFormatError):
-        _gpo.parse_extension_names("[{nope}]")
+        parse_extension_names("[{nope}]")
 
 
 # --- Security descriptors ------------------------------------------------------------------------
 
 def test_folder_sd_matches_samba_dsacl2fsacl_byte_for_byte() -> None:
-    folder = _gpo.folder_security_descriptor(DS_SD)
+    folder = folder_security_descriptor(DS_SD)
     assert folder.render() == SAMBA_FOLDER_SD
     assert parse_sd(SAMBA_FOLDER_SD).comparable() == folder.comparable()
     assert parse_sd(DS_SD).comparable() != folder.comparable()
@@ -290,7 +318,7 @@ def test_folder_sd_drops_deny_and_pre_windows_2000_aces() -> None:
     acl = b"".join(aces)
     sd = (struct.pack("<BBHIIII", 1, 0, 0x8004, 20, 20, 0, 32) + owner
           + struct.pack("<BBHHH", 2, 0, 8 + len(acl), len(aces), 0) + acl)
-    folder = _gpo.folder_security_descriptor(sd)
+    folder = folder_security_descriptor(sd)
     assert len(folder.dacl) == 1
     assert folder.dacl[0].flags == 0x10 | 0x03
     assert folder.dacl[0].mask == 0x001001BF  # SYNCHRONIZE + file read and write rights
@@ -300,20 +328,20 @@ def test_folder_sd_drops_deny_and_pre_windows_2000_aces() -> None:
 @pytest.mark.parametrize("data", [b"\x01\x00", DS_SD[:40], DS_SD[:0x60]])
 def test_security_descriptor_truncated(data: bytes) -> None:
     with pytest.raises(GpoFormatError, match="nTSecurityDescriptor is malformed"):
-        _gpo.folder_security_descriptor(data)
+        folder_security_descriptor(data)
 
 
 def test_folder_sd_needs_a_dacl() -> None:
     no_dacl = struct.pack("<BBHIIII", 1, 0, 0x8000, 0, 0, 0, 0)
     with pytest.raises(GpoFormatError, match="DACL"):
-        _gpo.folder_security_descriptor(no_dacl)
+        folder_security_descriptor(no_dacl)
 
 
 # --- Addresses -----------------------------------------------------------------------------------
 
 def test_remote_addresses() -> None:
-    assert _gpo.remote_addresses(["*"]) == "*"
-    assert _gpo.remote_addresses([" 10.0.0.5", "192.0.2.0/24", "10.0.0.5", "2001:db8::/64"]) == \
+    assert remote_addresses(["*"]) == "*"
+    assert remote_addresses([" 10.0.0.5", "192.0.2.0/24", "10.0.0.5", "2001:db8::/64"]) == \
         "10.0.0.5,192.0.2.0/24,2001:db8::/64"
 
 
@@ -328,18 +356,18 @@ def test_remote_addresses() -> None:
 ])
 def test_remote_addresses_rejected(addresses: list[str], message: str) -> None:
     with pytest.raises(GpoInputError, match=message):
-        _gpo.remote_addresses(addresses)
+        remote_addresses(addresses)
 
 
 # --- The scan policy as settings -----------------------------------------------------------------
 
 def test_addresses_required_unless_star_or_not_needed() -> None:
     with pytest.raises(GpoInputError, match="scanner_addresses is required"):
-        _gpo.policy_settings(ScanPolicy())
-    assert _gpo.policy_settings(ScanPolicy(scanner_addresses=("*",)))
-    assert _gpo.policy_settings(ScanPolicy(remote_admin_exception=False, file_print_exception=False))
+        policy_settings(ScanPolicy())
+    assert policy_settings(ScanPolicy(scanner_addresses=("*",)))
+    assert policy_settings(ScanPolicy(remote_admin_exception=False, file_print_exception=False))
     with pytest.raises(GpoInputError, match="not an IP address"):  # validated even when unused
-        _gpo.policy_settings(ScanPolicy(remote_admin_exception=False, file_print_exception=False,
+        policy_settings(ScanPolicy(remote_admin_exception=False, file_print_exception=False,
                                         scanner_addresses=("x",)))
 
 
@@ -358,19 +386,19 @@ def test_registry_pol_for_the_article() -> None:
 def test_firewall_enabled_true_false_unmanaged() -> None:
     on = applied(full_policy())
     off = applied(full_policy(firewall_enabled=False), on)
-    assert _gpo.pol_get(off.pol, FIREWALL, "EnableFirewall") == PolEntry(FIREWALL, "EnableFirewall", 4, b"\0\0\0\0")
-    assert off.pol.index(_gpo.pol_get(off.pol, FIREWALL, "EnableFirewall")) == 0  # changed in place
+    assert pol_get(off.pol, FIREWALL, "EnableFirewall") == PolEntry(FIREWALL, "EnableFirewall", 4, b"\0\0\0\0")
+    assert off.pol.index(pol_get(off.pol, FIREWALL, "EnableFirewall")) == 0  # changed in place
     unmanaged = applied(full_policy(firewall_enabled=None), off)
     assert unmanaged.pol == off.pol
     fresh = applied(full_policy(firewall_enabled=None))
-    assert _gpo.pol_get(fresh.pol, FIREWALL, "EnableFirewall") is None
+    assert pol_get(fresh.pol, FIREWALL, "EnableFirewall") is None
 
 
 def test_switching_a_setting_off_removes_only_it() -> None:
     before = applied(full_policy())
     after = applied(full_policy(sharing_model_classic=False, icmp_echo_exception=False, server_automatic=False),
                     before)
-    shown = after.show(_gpo.policy_settings(full_policy()))
+    shown = after.show(policy_settings(full_policy()))
     assert shown["ForceGuest"] == shown["IcmpSettings\\AllowInboundEchoRequest"] == "not configured"
     assert shown["LanmanServer start mode"] == "not configured"
     assert shown["EveryoneIncludesAnonymous"] == "0"
@@ -386,22 +414,22 @@ def test_unmanaged_settings_are_preserved_and_apply_is_idempotent() -> None:
     assert once.same_settings(twice)
     assert once.pol[0] == foreign_pol[0]
     assert once.inf.sections["Privilege Rights"] == ["SeDenyNetworkLogonRight = *S-1-5-32-546"]
-    reparsed = GpoContent.parse(once.inf.render(), _gpo.render_registry_pol(once.pol))
+    reparsed = GpoContent.parse(once.inf.render(), render_registry_pol(once.pol))
     assert reparsed.same_settings(once)
     assert not start.same_settings(once)
 
 
 def test_settings_level_diff() -> None:
-    settings = _gpo.policy_settings(full_policy())
+    settings = policy_settings(full_policy())
     text = ("[Unicode]\r\nUnicode=yes\r\n[Registry Values]\r\nMACHINE\\System\\CurrentControlSet\\Control\\Lsa\\"
             'ForceGuest=4,1\r\n[Service General Setting]\r\n"RemoteRegistry",3,""\r\n')
     current = GpoContent(InfDocument.parse(b"\xff\xfe" + text.encode("utf-16-le")), [])
     before = current.show(settings)
     after = applied(full_policy(), current).show(settings)
-    changes = _gpo.setting_changes(before, after)
+    changes = setting_changes(before, after)
     assert "ForceGuest: 1 → 0" in changes
     assert "RemoteRegistry start mode: 3 (Manual) → 2 (Automatic)" in changes
     assert "RemoteAdminSettings\\RemoteAddresses: not configured → 10.0.0.5,192.0.2.0/24" in changes
     assert len(changes) == len(settings)
-    assert _gpo.setting_changes(after, after) == []
-    assert "ForceGuest: 0\n" in _gpo.settings_text(after)
+    assert setting_changes(after, after) == []
+    assert "ForceGuest: 0\n" in settings_text(after)

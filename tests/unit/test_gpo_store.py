@@ -5,13 +5,28 @@ import re
 from types import SimpleNamespace
 from typing import Any
 
-import ldap3
 import pytest
-from ansible_collections.scanready.windows.plugins.module_utils import _gpo, _gpo_store
 from ansible_collections.scanready.windows.plugins.module_utils._acl import sid_to_bytes
-from ansible_collections.scanready.windows.plugins.module_utils._gpo import ScanPolicy
-from ansible_collections.scanready.windows.plugins.module_utils._gpo_store import GpoStoreError, Request
-from ansible_collections.scanready.windows.plugins.module_utils._ldap import EXISTS, NO_SUCH_OBJECT, DomainError, Entry
+from ansible_collections.scanready.windows.plugins.module_utils._gpo import store as _gpo_store
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.errors import GpoInputError, GpoStoreError
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.gplink import GpLink, parse_gplink
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.policy import (
+    GpoContent,
+    ScanPolicy,
+    apply_policy,
+    machine_extensions,
+    policy_settings,
+)
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.registry_pol import render_registry_pol
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.store import Request
+from ansible_collections.scanready.windows.plugins.module_utils._ldap import (
+    EXISTS,
+    MODIFY_DELETE,
+    MODIFY_REPLACE,
+    NO_SUCH_OBJECT,
+    DomainError,
+    Entry,
+)
 from ansible_collections.scanready.windows.plugins.module_utils._sysvol import smb_credentials, split_unc
 
 from tests.unit.test_gpo import DS_SD, SAMBA_FOLDER_SD
@@ -53,14 +68,14 @@ class FakeLdap:
         if log:
             self.writes.append(("add", dn))
 
-    def modify(self, dn: str, changes: dict[str, list[tuple[str, list[Any]]]], controls: Any = None) -> None:
+    def modify(self, dn: str, changes: dict[str, list[tuple[str, list[Any]]]], *, sd_flags: int | None = None) -> None:
         _dn, attrs = self.objects[dn.lower()]
         for name, operations in changes.items():
             for operation, values in operations:
                 current = attrs.get(name, [])
-                if operation == ldap3.MODIFY_REPLACE:
+                if operation == MODIFY_REPLACE:
                     attrs[name] = list(values)
-                elif operation == ldap3.MODIFY_DELETE:
+                elif operation == MODIFY_DELETE:
                     if any(v not in current for v in values):
                         raise DomainError(f"modify {dn} failed: noSuchAttribute", "failed", 16)
                     attrs[name] = [v for v in current if v not in values]
@@ -79,7 +94,7 @@ class FakeLdap:
         self.writes.append(("delete", dn))
 
     def search(self, base: str, ldap_filter: str, attributes: Any, *, scope: str = "subtree",
-               controls: Any = None) -> list[Entry]:
+               sd_flags: int | None = None) -> list[Entry]:
         if base == "":
             return [Entry("", {"configurationNamingContext": [f"CN=Configuration,{BASE}"]})]
         if base.lower() not in self.objects and not base.lower().startswith("cn=sites"):
@@ -209,8 +224,8 @@ def test_create_in_order_then_idempotent() -> None:
     dn, attrs = ldap.gpo()
     folder = folder_of(ldap)
     assert outcome.dn == dn and attrs["versionNumber"] == ["1"]
-    assert attrs["gPCMachineExtensionNames"] == [_gpo.machine_extensions("", _gpo.apply_policy(
-        _gpo.GpoContent.parse(None, None), _gpo.policy_settings(POLICY)))]
+    assert attrs["gPCMachineExtensionNames"] == [machine_extensions("", apply_policy(
+        GpoContent.parse(None, None), policy_settings(POLICY)))]
     assert sysvol.acls[folder.lower()] == SAMBA_FOLDER_SD  # what dsacl2fsacl makes of the object's descriptor
     assert sysvol.read(folder + r"\GPT.INI") == b"[General]\r\nVersion=1\r\n"
     assert sysvol.read(folder + r"\scanready.pending") is None
@@ -222,8 +237,8 @@ def test_create_in_order_then_idempotent() -> None:
     assert order[-2:] == [("write", folder + r"\GPT.INI"), ("remove", folder + r"\scanready.pending")]
     assert [w[0] for w in ldap.writes][:3] == ["add", "add", "add"]
     assert ldap.writes[-2][1].endswith("['versionNumber']") and ldap.writes[-1][1].startswith(BASE)
-    assert _gpo.parse_gplink(ldap.objects[BASE.lower()][1]["gPLink"][0]) == [
-        _gpo.GpLink(dn, 0), _gpo.GpLink(DEFAULT_GPO, 0)]
+    assert parse_gplink(ldap.objects[BASE.lower()][1]["gPLink"][0]) == [
+        GpLink(dn, 0), GpLink(DEFAULT_GPO, 0)]
 
     ldap.writes.clear()
     sysvol.writes.clear()
@@ -253,11 +268,11 @@ def test_an_interrupted_run_is_finished_without_a_second_bump() -> None:
     folder = folder_of(ldap)
     # What a run killed after writing the files (version 2 reserved) and a temporary file leaves.
     off = ScanPolicy(scanner_addresses=("192.0.2.10",), firewall_enabled=False)
-    content = _gpo.apply_policy(_gpo.GpoContent.parse(
+    content = apply_policy(GpoContent.parse(
         sysvol.read(folder + r"\Machine\Microsoft\Windows NT\SecEdit\GptTmpl.inf"),
-        sysvol.read(folder + r"\Machine\Registry.pol")), _gpo.policy_settings(off))
+        sysvol.read(folder + r"\Machine\Registry.pol")), policy_settings(off))
     sysvol.tree[folder + r"\scanready.pending"] = b"2"
-    sysvol.tree[folder + r"\Machine\Registry.pol"] = _gpo.render_registry_pol(content.pol)
+    sysvol.tree[folder + r"\Machine\Registry.pol"] = render_registry_pol(content.pol)
     sysvol.tree[folder + r"\Machine\Registry.pol.scanready-tmp"] = b"PRe"
     outcome = run(ldap, sysvol, policy=off)
     assert outcome.changed and outcome.changes == [] and outcome.version == 2
@@ -305,7 +320,7 @@ def test_a_gplink_changed_meanwhile_is_not_overwritten() -> None:
 ])
 def test_bad_links_write_nothing(links: tuple[str, ...], message: str) -> None:
     ldap, sysvol = FakeLdap(), FakeSysvol()
-    with pytest.raises((GpoStoreError, _gpo.GpoInputError), match=message):
+    with pytest.raises((GpoStoreError, GpoInputError), match=message):
         run(ldap, sysvol, links=links)
     assert ldap.writes == [] and sysvol.writes == []
 
