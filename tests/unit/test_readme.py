@@ -29,7 +29,8 @@ def test_each_role_default_is_the_one_its_argument_spec_documents() -> None:
         defaults = yaml.safe_load((role / "defaults" / "main.yml").read_text()) or {}
         for name, value in defaults.items():
             assert name in documented, f"{role.name}: {name} has a default but no argument spec"
-            assert documented[name] == value, f"{role.name}: {name} defaults to {value!r}, documented {documented[name]!r}"
+            assert documented[name] == value, (
+                f"{role.name}: {name} defaults to {value!r}, documented {documented[name]!r}")
 
 
 def test_a_variable_several_roles_take_has_one_default() -> None:
