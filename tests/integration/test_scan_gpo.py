@@ -42,7 +42,7 @@ from tests.lab_support import (
     run_playbook,
     samba_python,
 )
-from tests.unit.test_gpo import EXPECTED_INF  # WINDOWS-FACTS.md §2, verbatim
+from tests.unit.test_gpo import EXPECTED_INF  # GptTmpl.inf as the Group Policy editor writes it
 
 pytestmark = pytest.mark.lab
 

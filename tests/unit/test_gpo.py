@@ -44,7 +44,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._gpo.registry_po
     render_registry_pol,
 )
 
-# WINDOWS-FACTS.md §2, verbatim.
+# GptTmpl.inf as the Group Policy editor writes these settings, verbatim.
 EXPECTED_INF_TEXT = (
     "[Unicode]\r\nUnicode=yes\r\n"
     '[Version]\r\nsignature="$CHICAGO$"\r\nRevision=1\r\n'
@@ -286,7 +286,7 @@ def test_extension_names() -> None:
     ours = ("[{35378EAC-683F-11D2-A89A-00C04FBBCFA2}{D02B1F72-3407-48AE-BA88-E8213C6761F1}]"
             "[{827D319E-6EAC-11D2-A4EA-00C04F79F83A}{803E14A0-B4FB-11D0-A0D0-00A0C90F574B}]")
     content = applied(full_policy())
-    assert machine_extensions("", content) == ours  # WINDOWS-FACTS.md §1, verbatim
+    assert machine_extensions("", content) == ours  # as Windows writes it, verbatim
     other = "[{00000000-0000-0000-0000-000000000000}{0f6b957e-509e-11d1-a7cc-0000f87571e3}]"
     merged = machine_extensions(other, content)
     assert merged == other.upper() + ours

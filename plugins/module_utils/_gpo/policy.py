@@ -62,9 +62,6 @@ def remote_addresses(addresses: Sequence[str]) -> str:
     return ",".join(out)
 
 
-# ---------------------------------------------------------------------------------------------
-# The scan policy: which settings it manages and how they look in the files
-
 FIREWALL_KEY: Final = r"SOFTWARE\Policies\Microsoft\WindowsFirewall\DomainProfile"
 REMOTE_ADMIN_KEY: Final = FIREWALL_KEY + r"\RemoteAdminSettings"
 FILE_PRINT_KEY: Final = FIREWALL_KEY + r"\Services\FileAndPrint"
