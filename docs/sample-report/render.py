@@ -16,10 +16,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / ".cache" / "collections"))
 
-from ansible_collections.scanready.windows.plugins.module_utils._report import (  # noqa: E402
-    parse_result,
-    render_all,
-)
+from ansible_collections.scanready.windows.plugins.module_utils._report.files import render_all  # noqa: E402
+from ansible_collections.scanready.windows.plugins.module_utils._report.model import parse_result  # noqa: E402
 
 
 def main() -> None:

@@ -27,13 +27,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Final
 
+from ansible_collections.scanready.windows.plugins.module_utils._errors import ScanreadyError
+
 RECORD_TTL_S: Final = 15 * 60
 # Long enough for a few pre-flights in turn (each at most a kinit timeout and an NTLM logon).
 LOCK_WAIT_S: Final = 120.0
 DIR_NAME: Final = "scanready-lockout"
 
 
-class RecordError(Exception):
+class RecordError(ScanreadyError):
     """The record's directory is not private, or cannot be made; the message says which path and why."""
 
 

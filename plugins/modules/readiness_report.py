@@ -138,12 +138,11 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
-from ansible_collections.scanready.windows.plugins.module_utils._report import (
-    REPORT_FILES,
+from ansible_collections.scanready.windows.plugins.module_utils._report.files import REPORT_FILES, render_all
+from ansible_collections.scanready.windows.plugins.module_utils._report.model import (
     ReportError,
     not_ready_summary,
     parse_result,
-    render_all,
 )
 
 

@@ -178,20 +178,14 @@ hosts:
                      fix: "Make the scanner account a local administrator of the host ..."}
 """
 
-import importlib.util
-
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.scanready.windows.plugins.module_utils._readiness import (
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.scanready.windows.plugins.module_utils._compat import IMPACKET_IMPORT_ERROR, require_library
+from ansible_collections.scanready.windows.plugins.module_utils._verify.guard import GuardStop
+from ansible_collections.scanready.windows.plugins.module_utils._verify.run import verify
+from ansible_collections.scanready.windows.plugins.module_utils._verify.specs import (
     SCANNER_CREDENTIALS_SPEC,
-    CheckSet,
-    GuardStop,
-    checked_names,
-    settings_from,
-    targets_from,
-    verify,
+    scan_request,
 )
-
-HAS_IMPACKET = importlib.util.find_spec("impacket") is not None
 
 
 def main() -> None:
@@ -211,28 +205,21 @@ def main() -> None:
         },
         supports_check_mode=True,
     )
-    if not HAS_IMPACKET:
-        module.fail_json(msg=missing_required_lib("impacket"))
-    params = module.params
+    require_library(module, "impacket", IMPACKET_IMPORT_ERROR)
     try:
-        creds, dc, options = settings_from(params, params["workers"])
-        targets, repeats = targets_from(params["targets"])
-        checks = CheckSet(checked_names("shares", params["shares"]),
-                          checked_names("registry_keys", params["registry_keys"]),
-                          checked_names("services", params["services"]),
-                          checked_names("wmi_namespaces", params["wmi_namespaces"]))
+        request = scan_request(module.params)
     except ValueError as exc:
         module.fail_json(msg=f"scan_readiness: {exc}")
     try:
-        outcome = verify(targets, creds, dc, checks, options)
+        verification = verify(request)
     except GuardStop as stop:
         module.fail_json(msg=stop.message, failure_class=stop.cls)
-    if repeats:
-        module.warn(f"targets listed {repeats} entr{'y' if repeats == 1 else 'ies'} more than once; each target "
-                    "was verified once")
-    for warning in outcome.warnings:
+    if request.repeats:
+        module.warn(f"targets listed {request.repeats} entr{'y' if request.repeats == 1 else 'ies'} more than once; "
+                    "each target was verified once")
+    for warning in verification.warnings:
         module.warn(warning)
-    module.exit_json(**outcome.result)
+    module.exit_json(**verification.as_result())
 
 
 if __name__ == "__main__":

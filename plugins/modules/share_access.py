@@ -92,18 +92,15 @@ checks:
                  fix: null}
 """
 
-import importlib.util
-
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.scanready.windows.plugins.module_utils._readiness import (
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.scanready.windows.plugins.module_utils._compat import IMPACKET_IMPORT_ERROR, require_library
+from ansible_collections.scanready.windows.plugins.module_utils._verify.run import run_single
+from ansible_collections.scanready.windows.plugins.module_utils._verify.specs import (
     SCANNER_CREDENTIALS_SPEC,
     SINGLE_TARGET_SPEC,
-    CheckSet,
     checked_names,
-    run_single,
 )
-
-HAS_IMPACKET = importlib.util.find_spec("impacket") is not None
+from ansible_collections.scanready.windows.plugins.module_utils._verify.target import CheckSet
 
 
 def main() -> None:
@@ -115,8 +112,7 @@ def main() -> None:
         },
         supports_check_mode=True,
     )
-    if not HAS_IMPACKET:
-        module.fail_json(msg=missing_required_lib("impacket"))
+    require_library(module, "impacket", IMPACKET_IMPORT_ERROR)
     try:
         checks = CheckSet(shares=checked_names("shares", module.params["shares"]), registry_keys=(),
                           services=(), wmi_namespaces=())

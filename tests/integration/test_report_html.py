@@ -9,7 +9,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from ansible_collections.scanready.windows.plugins.module_utils._report import parse_result, render_html
+from ansible_collections.scanready.windows.plugins.module_utils._report.html import render_html
+from ansible_collections.scanready.windows.plugins.module_utils._report.model import parse_result
 
 from tests.unit.test_report import HOSTILE, fleet_result
 

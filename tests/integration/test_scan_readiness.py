@@ -228,13 +228,9 @@ def test_a_name_from_the_dcs_reverse_zone_gives_kerberos(scanner: Scanner) -> No
 
 def test_kerberos_rc4_rung_against_the_lab_kdc(scanner: Scanner) -> None:
     """The RC4 rung on its own (AES taken away): MIT asks Samba's KDC for an RC4 session key."""
-    from ansible_collections.scanready.windows.plugins.module_utils._readiness import Tickets
-    from ansible_collections.scanready.windows.plugins.module_utils._smb import (
-        Credentials,
-        Endpoint,
-        SessionFailure,
-        logon,
-    )
+    from ansible_collections.scanready.windows.plugins.module_utils._verify.credentials import Credentials, Endpoint
+    from ansible_collections.scanready.windows.plugins.module_utils._verify.kerberos import Tickets
+    from ansible_collections.scanready.windows.plugins.module_utils._verify.smb import SessionFailure, logon
 
     lab = scanner.lab
     target = member_target(lab)
@@ -260,7 +256,7 @@ def test_ntlmv1_is_not_tried_unless_allowed(scanner: Scanner, monkeypatch: pytes
                                             allow_ntlmv1: bool) -> None:
     """NTLMv2 made to fail without refusing the account; what reaches Samba is read off the NTLM
     AUTHENTICATE messages (an NTLMv1 response is 24 bytes, an NTLMv2 one longer)."""
-    from ansible_collections.scanready.windows.plugins.module_utils import _smb
+    from ansible_collections.scanready.windows.plugins.module_utils._verify import smb as _smb
     from impacket import ntlm, smb3
 
     sent: list[int] = []

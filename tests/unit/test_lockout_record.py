@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ansible_collections.scanready.windows.plugins.module_utils import _readiness
-from ansible_collections.scanready.windows.plugins.module_utils._kerberos import KerberosError
 from ansible_collections.scanready.windows.plugins.module_utils._lockout import (
     RECORD_TTL_S,
     LockoutRecord,
@@ -23,8 +21,10 @@ from ansible_collections.scanready.windows.plugins.module_utils._lockout import 
     record_dir,
     record_key,
 )
-from ansible_collections.scanready.windows.plugins.module_utils._readiness import GuardStop, recorded_guard
-from ansible_collections.scanready.windows.plugins.module_utils._smb import Credentials
+from ansible_collections.scanready.windows.plugins.module_utils._verify import guard
+from ansible_collections.scanready.windows.plugins.module_utils._verify.credentials import Credentials
+from ansible_collections.scanready.windows.plugins.module_utils._verify.guard import GuardStop, recorded_guard
+from ansible_collections.scanready.windows.plugins.module_utils._verify.kerberos import KerberosError
 
 PASSWORD = "Unit-Record-Secret-4"
 CREDS = Credentials.parse("scanner", PASSWORD, "ex.test")
@@ -157,7 +157,7 @@ class Kinit:
 @pytest.fixture
 def kdc(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> type[Kinit]:
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
-    monkeypatch.setattr(_readiness, "KerberosClient", Kinit)
+    monkeypatch.setattr(guard, "KerberosClient", Kinit)
     Kinit.calls = 0
     Kinit.error = KerberosError("logon_failure", "the KDC refused the password")
     return Kinit
@@ -165,7 +165,7 @@ def kdc(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> type[Kinit]:
 
 def guarded_preflight() -> None:
     with recorded_guard(CREDS, "dc1.ex.test"):
-        _readiness.preflight(CREDS, "dc1.ex.test", 5)
+        guard.preflight(CREDS, "dc1.ex.test", 5)
 
 
 def test_a_refusal_is_recorded_and_later_runs_do_not_ask_the_dc(kdc: type[Kinit], tmp_path: Path) -> None:

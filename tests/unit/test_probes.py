@@ -6,22 +6,20 @@ import time
 from typing import Any, ClassVar
 
 import pytest
-from ansible_collections.scanready.windows.plugins.module_utils import _probes
-from ansible_collections.scanready.windows.plugins.module_utils._probes import (
-    FIXES,
-    Check,
-    Unfinished,
-    classify,
+from ansible_collections.scanready.windows.plugins.module_utils._verify.credentials import Credentials, Endpoint
+from ansible_collections.scanready.windows.plugins.module_utils._verify.fixes import FIXES, fix_for
+from ansible_collections.scanready.windows.plugins.module_utils._verify.probes import shares as _probes
+from ansible_collections.scanready.windows.plugins.module_utils._verify.probes.classify import Unfinished, classify
+from ansible_collections.scanready.windows.plugins.module_utils._verify.probes.registry import probe_registry, split_key
+from ansible_collections.scanready.windows.plugins.module_utils._verify.probes.services import service_check
+from ansible_collections.scanready.windows.plugins.module_utils._verify.probes.shares import probe_shares
+from ansible_collections.scanready.windows.plugins.module_utils._verify.probes.wmi import (
     classify_wmi,
-    fix_for,
     namespace_path,
-    probe_registry,
-    probe_shares,
     probe_wmi,
-    service_check,
-    split_key,
 )
-from ansible_collections.scanready.windows.plugins.module_utils._smb import Credentials, Endpoint, Session
+from ansible_collections.scanready.windows.plugins.module_utils._verify.results import CheckResult
+from ansible_collections.scanready.windows.plugins.module_utils._verify.smb import Session
 from impacket import nmb, smb3
 from impacket.dcerpc.v5 import dcomrt, rrp, scmr
 from impacket.dcerpc.v5.dcom import wmi
@@ -142,7 +140,7 @@ class FakeSession(Session):
 
 def test_shares_denied_and_missing_are_told_apart() -> None:
     session = FakeSession({"C$": smb3.SessionError(0xC0000022), "D$": smb3.SessionError(0xC00000CC)})
-    found: dict[str, Check] = {}
+    found: dict[str, CheckResult] = {}
     probe_shares(session, ["C$", "D$", "IPC$"], found)
     assert found["share:C$"].cls == "access_denied"
     assert found["share:D$"].cls == "share_missing"
@@ -152,7 +150,7 @@ def test_shares_denied_and_missing_are_told_apart() -> None:
 
 def test_a_timeout_ends_the_session_and_keeps_what_was_found() -> None:
     session = FakeSession({"ADMIN$": nmb.NetBIOSTimeout()})
-    found: dict[str, Check] = {}
+    found: dict[str, CheckResult] = {}
     session_list = ["IPC$", "ADMIN$", "C$"]
     with pytest.raises(Unfinished):
         probe_shares(session, session_list, found)
@@ -163,7 +161,7 @@ def test_a_timeout_ends_the_session_and_keeps_what_was_found() -> None:
 
 def test_a_missing_winreg_pipe_is_registry_unavailable_for_every_key() -> None:
     session = FakeSession({}, rpc_error=smb3.SessionError(0xC0000034))
-    found: dict[str, Check] = {}
+    found: dict[str, CheckResult] = {}
     probe_registry(session, ["HKLM\\Software", "HKLM\\SYSTEM"], found)
     for key in ("registry:HKLM\\Software", "registry:HKLM\\SYSTEM"):
         assert found[key].cls == "registry_unavailable"
@@ -241,7 +239,7 @@ NAMESPACES = ["root\\cimv2\\security\\microsofttpm", "root\\CIMV2\\TerminalServi
 def test_wmi_per_namespace_verdicts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(wmi, "IWbemLevel1Login", FakeLogin)
     FakeLogin.answers = {"//./root/cimv2/security/microsofttpm": wmi.DCERPCSessionError(error_code=0x80041003)}
-    found: dict[str, Check] = {}
+    found: dict[str, CheckResult] = {}
     probe_wmi(FakeSession({}), CREDS, None, NAMESPACES, found, connect=lambda *args: FakeDcom(),
               activator=lambda *args: None)
     tpm, ts = found["wmi:" + NAMESPACES[0]], found["wmi:" + NAMESPACES[1]]
@@ -259,7 +257,7 @@ def test_no_dcom_activator_is_untestable_and_costs_no_logon() -> None:
         def ticket(self, scheme: str, spn: str) -> str:
             raise AssertionError("no ticket is asked for without an activator")
 
-    found: dict[str, Check] = {}
+    found: dict[str, CheckResult] = {}
     probe_wmi(FakeSession({}, scheme="kerberos-aes"), CREDS, NoTickets(), NAMESPACES, found,
               connect=lambda *args: pytest.fail("no logon without an activator"), activator=activator)
     for check in found.values():
@@ -271,7 +269,7 @@ def test_a_filtered_rpc_port_is_a_wmi_failure_that_does_not_decide_readiness() -
     def activator(*args: Any) -> None:
         raise DCERPCException("Could not connect: timed out")
 
-    found: dict[str, Check] = {}
+    found: dict[str, CheckResult] = {}
     probe_wmi(FakeSession({}), CREDS, None, NAMESPACES, found, activator=activator)
     check = found["wmi:" + NAMESPACES[0]]
     assert (check.ok, check.cls, check.required) == (False, "unreachable", False)
@@ -284,7 +282,7 @@ def test_wmi_after_kerberos_needs_a_host_ticket() -> None:
             assert spn == "host/t1.ex.test"
             return "Server not found in Kerberos database"
 
-    found: dict[str, Check] = {}
+    found: dict[str, CheckResult] = {}
     probe_wmi(FakeSession({}, scheme="kerberos-aes"), CREDS, NoTickets(), NAMESPACES, found,
               connect=lambda *args: pytest.fail("no DCOM without a ticket"), activator=lambda *args: None)
     assert {c.cls for c in found.values()} == {"not_tested"}

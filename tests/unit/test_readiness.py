@@ -11,28 +11,33 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from ansible_collections.scanready.windows.plugins.module_utils import _readiness
-from ansible_collections.scanready.windows.plugins.module_utils._kerberos import KerberosError
-from ansible_collections.scanready.windows.plugins.module_utils._probes import failed, not_tested, passed
-from ansible_collections.scanready.windows.plugins.module_utils._readiness import (
-    CheckSet,
-    GuardStop,
+from ansible_collections.scanready.windows.plugins.module_utils._verify import fleet, run
+from ansible_collections.scanready.windows.plugins.module_utils._verify import guard as guard_module
+from ansible_collections.scanready.windows.plugins.module_utils._verify.credentials import Credentials, Endpoint
+from ansible_collections.scanready.windows.plugins.module_utils._verify.fixes import failed
+from ansible_collections.scanready.windows.plugins.module_utils._verify.fleet import run_fleet
+from ansible_collections.scanready.windows.plugins.module_utils._verify.guard import GuardStop, preflight
+from ansible_collections.scanready.windows.plugins.module_utils._verify.kerberos import KerberosError
+from ansible_collections.scanready.windows.plugins.module_utils._verify.names import (
     Job,
-    Progress,
-    RunOptions,
-    StopFlag,
     TargetSpec,
-    checked_names,
     dc_reverse_lookup,
     dns_name,
-    host_result,
-    preflight,
     resolve,
-    run_fleet,
+)
+from ansible_collections.scanready.windows.plugins.module_utils._verify.results import not_tested, passed
+from ansible_collections.scanready.windows.plugins.module_utils._verify.specs import (
+    checked_names,
     settings_from,
     targets_from,
 )
-from ansible_collections.scanready.windows.plugins.module_utils._smb import Credentials, Endpoint
+from ansible_collections.scanready.windows.plugins.module_utils._verify.target import (
+    CheckSet,
+    Progress,
+    RunOptions,
+    StopFlag,
+    host_result,
+)
 
 PASSWORD = "Unit-Test-Secret-9"
 CREDS = Credentials.parse("scanner", PASSWORD, "ex.test")
@@ -65,42 +70,42 @@ def test_a_host_is_ready_when_every_required_check_is_ok() -> None:
         "service:LanmanServer": not_tested("unknown", False),
     })
     host = host_result(job(0), progress, NAMES, time.monotonic(), False, 15, False)
-    assert host["ready"] is True
-    assert host["auth_scheme"] == "kerberos-aes"
-    assert list(host["checks"]) == NAMES
-    assert all(set(c) == CONTRACT_CHECK_KEYS for c in host["checks"].values())
-    assert host["checks"]["wmi:root\\CIMV2\\TerminalServices"]["ok"] is None
-    assert 0.9 < host["duration_s"] < 5
+    assert host.ready is True
+    assert host.auth_scheme == "kerberos-aes"
+    assert list(host.checks) == NAMES
+    assert all(set(c.as_dict()) == CONTRACT_CHECK_KEYS for c in host.checks.values())
+    assert host.checks["wmi:root\\CIMV2\\TerminalServices"].ok is None
+    assert 0.9 < host.duration_s < 5
 
 
 def test_a_definitive_service_failure_makes_the_host_not_ready() -> None:
     checks = {n: passed("ok", True) for n in NAMES[:5]}
     checks["service:RemoteRegistry"] = failed("service", "service_not_automatic", "Disabled", True, "RemoteRegistry")
     host = host_result(job(0), Progress(started=1, scheme="ntlmv2", checks=checks), NAMES, 2, False, 15, False)
-    assert host["ready"] is False
+    assert host.ready is False
 
 
 def test_checks_after_a_failed_logon_are_not_tested() -> None:
     progress = Progress(started=1, checks={"logon": failed("logon", "unreachable", "no answer", True)})
     host = host_result(job(0), progress, NAMES, 2, False, 15, False)
-    assert host["ready"] is False
-    assert host["auth_scheme"] is None
-    assert host["checks"]["logon"]["fix"]
-    assert {c["class"] for n, c in host["checks"].items() if n != "logon"} == {"not_tested"}
-    assert host["checks"]["share:C$"]["required"] is True
+    assert host.ready is False
+    assert host.auth_scheme is None
+    assert host.checks["logon"].fix
+    assert {c.cls for n, c in host.checks.items() if n != "logon"} == {"not_tested"}
+    assert host.checks["share:C$"].required is True
 
 
 def test_a_target_given_up_on_is_a_timeout() -> None:
     progress = Progress(started=1, checks={"logon": passed("ok", True), "smb_signing": passed("ok", False),
                                            "share:C$": passed("ok", True)})
     host = host_result(job(0), progress, NAMES, 20, True, 15, False)
-    assert host["ready"] is False
-    under_way = host["checks"]["share:ADMIN$"]
-    assert (under_way["ok"], under_way["class"]) == (False, "timeout")
-    assert "within the target's 15 s" in under_way["detail"]
-    assert under_way["fix"]
-    assert host["checks"]["share:IPC$"]["class"] == "not_tested"
-    assert "within its 15 s" in host["checks"]["share:IPC$"]["detail"]
+    assert host.ready is False
+    under_way = host.checks["share:ADMIN$"]
+    assert (under_way.ok, under_way.cls) == (False, "timeout")
+    assert "within the target's 15 s" in under_way.detail
+    assert under_way.fix
+    assert host.checks["share:IPC$"].cls == "not_tested"
+    assert "within its 15 s" in host.checks["share:IPC$"].detail
 
 
 # ---------------------------------------------------------------- names
@@ -207,8 +212,8 @@ def ok_work(j: Job, stop: StopFlag, progress: Progress) -> None:
 def test_targets_are_spread_over_worker_processes() -> None:
     jobs = [job(i) for i in range(60)]
     hosts = run_fleet(jobs, ok_work, RunOptions(workers=8, processes=2), ["logon"])
-    assert [h["name"] for h in hosts] == [j.name for j in jobs]
-    pids = {h["checks"]["logon"]["detail"] for h in hosts}
+    assert [h.name for h in hosts] == [j.name for j in jobs]
+    pids = {h.checks["logon"].detail for h in hosts}
     assert len(pids) == 2
     assert f"pid {os.getpid()}" not in pids
 
@@ -231,7 +236,7 @@ def test_the_first_refusal_stops_every_worker() -> None:
     hosts = run_fleet([job(i) for i in range(40)], refuse_first, RunOptions(workers=4, processes=2),
                       ["logon"], stop)
     assert stop.is_set()
-    classes = [h["checks"]["logon"]["class"] for h in hosts]
+    classes = [h.checks["logon"].cls for h in hosts]
     assert classes[0] == "logon_failure"
     assert classes.count("ok") <= 4, "at most the logons already under way finish"
     assert classes.count("not_tested") >= 35
@@ -250,9 +255,9 @@ def test_a_hanging_target_is_given_up_and_reported_as_timeout() -> None:
     hosts = run_fleet([job(i) for i in range(3)], hang_one, RunOptions(target_timeout=1, workers=3, processes=1),
                       ["logon", "share:C$"])
     assert time.monotonic() - started < 15
-    assert hosts[1]["checks"]["share:C$"]["class"] == "timeout"
-    assert "within the target's 1 s" in hosts[1]["checks"]["share:C$"]["detail"]
-    assert hosts[0]["ready"] and hosts[2]["ready"]
+    assert hosts[1].checks["share:C$"].cls == "timeout"
+    assert "within the target's 1 s" in hosts[1].checks["share:C$"].detail
+    assert hosts[0].ready and hosts[2].ready
 
 
 def stall_after_first(j: Job, stop: StopFlag, progress: Progress) -> None:
@@ -264,13 +269,13 @@ def stall_after_first(j: Job, stop: StopFlag, progress: Progress) -> None:
 
 
 def test_a_worker_killed_at_its_deadline_keeps_the_targets_it_finished(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_readiness, "WORKER_SLACK_S", 1.0)
+    monkeypatch.setattr(fleet, "WORKER_SLACK_S", 1.0)
     started = time.monotonic()
     hosts = run_fleet([job(i) for i in range(3)], stall_after_first,
                       RunOptions(target_timeout=1, workers=3, processes=1), ["logon"])
     assert time.monotonic() - started < 15
-    assert hosts[0]["ready"], "sent before the worker was killed"
-    assert [h["checks"]["logon"]["class"] for h in hosts[1:]] == ["error", "error"]
+    assert hosts[0].ready, "sent before the worker was killed"
+    assert [h.checks["logon"].cls for h in hosts[1:]] == ["error", "error"]
 
 
 def crash(j: Job, stop: StopFlag, progress: Progress) -> None:
@@ -279,8 +284,8 @@ def crash(j: Job, stop: StopFlag, progress: Progress) -> None:
 
 def test_a_dead_worker_costs_its_targets_an_error_not_the_run() -> None:
     hosts = run_fleet([job(i) for i in range(2)], crash, RunOptions(workers=2, processes=1), ["logon"])
-    assert [h["checks"]["logon"]["class"] for h in hosts] == ["error", "error"]
-    assert "ended without a result" in hosts[0]["checks"]["logon"]["detail"]
+    assert [h.checks["logon"].cls for h in hosts] == ["error", "error"]
+    assert "ended without a result" in hosts[0].checks["logon"].detail
 
 
 def raise_bug(j: Job, stop: StopFlag, progress: Progress) -> None:
@@ -295,11 +300,11 @@ def bug_after_logon(j: Job, stop: StopFlag, progress: Progress) -> None:
 
 def test_a_probe_bug_costs_one_target() -> None:
     hosts = run_fleet([job(0), job(1)], raise_bug, RunOptions(workers=1, processes=1), ["logon"])
-    assert hosts[0]["checks"]["logon"]["class"] == "error"
-    assert "verifier error: KeyError" in hosts[0]["checks"]["logon"]["detail"]
+    assert hosts[0].checks["logon"].cls == "error"
+    assert "verifier error: KeyError" in hosts[0].checks["logon"].detail
     later = run_fleet([job(0)], bug_after_logon, RunOptions(workers=1, processes=1), ["logon", "share:C$"])
-    assert later[0]["checks"]["logon"]["ok"] is True
-    assert "verifier error: KeyError" in later[0]["checks"]["share:C$"]["detail"]
+    assert later[0].checks["logon"].ok is True
+    assert "verifier error: KeyError" in later[0].checks["share:C$"].detail
 
 
 # ---------------------------------------------------------------- the guard
@@ -332,8 +337,8 @@ def guard(monkeypatch: pytest.MonkeyPatch) -> Any:
         if FakeClient.error is not None and FakeClient.error.cls == "account_locked":
             raise GuardStop("account_disabled", "disabled")
 
-    monkeypatch.setattr(_readiness, "KerberosClient", FakeClient)
-    monkeypatch.setattr(_readiness, "_ntlm_at_dc", ntlm_at_dc)
+    monkeypatch.setattr(guard_module, "KerberosClient", FakeClient)
+    monkeypatch.setattr(guard_module, "_ntlm_at_dc", ntlm_at_dc)
     return ntlm_calls
 
 
@@ -460,7 +465,7 @@ def test_a_terminated_run_unwinds_and_restores_the_handler() -> None:
 
     before = signal.getsignal(signal.SIGTERM)
     cleaned = []
-    with pytest.raises(SystemExit) as stopped, _readiness._terminated_as_exit():
+    with pytest.raises(SystemExit) as stopped, run._terminated_as_exit():
         try:
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(5)

@@ -10,15 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ansible_collections.scanready.windows.plugins.module_utils._report import (
+from ansible_collections.scanready.windows.plugins.module_utils._report.files import render_all
+from ansible_collections.scanready.windows.plugins.module_utils._report.html import render_html
+from ansible_collections.scanready.windows.plugins.module_utils._report.model import (
     MASK,
     ReportError,
-    address_ranges,
     not_ready_summary,
     parse_result,
     redact,
-    render_all,
-    render_html,
+)
+from ansible_collections.scanready.windows.plugins.module_utils._report.text import (
+    address_ranges,
     render_json,
     render_junit,
     render_ticket,

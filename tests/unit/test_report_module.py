@@ -5,7 +5,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from ansible_collections.scanready.windows.plugins.module_utils._report import REPORT_FILES, parse_result, render_all
+from ansible_collections.scanready.windows.plugins.module_utils._report.files import REPORT_FILES, render_all
+from ansible_collections.scanready.windows.plugins.module_utils._report.model import parse_result
 
 from tests.lab_support import BIN, ansible_env, run_module
 from tests.unit.test_report import PASSWORD, fleet_result

@@ -6,11 +6,10 @@ import time
 from typing import Any
 
 import pytest
-from ansible_collections.scanready.windows.plugins.module_utils import _smb
-from ansible_collections.scanready.windows.plugins.module_utils._kerberos import ServiceTicket
-from ansible_collections.scanready.windows.plugins.module_utils._smb import (
-    Credentials,
-    Endpoint,
+from ansible_collections.scanready.windows.plugins.module_utils._verify import smb as _smb
+from ansible_collections.scanready.windows.plugins.module_utils._verify.credentials import Credentials, Endpoint
+from ansible_collections.scanready.windows.plugins.module_utils._verify.kerberos import ServiceTicket
+from ansible_collections.scanready.windows.plugins.module_utils._verify.smb import (
     SessionFailure,
     classify_connect_error,
     logon,

@@ -23,7 +23,10 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, Protocol
+
+from ansible_collections.scanready.windows.plugins.module_utils._verify.credentials import SCHEME_NAMES, Credentials
+from ansible_collections.scanready.windows.plugins.module_utils._verify.results import ClassifiedError, FailureClass
 
 # The rungs of the ladder that Kerberos serves, and the encryption types each asks for.
 PROFILES: Final[dict[str, str]] = {
@@ -41,29 +44,24 @@ ETYPE_NAMES: Final[dict[int, str]] = {
 
 # MIT's messages (com_err texts, LC_ALL=C) and the class each one means, first match wins.
 KINIT_FAILURES: Final[tuple[tuple[str, str, str], ...]] = (
-    ("Password incorrect", "logon_failure", "the KDC refused the password"),
-    ("Preauthentication failed", "logon_failure", "the KDC refused the password"),
-    ("Client not found in Kerberos database", "logon_failure", "the KDC knows no such account"),
-    ("Client's credentials have been revoked", "account_locked",
+    ("Password incorrect", FailureClass.LOGON_FAILURE, "the KDC refused the password"),
+    ("Preauthentication failed", FailureClass.LOGON_FAILURE, "the KDC refused the password"),
+    ("Client not found in Kerberos database", FailureClass.LOGON_FAILURE, "the KDC knows no such account"),
+    ("Client's credentials have been revoked", FailureClass.ACCOUNT_LOCKED,
      "the KDC says the account's credentials are revoked (locked out or disabled)"),
-    ("Client's entry in database has expired", "account_expired", "the account has expired"),
-    ("Password has expired", "password_expired", "the account's password has expired"),
-    ("Password expired", "password_expired", "the account's password has expired"),
-    ("Cannot contact any KDC", "unreachable", "no KDC answered"),
-    ("Cannot find KDC", "unreachable", "no KDC is known for the realm"),
-    ("Cannot resolve network address", "unreachable", "the KDC's name does not resolve"),
-    ("KDC has no support for encryption type", "refused", "the KDC refuses these encryption types"),
-    ("Clock skew too great", "error", "the controller's clock differs too much from the KDC's"),
+    ("Client's entry in database has expired", FailureClass.ACCOUNT_EXPIRED, "the account has expired"),
+    ("Password has expired", FailureClass.PASSWORD_EXPIRED, "the account's password has expired"),
+    ("Password expired", FailureClass.PASSWORD_EXPIRED, "the account's password has expired"),
+    ("Cannot contact any KDC", FailureClass.UNREACHABLE, "no KDC answered"),
+    ("Cannot find KDC", FailureClass.UNREACHABLE, "no KDC is known for the realm"),
+    ("Cannot resolve network address", FailureClass.UNREACHABLE, "the KDC's name does not resolve"),
+    ("KDC has no support for encryption type", FailureClass.REFUSED, "the KDC refuses these encryption types"),
+    ("Clock skew too great", FailureClass.ERROR, "the controller's clock differs too much from the KDC's"),
 )
 
 
-class KerberosError(Exception):
+class KerberosError(ClassifiedError):
     """kinit failed; `cls` is a readiness class, the message is safe to show."""
-
-    def __init__(self, cls: str, message: str) -> None:
-        super().__init__(message)
-        self.cls = cls
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -74,6 +72,12 @@ class ServiceTicket:
     session_etype: str
     ticket_etype: str
     tgs: dict[str, Any]
+
+
+class TicketSource(Protocol):
+    """Service tickets per Kerberos rung, or the reason there is none."""
+
+    def ticket(self, scheme: str, spn: str) -> ServiceTicket | str: ...
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,7 @@ def classify_kinit(stderr: str) -> tuple[str, str]:
     for needle, cls, detail in KINIT_FAILURES:
         if needle.lower() in said:
             return cls, detail
-    return "error", f"kinit failed: {last_line(stderr)}"
+    return FailureClass.ERROR, f"kinit failed: {last_line(stderr)}"
 
 
 def last_line(text: str) -> str:
@@ -290,9 +294,10 @@ class KerberosClient:
             proc = _run_bounded(["kinit", "--", self.principal], stdin=password + "\n", env=self._env(self._tgt),
                                 timeout=self.timeout)
         except FileNotFoundError as exc:
-            raise KerberosError("unavailable", "MIT Kerberos (kinit) is not installed on the controller") from exc
+            raise KerberosError(FailureClass.UNAVAILABLE,
+                                "MIT Kerberos (kinit) is not installed on the controller") from exc
         except TimeoutError as exc:
-            raise KerberosError("timeout", f"the KDC did not answer within {self.timeout:.0f} s") from exc
+            raise KerberosError(FailureClass.TIMEOUT, f"the KDC did not answer within {self.timeout:.0f} s") from exc
         if proc.returncode != 0:
             raise KerberosError(*classify_kinit(proc.stderr))
         warnings = [ln.strip() for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip().startswith("Warning:")]
@@ -329,3 +334,41 @@ class KerberosClient:
             return f"the ticket could not be read ({exc})"
         finally:
             ccache.unlink(missing_ok=True)
+
+
+class Tickets:
+    """Service tickets for the ladder's Kerberos rungs. The AES rung's TGT comes from the guard;
+    a later rung gets its own TGT, with its own encryption types, when a target first needs it."""
+
+    def __init__(self, creds: Credentials, kdc: str, timeout: float, aes: KerberosClient | None,
+                 unavailable: str = "") -> None:
+        self._creds = creds
+        self._kdc = kdc
+        self._timeout = timeout
+        self._clients: dict[str, KerberosClient] = {"kerberos-aes": aes} if aes is not None else {}
+        self._refused: dict[str, str] = {"kerberos-aes": unavailable} if aes is None else {}
+        self._lock = threading.Lock()
+
+    def ticket(self, scheme: str, spn: str) -> ServiceTicket | str:
+        client = self._client(scheme)
+        return client if isinstance(client, str) else client.ticket(spn)
+
+    def _client(self, scheme: str) -> KerberosClient | str:
+        with self._lock:
+            if scheme in self._refused:
+                return self._refused[scheme]
+            if scheme not in self._clients:
+                client = KerberosClient(self._creds.realm, self._kdc, self._creds.username, scheme, self._timeout)
+                try:
+                    client.login(self._creds.password)
+                except KerberosError as exc:
+                    client.close()
+                    self._refused[scheme] = f"the KDC refused a {SCHEME_NAMES[scheme]} TGT: {exc.message}"
+                    return self._refused[scheme]
+                self._clients[scheme] = client
+            return self._clients[scheme]
+
+    def close(self) -> None:
+        """Remove the ccaches this process made (each client leaves another process's alone)."""
+        for client in self._clients.values():
+            client.close()

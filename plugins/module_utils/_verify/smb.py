@@ -8,7 +8,6 @@ guard's business: it stops the whole run, so it is raised with `stops_run` and n
 """
 from __future__ import annotations
 
-import contextlib
 import errno
 import functools
 import threading
@@ -16,135 +15,54 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
-from ansible_collections.scanready.windows.plugins.module_utils._account import SAM_FORBIDDEN, SAM_MAX_LENGTH
-from ansible_collections.scanready.windows.plugins.module_utils._kerberos import ServiceTicket
+from ansible_collections.scanready.windows.plugins.module_utils import _ntstatus as ntstatus
+from ansible_collections.scanready.windows.plugins.module_utils._compat import close_quietly
+from ansible_collections.scanready.windows.plugins.module_utils._verify.credentials import (
+    SCHEME_NAMES,
+    Credentials,
+    Endpoint,
+)
+from ansible_collections.scanready.windows.plugins.module_utils._verify.kerberos import ServiceTicket, TicketSource
+from ansible_collections.scanready.windows.plugins.module_utils._verify.results import ClassifiedError, FailureClass
 
 try:
-    from impacket import nmb, nt_errors, ntlm, smb3
+    from impacket import nmb, ntlm, smb3
     from impacket import smb3structs as s3
     from impacket.dcerpc.v5.transport import DCERPCTransport
 except ImportError:  # reported by the module through missing_required_lib
-    nmb = nt_errors = ntlm = smb3 = s3 = None
+    nmb = ntlm = smb3 = s3 = None
     DCERPCTransport = object
 
-SCHEMES: Final = ("kerberos-aes", "kerberos-rc4", "ntlmv2", "ntlmv1")
-SCHEME_NAMES: Final = {"kerberos-aes": "Kerberos AES", "kerberos-rc4": "Kerberos RC4",
-                       "ntlmv2": "NTLMv2", "ntlmv1": "NTLMv1"}
-
-# Session-setup statuses that refuse the account itself. Under NTLM each one may have counted as a
-# bad password on the DC, so the first one stops the run (the lockout guard).
-CREDENTIAL_STATUSES: Final[dict[int, str]] = {
-    0xC000006D: "logon_failure",     # STATUS_LOGON_FAILURE
-    0xC000006A: "logon_failure",     # STATUS_WRONG_PASSWORD
-    0xC0000064: "logon_failure",     # STATUS_NO_SUCH_USER
-    0xC0000234: "account_locked",    # STATUS_ACCOUNT_LOCKED_OUT
-    0xC0000072: "account_disabled",  # STATUS_ACCOUNT_DISABLED
-    0xC0000193: "account_expired",   # STATUS_ACCOUNT_EXPIRED
-    0xC0000071: "password_expired",  # STATUS_PASSWORD_EXPIRED
-    0xC0000224: "password_expired",  # STATUS_PASSWORD_MUST_CHANGE
-}
-# Other session-setup statuses: the password was right, the host still said no.
+# Other session-setup statuses: the password was right, the host still said no. (The refusals of the
+# account itself are _ntstatus.CREDENTIAL_STATUSES: under NTLM each may have counted as a bad password.)
 SESSION_STATUSES: Final[dict[int, str]] = {
-    0xC0000022: "spn_hardening",     # STATUS_ACCESS_DENIED on session setup: SPN target name validation
-    0xC000015B: "access_denied",     # STATUS_LOGON_TYPE_NOT_GRANTED: "deny access from the network"
-    0xC000006E: "access_denied",     # STATUS_ACCOUNT_RESTRICTION
-    0xC000006F: "access_denied",     # STATUS_INVALID_LOGON_HOURS
-    0xC0000070: "access_denied",     # STATUS_INVALID_WORKSTATION
-    0xC00000BB: "refused",           # STATUS_NOT_SUPPORTED
-    0xC000000D: "refused",           # STATUS_INVALID_PARAMETER
-    0xC000005E: "error",             # STATUS_NO_LOGON_SERVERS: the host cannot reach a DC
-    0xC000018D: "error",             # STATUS_TRUSTED_RELATIONSHIP_FAILURE
-    0xC000018B: "error",             # STATUS_NO_TRUST_SAM_ACCOUNT
+    ntstatus.STATUS_ACCESS_DENIED: FailureClass.SPN_HARDENING,  # on session setup: SPN target name validation
+    ntstatus.STATUS_LOGON_TYPE_NOT_GRANTED: FailureClass.ACCESS_DENIED,  # "deny access from the network"
+    ntstatus.STATUS_ACCOUNT_RESTRICTION: FailureClass.ACCESS_DENIED,
+    ntstatus.STATUS_INVALID_LOGON_HOURS: FailureClass.ACCESS_DENIED,
+    ntstatus.STATUS_INVALID_WORKSTATION: FailureClass.ACCESS_DENIED,
+    ntstatus.STATUS_NOT_SUPPORTED: FailureClass.REFUSED,
+    ntstatus.STATUS_INVALID_PARAMETER: FailureClass.REFUSED,
+    ntstatus.STATUS_NO_LOGON_SERVERS: FailureClass.ERROR,  # the host cannot reach a DC
+    ntstatus.STATUS_TRUSTED_RELATIONSHIP_FAILURE: FailureClass.ERROR,
+    ntstatus.STATUS_NO_TRUST_SAM_ACCOUNT: FailureClass.ERROR,
 }
-STATUS_ACCESS_DENIED: Final = 0xC0000022
-STATUS_LOGON_FAILURE: Final = 0xC000006D
 
 
-def status_name(code: int) -> str:
-    """`STATUS_X` for an NTSTATUS, or its hex when impacket does not know it."""
-    known = nt_errors.ERROR_MESSAGES.get(code) if nt_errors is not None else None
-    return known[0] if known else f"0x{code:08x}"
+class SessionFailure(ClassifiedError):
+    """No session: `cls` is the readiness class, the message what was seen; never contains a secret."""
 
-
-class SessionFailure(Exception):
-    """No session: `cls` is the readiness class, `detail` what was seen; never contains a secret."""
-
-    def __init__(self, cls: str, detail: str, stops_run: bool = False, attempts: tuple[str, ...] = ()) -> None:
-        super().__init__(detail)
-        self.cls = cls
-        self.detail = detail
+    def __init__(self, cls: str, message: str, stops_run: bool = False, attempts: tuple[str, ...] = ()) -> None:
+        super().__init__(cls, message)
         self.stops_run = stops_run
         self.attempts = attempts
 
-
-@dataclass(frozen=True)
-class Credentials:
-    """The scanner account. `domain` is the DNS name; the password never shows in repr()."""
-
-    username: str
-    password: str = field(repr=False)
-    domain: str
-    allow_ntlmv1: bool = False
-    allow_ntlm: bool = True  # false: the Kerberos rungs only, no NTLM response of the account on the wire
-
-    @classmethod
-    def parse(cls, username: str, password: str, domain: str, allow_ntlmv1: bool = False,
-              allow_ntlm: bool = True) -> Credentials:
-        """Accept `name`, `DOMAIN\\name` or `name@domain`; keep the bare logon name. ValueError names a
-        bad one."""
-        name = username.strip()
-        if "\\" in name:
-            name = name.split("\\", 1)[1]
-        elif "@" in name:
-            name = name.split("@", 1)[0]
-        if not name or not domain.strip():
-            raise ValueError("username and domain must not be empty")
-        problem = logon_name_problem(name)
-        if problem:
-            raise ValueError(problem)
-        if allow_ntlmv1 and not allow_ntlm:
-            raise ValueError("allow_ntlmv1 needs allow_ntlm: NTLMv1 is a kind of NTLM")
-        return cls(name, password, domain.strip().rstrip(".").lower(), allow_ntlmv1, allow_ntlm)
-
     @property
-    def realm(self) -> str:
-        return self.domain.upper()
-
-    def schemes(self) -> tuple[str, ...]:
-        if not self.allow_ntlm:
-            return SCHEMES[:2]
-        return SCHEMES if self.allow_ntlmv1 else SCHEMES[:-1]
-
-
-def logon_name_problem(name: str) -> str | None:
-    """Why `name` cannot be a user's logon name (sAMAccountName), or None. Non-ASCII letters are
-    allowed (AD allows them); a leading "-" is refused, so that no program reads the name as an option."""
-    bad = sorted({c for c in name if c in SAM_FORBIDDEN or not c.isprintable()})
-    if bad:
-        return f"username {name!r} contains characters a logon name cannot hold: {' '.join(repr(c) for c in bad)}"
-    if name.startswith("-"):
-        return f"username {name!r} begins with '-'"
-    if len(name) > SAM_MAX_LENGTH:
-        return f"username {name!r} is {len(name)} characters; a logon name (sAMAccountName) holds at most " \
-               f"{SAM_MAX_LENGTH}"
-    return None
-
-
-class TicketSource(Protocol):
-    """Service tickets per Kerberos rung, or the reason there is none."""
-
-    def ticket(self, scheme: str, spn: str) -> ServiceTicket | str: ...
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where a target is: its address, and its DNS name for Kerberos (None with the reason)."""
-
-    address: str
-    dns_name: str | None
-    no_name_reason: str = ""
+    def detail(self) -> str:
+        """What was seen: the message."""
+        return self.message
 
 
 # ---------------------------------------------------------------- NTLMv1
@@ -208,25 +126,27 @@ def connect(endpoint: Endpoint, connect_timeout: float) -> Any:
     except OSError as exc:
         raise SessionFailure(*classify_connect_error(exc, endpoint.address, connect_timeout)) from None
     except nmb.NetBIOSTimeout:
-        raise SessionFailure("timeout", f"{endpoint.address} accepted TCP 445 but did not answer the SMB "
+        raise SessionFailure(FailureClass.TIMEOUT, f"{endpoint.address} accepted TCP 445 but did not answer the SMB "
                                         f"negotiation within {connect_timeout:.0f} s") from None
     except (nmb.NetBIOSError, smb3.SessionError) as exc:
-        raise SessionFailure("refused", f"{endpoint.address} did not negotiate SMB 2 or 3 ({exc})") from None
+        raise SessionFailure(FailureClass.REFUSED, f"{endpoint.address} did not negotiate SMB 2 or 3 ({exc})") from None
 
 
 def classify_connect_error(exc: OSError, address: str, connect_timeout: float) -> tuple[str, str]:
     """impacket wraps socket errors as OSError('Connection error (...)', cause)."""
     cause = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], BaseException) else exc
     if isinstance(cause, ConnectionRefusedError):
-        return "refused", f"{address} refused the connection to TCP 445 (nothing listens, or a firewall rejects it)"
+        return FailureClass.REFUSED, (f"{address} refused the connection to TCP 445 (nothing listens, or a firewall "
+                                      "rejects it)")
     if isinstance(cause, TimeoutError):
-        return "unreachable", f"no answer from {address} on TCP 445 within {connect_timeout:.0f} s (filtered)"
+        return FailureClass.UNREACHABLE, (f"no answer from {address} on TCP 445 within {connect_timeout:.0f} s "
+                                          "(filtered)")
     if isinstance(cause, ConnectionResetError):
-        return "refused", f"{address} reset the connection on TCP 445"
+        return FailureClass.REFUSED, f"{address} reset the connection on TCP 445"
     code = getattr(cause, "errno", None)
     if code in (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN):
-        return "unreachable", f"no route to {address} ({errno.errorcode.get(code or 0, code)})"
-    return "unreachable", f"cannot connect to {address} on TCP 445 ({cause})"
+        return FailureClass.UNREACHABLE, f"no route to {address} ({errno.errorcode.get(code or 0, code)})"
+    return FailureClass.UNREACHABLE, f"cannot connect to {address} on TCP 445 ({cause})"
 
 
 class _Pipe(DCERPCTransport):  # type: ignore[misc]
@@ -303,7 +223,7 @@ class Session:
 
     def close(self) -> None:
         # Closing the socket ends the session; the host frees its trees and handles with it.
-        _drop(self.conn)
+        close_quietly(self.conn, "close_session")
 
 
 def logon(endpoint: Endpoint, creds: Credentials, tickets: TicketSource | None, connect_timeout: float,
@@ -319,7 +239,7 @@ def logon(endpoint: Endpoint, creds: Credentials, tickets: TicketSource | None, 
     conn: Any = None
     for scheme in creds.schemes():
         if stopped():
-            raise SessionFailure("not_tested", "not attempted: the run stopped after a logon failure, "
+            raise SessionFailure(FailureClass.NOT_TESTED, "not attempted: the run stopped after a logon failure, "
                                                "so that the account is not locked out", attempts=tuple(attempts))
         ticket: ServiceTicket | None = None
         if scheme.startswith("kerberos"):
@@ -329,7 +249,7 @@ def logon(endpoint: Endpoint, creds: Credentials, tickets: TicketSource | None, 
                 continue
             ticket = found
         if time.monotonic() >= deadline:
-            raise SessionFailure("timeout", "the target's time ran out before a logon succeeded",
+            raise SessionFailure(FailureClass.TIMEOUT, "the target's time ran out before a logon succeeded",
                                  attempts=tuple(attempts))
         conn = conn or connect(endpoint, connect_timeout)
         conn.setTimeout(max(0.1, deadline - time.monotonic()))
@@ -338,22 +258,22 @@ def logon(endpoint: Endpoint, creds: Credentials, tickets: TicketSource | None, 
         except smb3.SessionError as exc:
             code = exc.get_error_code()
             cls = _session_class(code, scheme)
-            attempts.append(f"{SCHEME_NAMES[scheme]} refused by the host ({status_name(code)})")
-            _drop(conn)
+            attempts.append(f"{SCHEME_NAMES[scheme]} refused by the host ({ntstatus.status_name(code)})")
+            close_quietly(conn, "close_session")
             conn = None
-            if not scheme.startswith("kerberos") and code in CREDENTIAL_STATUSES:
-                raise SessionFailure(cls, f"the host refused the account ({status_name(code)}) under "
+            if not scheme.startswith("kerberos") and code in ntstatus.CREDENTIAL_STATUSES:
+                raise SessionFailure(cls, f"the host refused the account ({ntstatus.status_name(code)}) under "
                                           f"{SCHEME_NAMES[scheme]}", stops_run=True, attempts=tuple(attempts)) from None
             failures.append(cls)
             continue
         except (nmb.NetBIOSTimeout, TimeoutError):
-            raise SessionFailure("timeout", f"no answer to the {SCHEME_NAMES[scheme]} session setup in time",
+            raise SessionFailure(FailureClass.TIMEOUT, f"no answer to the {SCHEME_NAMES[scheme]} session setup in time",
                                  attempts=tuple(attempts)) from None
         except Exception as exc:  # impacket raises many kinds on a malformed or unexpected answer
-            attempts.append(f"{SCHEME_NAMES[scheme]} failed ({type(exc).__name__}: {_first_line(exc)})")
-            _drop(conn)
+            attempts.append(f"{SCHEME_NAMES[scheme]} failed ({type(exc).__name__}: {first_line(exc)})")
+            close_quietly(conn, "close_session")
             conn = None
-            failures.append("error")
+            failures.append(FailureClass.ERROR)
             continue
         detail = f"logged on with {SCHEME_NAMES[scheme]}"
         if ticket is not None:
@@ -361,8 +281,9 @@ def logon(endpoint: Endpoint, creds: Credentials, tickets: TicketSource | None, 
         if attempts:
             detail += "; " + "; ".join(attempts)
         return Session(conn, endpoint, scheme, detail, deadline, ticket, getattr(conn, "server_requires_signing", None))
-    _drop(conn)
-    cls = next((c for c in reversed(failures) if c != "error"), failures[-1] if failures else "refused")
+    close_quietly(conn, "close_session")
+    cls = next((c for c in reversed(failures) if c != FailureClass.ERROR),
+               failures[-1] if failures else FailureClass.REFUSED)
     raise SessionFailure(cls, "no authentication scheme worked: " + "; ".join(attempts), attempts=tuple(attempts))
 
 
@@ -388,17 +309,13 @@ def _session_setup(conn: Any, scheme: str, creds: Credentials, ticket: ServiceTi
 
 
 def _session_class(code: int, scheme: str) -> str:
-    if scheme.startswith("kerberos") and code == STATUS_ACCESS_DENIED:
-        return "access_denied"
-    return CREDENTIAL_STATUSES.get(code) or SESSION_STATUSES.get(code, "error")
+    if scheme.startswith("kerberos") and code == ntstatus.STATUS_ACCESS_DENIED:
+        return FailureClass.ACCESS_DENIED
+    return FailureClass(ntstatus.CREDENTIAL_STATUSES.get(code) or SESSION_STATUSES.get(code, FailureClass.ERROR))
 
 
-def _drop(conn: Any) -> None:
-    if conn is not None:
-        with contextlib.suppress(Exception):  # a broken connection may fail to close; it is gone either way
-            conn.close_session()
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0][:200]

@@ -1,0 +1,173 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The text reports: readiness.json (machines), junit.xml (CI) and ticket.md (the scanning provider)."""
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import xml.etree.ElementTree as ET
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any, Final
+
+from ansible_collections.scanready.windows.plugins.module_utils._report.model import Readiness, scheme_label
+from ansible_collections.scanready.windows.plugins.module_utils._verify.results import class_label
+
+TICKET_SUBJECT: Final = "Qualys scan \u2013 with Windows authentication"  # the article's subject, en dash
+
+
+# ---------------------------------------------------------------- readiness.json
+
+def readiness_document(report: Readiness) -> dict[str, Any]:
+    """The ARCHITECTURE.md schema, plus class/required per check, class per host and summary counts."""
+    ready = len(report.ready_hosts)
+    doc: dict[str, Any] = {
+        "summary": {
+            "total": len(report.hosts),
+            "ready": ready,
+            "not_ready": len(report.hosts) - ready,
+            "auth_schemes": report.auth_schemes,
+            "not_ready_by_class": {cls: len(hosts) for cls, hosts in report.not_ready_groups},
+        },
+        "account": report.account,
+        "domain": report.domain,
+    }
+    if report.generated_at is not None:
+        doc["generated_at"] = report.generated_at
+    doc["hosts"] = [
+        {
+            "name": h.name,
+            "address": h.address,
+            "ready": h.ready,
+            "auth_scheme": h.auth_scheme,
+            "class": h.cls,
+            "checks": {name: check.as_dict() for name, check in h.checks.items()},
+        }
+        for h in report.hosts
+    ]
+    return doc
+
+
+def render_json(report: Readiness) -> str:
+    return json.dumps(readiness_document(report), indent=2, ensure_ascii=False) + "\n"
+
+
+# ---------------------------------------------------------------- junit.xml
+
+def render_junit(report: Readiness) -> str:
+    """One testsuite; one testcase per target and check (classname = target, name = check).
+
+    A failure for each check that keeps its target from being ready; a failed check that does not
+    (``required: false``) passes with the finding and its fix in system-out, so CI agrees with the play.
+    """
+    cases = [(h, name, c) for h in report.hosts for name, c in h.checks.items()]
+    # A target without any check result still needs a verdict CI can see.
+    bare = [h for h in report.hosts if not h.checks]
+    failures = sum(1 for host, name, c in cases if c.blocking) + sum(1 for h in bare if not h.ready)
+    skipped = sum(1 for host, name, c in cases if c.ok is None)
+    counts = {"tests": str(len(cases) + len(bare)), "failures": str(failures), "errors": "0", "skipped": str(skipped)}
+    root = ET.Element("testsuites", {"name": "scan readiness", **counts})
+    suite = ET.SubElement(root, "testsuite", {"name": f"scan readiness: {report.domain}", **counts})
+    props = ET.SubElement(suite, "properties")
+    for key, value in (("domain", report.domain), ("account", report.account), ("generated_at", report.generated_at)):
+        if value is not None:
+            ET.SubElement(props, "property", {"name": key, "value": value})
+    for host, name, check in cases:
+        case = ET.SubElement(suite, "testcase", {"classname": host.name, "name": name})
+        if check.blocking:
+            failure = ET.SubElement(case, "failure", {"message": f"{check.cls}: {check.fix or 'no fix given'}",
+                                                      "type": check.cls})
+            failure.text = f"{host.name} ({host.shown_address}): {check.detail}\nfix: {check.fix or 'no fix given'}"
+        elif check.ok is False:
+            ET.SubElement(case, "system-out").text = (f"advisory, does not block scanning: {check.cls}: "
+                                                      f"{check.detail}\nfix: {check.fix or 'no fix given'}")
+        elif check.ok is None:
+            ET.SubElement(case, "skipped", {"message": f"{check.cls}: {check.detail}"})
+    for host in bare:
+        case = ET.SubElement(suite, "testcase", {"classname": host.name, "name": "ready"})
+        if not host.ready:
+            ET.SubElement(case, "failure", {"message": "not ready: no check result", "type": "not_tested"})
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+# ---------------------------------------------------------------- ticket.md
+
+def _address_key(address: str) -> tuple[int, int, int, str]:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return 1, 0, 0, address
+    return 0, ip.version, int(ip), str(ip)
+
+
+def address_ranges(addresses: Sequence[str]) -> list[str]:
+    """Sorted, de-duplicated addresses with runs of consecutive IPs written as ``first-last``."""
+    out: list[str] = []
+    run: list[tuple[int, int, str]] = []  # (version, number, text) of consecutive addresses
+
+    def flush() -> None:
+        if run:
+            out.append(run[0][2] if len(run) == 1 else f"{run[0][2]}-{run[-1][2]}")
+            run.clear()
+
+    for is_name, version, number, text in sorted({_address_key(a) for a in addresses if a}):
+        if not (run and not is_name and (version, number) == (run[-1][0], run[-1][1] + 1)):
+            flush()
+        if is_name:
+            out.append(text)
+        else:
+            run.append((version, number, text))
+    flush()
+    return out
+
+
+def _md_cell(text: str) -> str:
+    """One table cell: one line, pipes escaped, and a backslash doubled only where Markdown would
+    read it as an escape (before punctuation), so HKLM\\Software stays readable as plain text."""
+    escaped = re.sub(r"\\(?=[!-/:-@[-`{-~])", r"\\\\", text).replace("|", "\\|")
+    return " ".join(escaped.split())
+
+
+def render_ticket(report: Readiness) -> str:
+    """What the scanning provider asks for: account username, domain, the IP addresses to scan."""
+    ready = report.ready_hosts
+    schemes = Counter(h.auth_scheme for h in ready if h.auth_scheme)
+    lines = [
+        f"Subject: {TICKET_SUBJECT}",
+        "",
+        "Hello,",
+        "",
+        "please set up authenticated (trusted) Windows scanning for the hosts below.",
+        "",
+        f"- Username of the scan account: `{report.account}`",
+        f"- Domain of the scan account: `{report.domain}`",
+        f"- IP addresses to scan ({len(ready)}):",
+        "",
+        "```",
+        ", ".join(address_ranges([h.address for h in ready])) if ready else "(none yet)",
+        "```",
+        "",
+    ]
+    if schemes:
+        used = ", ".join(f"{scheme_label(s)} ({n})" for s, n in sorted(schemes.items(), key=lambda kv: -kv[1]))
+        ntlmv1 = ("NTLMv1 is needed by some hosts: please enable it in the Windows authentication record."
+                  if "ntlmv1" in schemes else "NTLMv1 is not needed: please leave it disabled.")
+        lines += [f"We verified the account from the scanner's side; authentication that worked: {used}. {ntlmv1}", ""]
+    lines += ["The password is not part of this ticket; we will send it through your secure channel.", ""]
+    not_ready = [h for cls, hosts in report.not_ready_groups for h in hosts]
+    if not_ready:
+        lines += [
+            f"Not ready yet, please do not scan these until we confirm ({len(not_ready)}):",
+            "",
+            "| Host | IP address | Why |",
+            "|---|---|---|",
+        ]
+        for host in not_ready:
+            why = host.why
+            reason = class_label(host.cls) + (f": {why[1].detail}" if why else "")
+            lines.append(f"| {_md_cell(host.name)} | {_md_cell(host.shown_address)} | {_md_cell(reason)} |")
+        lines.append("")
+    if report.generated_at is not None:
+        lines += [f"Verified at {report.generated_at}.", ""]
+    return "\n".join(lines)

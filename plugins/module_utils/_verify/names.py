@@ -1,0 +1,144 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Where each target is: its IPv4 address, and its DNS name for Kerberos (the inventory name when it
+is one, else reverse DNS, else a PTR record in the DC's DNS)."""
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Final
+
+from ansible_collections.scanready.windows.plugins.module_utils._verify.credentials import Endpoint
+
+RESOLVE_THREADS: Final = 32
+DNS_LABEL: Final = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)")
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    name: str
+    address: str | None = None
+
+
+@dataclass
+class Job:
+    """One target, resolved: what a worker needs to verify it."""
+
+    index: int
+    name: str
+    endpoint: Endpoint | None
+    unresolved: str = ""
+
+
+def ipv4_address(name: str, port: int) -> str:
+    """The IPv4 address `name` resolves to; OSError with a readable reason (also for names that
+    cannot be encoded, such as `web01..corp`, where getaddrinfo raises UnicodeError)."""
+    try:
+        return str(socket.getaddrinfo(name, port, socket.AF_INET, socket.SOCK_STREAM)[0][4][0])
+    except UnicodeError:
+        raise OSError(f"{name!r} is not a valid host name (an empty or too long label, or characters DNS cannot "
+                      "carry)") from None
+    except OSError as exc:
+        raise OSError(exc.strerror or str(exc)) from None
+
+
+def target_problem(text: str) -> str | None:
+    """Why a target's name or address cannot be verified (IPv6, a network), or None."""
+    if "/" in text:
+        return f"{text!r} is a network, not a host: list the hosts (or inventory names) to verify"
+    if ":" in text:
+        return f"{text!r} is an IPv6 address (or has a port): the verifier reaches targets over IPv4 on TCP 445"
+    return None
+
+
+ReverseLookup = Callable[[str], str]
+
+
+def resolve(targets: Sequence[TargetSpec], ask_dc: ReverseLookup | None = None) -> list[Job]:
+    """Addresses for names without one; DNS names for Kerberos (inventory FQDN, else reverse DNS,
+    else the DC's DNS through `ask_dc`)."""
+    def one(item: tuple[int, TargetSpec]) -> Job:
+        index, spec = item
+        address = spec.address or spec.name
+        problem = target_problem(address)
+        if problem:
+            return Job(index, spec.name, None, problem)
+        if not is_address(address):
+            try:
+                address = ipv4_address(address, 445)
+            except OSError as exc:
+                return Job(index, spec.name, None, f"the name {address} does not resolve ({exc})")
+        return Job(index, spec.name, Endpoint(address, *dns_name(spec.name, address, ask_dc)))
+
+    with ThreadPoolExecutor(max_workers=max(1, min(RESOLVE_THREADS, len(targets)))) as pool:
+        return list(pool.map(one, enumerate(targets)))
+
+
+def is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _fqdn(found: str) -> str | None:
+    return found.rstrip(".").lower() if "." in found and not is_address(found) else None
+
+
+def dns_name(name: str, address: str, ask_dc: ReverseLookup | None = None) -> tuple[str | None, str]:
+    """(the target's DNS name, '') or (None, why there is none)."""
+    named = _fqdn(name)
+    if named:
+        return named, ""
+    try:
+        found = _fqdn(socket.gethostbyaddr(address)[0])
+    except (OSError, UnicodeError):
+        found = None
+    if found is None and ask_dc is not None:
+        found = _fqdn(ask_dc(address))
+    if found:
+        return found, ""
+    asked = "reverse DNS of " + address + (" and the domain controller's DNS" if ask_dc else "")
+    return None, (f"no DNS name: the inventory name {name!r} is not a fully qualified name and {asked} gave "
+                  "none, so Kerberos (which needs cifs/<fqdn>) was skipped")
+
+
+def dc_reverse_lookup(dc: str, timeout: float) -> ReverseLookup | None:
+    """A PTR lookup at the DC's own DNS server (AD DNS usually holds the reverse zones when the
+    controller's resolver does not), or None when the DC or dnspython cannot be found."""
+    try:
+        import dns.exception
+        import dns.resolver
+        server = ipv4_address(dc, 53)
+    except (ImportError, OSError):
+        return None
+    silent = threading.Event()  # the DC's DNS did not answer once: not asked again in this run
+
+    def lookup(address: str) -> str:
+        if silent.is_set():
+            return ""
+        resolver = dns.resolver.Resolver(configure=False)
+        resolver.nameservers = [server]
+        resolver.lifetime = timeout
+        try:
+            return str(resolver.resolve_address(address)[0].target)
+        except dns.exception.Timeout:
+            silent.set()
+        except dns.exception.DNSException:
+            pass
+        return ""
+    return lookup
+
+
+def domain_problem(name: str) -> str | None:
+    """Why `name` is not a DNS name this verifier can use (for a realm, a KDC, a host), or None."""
+    labels = name.lower().rstrip(".").split(".")
+    if len(name) > 253 or not all(DNS_LABEL.fullmatch(label) for label in labels):
+        return (f"{name!r} is not a DNS name (letters, digits, '-' and '_' in labels of 1 to 63 characters, "
+                "separated by single dots)")
+    return None
