@@ -12,7 +12,7 @@ from typing import Final
 
 from ansible_collections.scanready.windows.plugins.module_utils import _acl
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.errors import GpoFormatError, GpoStoreError
-from ansible_collections.scanready.windows.plugins.module_utils._gpo.folder import confined_guid
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.folder import check_guid
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.gplink import GpLink, parse_gplink
 from ansible_collections.scanready.windows.plugins.module_utils._ldap import (
     NO_SUCH_OBJECT,
@@ -66,7 +66,7 @@ class Principals:
     privileged: frozenset[str]
 
 
-def text(value: object) -> str:
+def _text(value: object) -> str:
     if value is None:
         return ""
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
@@ -93,7 +93,7 @@ class GpoDirectory:
             self.policies_dn, f"(&(objectClass=groupPolicyContainer)(displayName={escape_filter(name)}))",
             GPO_ATTRIBUTES, scope="one")
         if len(entries) > 1:
-            guids = ", ".join(sorted(text(e.first("cn")) or e.dn for e in entries))
+            guids = ", ".join(sorted(_text(e.first("cn")) or e.dn for e in entries))
             raise GpoStoreError(f"{len(entries)} GPOs are named {name!r}: {guids}. Nothing was changed; delete or "
                                 "rename all but one (samba-tool gpo del, or the Group Policy Management console), "
                                 "or pin the one to use with guid (scanready_gpo_guid), then run again")
@@ -101,30 +101,27 @@ class GpoDirectory:
 
     def find_guid(self, guid: str) -> Found | None:
         """The GPO whose cn is guid, whatever its display name."""
-        if not confined_guid(guid):
-            raise GpoStoreError(f"guid {guid[:60]!r} is not a GPO GUID such as "
-                                "{31B2F340-016D-11D2-945F-00C04FB984F9}")
-        entries = self.ldap.search(self.policies_dn, f"(&(objectClass=groupPolicyContainer)(cn={guid}))",
+        entries = self.ldap.search(self.policies_dn, f"(&(objectClass=groupPolicyContainer)(cn={check_guid(guid)}))",
                                    GPO_ATTRIBUTES, scope="one")
         return self._found(entries[0]) if entries else None
 
     def _found(self, entry: Entry) -> Found:
-        guid = text(entry.first("cn")).upper()
+        guid = _text(entry.first("cn")).upper()
         try:
-            version = int(text(entry.first("versionNumber")) or 0)
-            flags = int(text(entry.first("flags")) or 0)
+            version = int(_text(entry.first("versionNumber")) or 0)
+            flags = int(_text(entry.first("flags")) or 0)
         except ValueError:
             raise GpoStoreError(f"GPO {guid} has a versionNumber or flags that is not a number") from None
-        name = text(entry.first("displayName"))
+        name = _text(entry.first("displayName"))
         try:
             descriptor = self.security_descriptor(entry.dn)
         except GpoStoreError:
             raise GpoStoreError(f"GPO {guid} ({name!r}, {entry.dn}): its nTSecurityDescriptor cannot be read (missing, "
                                 "damaged, or not readable by the operator, who needs to be a Domain Admin). Nothing "
                                 "was changed; repair or delete that GPO, then run again") from None
-        return Found(entry.dn, guid, name, text(entry.first("gPCFileSysPath")), version, flags,
-                     text(entry.first("gPCMachineExtensionNames")), descriptor,
-                     text(entry.first("gPCUserExtensionNames")))
+        return Found(entry.dn, guid, name, _text(entry.first("gPCFileSysPath")), version, flags,
+                     _text(entry.first("gPCMachineExtensionNames")), descriptor,
+                     _text(entry.first("gPCUserExtensionNames")))
 
     def security_descriptor(self, dn: str) -> bytes:
         entries = self.ldap.search(dn, "(objectClass=*)", ["nTSecurityDescriptor"], scope="base",
@@ -137,7 +134,7 @@ class GpoDirectory:
 
     def children(self, dn: str) -> set[str]:
         """The cn (lower case) of each container right under dn."""
-        return {text(e.first("cn")).lower() for e in self.ldap.search(dn, "(objectClass=container)", ["cn"],
+        return {_text(e.first("cn")).lower() for e in self.ldap.search(dn, "(objectClass=container)", ["cn"],
                                                                         scope="one")}
 
     def subtree(self, dn: str) -> list[str]:
@@ -159,7 +156,7 @@ class GpoDirectory:
 
     def _root_attribute(self, name: str) -> str:
         root = self.ldap.search("", "(objectClass=*)", [name], scope="base")
-        return text(root[0].first(name)) if root else ""
+        return _text(root[0].first(name)) if root else ""
 
     def _object_sid(self, dn: str) -> str:
         entries = self.ldap.search(dn, "(objectClass=*)", ["objectSid"], scope="base")
@@ -192,7 +189,7 @@ class GpoDirectory:
                 raise
             if not entries:
                 raise GpoStoreError(f"links: {dn} does not exist")
-            classes = {text(value).lower() for key, values in entries[0].attributes.items()
+            classes = {_text(value).lower() for key, values in entries[0].attributes.items()
                        if key.lower() == "objectclass" for value in values}
             if not classes & set(LINKABLE_CLASSES):
                 kind = "/".join(sorted(classes - {"top"})) or "object"
@@ -204,7 +201,7 @@ class GpoDirectory:
 
 def _container(entry: Entry) -> Container:
     raw = entry.first("gPLink")
-    stored = text(raw) if raw is not None else None
+    stored = _text(raw) if raw is not None else None
     try:
         links = tuple(parse_gplink(stored or ""))
     except GpoFormatError as exc:

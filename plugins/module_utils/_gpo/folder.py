@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from ansible_collections.scanready.windows.plugins.module_utils._gpo.errors import GpoFormatError
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.errors import GpoFormatError, GpoInputError
 from ansible_collections.scanready.windows.plugins.module_utils._sysvol import Sysvol
 
 GPT_INI: Final = "GPT.INI"
@@ -30,6 +30,13 @@ _GPO_GUID = re.compile(r"^\{[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9
 
 def confined_guid(guid: str) -> bool:
     return bool(_GPO_GUID.match(guid))
+
+
+def check_guid(guid: str) -> str:
+    """guid itself when it is a GPO GUID in braces, else GpoInputError (it also goes into an LDAP filter)."""
+    if not confined_guid(guid):
+        raise GpoInputError(f"guid {guid[:60]!r} is not a GPO GUID such as {{31B2F340-016D-11D2-945F-00C04FB984F9}}")
+    return guid
 
 
 def confined_folder(file_sys_path: str, domain: str, guid: str) -> str:

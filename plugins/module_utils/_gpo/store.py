@@ -28,7 +28,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._gpo.errors impo
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.executor import execute
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.folder import (
     FolderState,
-    confined_guid,
+    check_guid,
     read_folder,
 )
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.gplink import check_dn, normalize_dn
@@ -71,9 +71,8 @@ class Request:
         """GpoInputError for what no domain could make right; checked before any connection."""
         if not self.name.strip():
             raise GpoInputError("name must not be empty")
-        if self.guid is not None and not confined_guid(self.guid):
-            raise GpoInputError(f"guid {self.guid[:60]!r} is not a GPO GUID such as "
-                                "{31B2F340-016D-11D2-945F-00C04FB984F9}")
+        if self.guid is not None:
+            check_guid(self.guid)
         if self.state == "present":
             policy_settings(self.policy)  # the scanner addresses
             for dn in self.links or ():

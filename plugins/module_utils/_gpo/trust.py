@@ -66,7 +66,7 @@ def foreign_content(machine_extensions: str, user_extensions: str,
     return found
 
 
-def parse_descriptor(found: Found, data: bytes, what: str) -> _acl.SecurityDescriptor:
+def _parse_descriptor(found: Found, data: bytes, what: str) -> _acl.SecurityDescriptor:
     try:
         return _acl.parse_sd(data)
     except _acl.AclFormatError as exc:
@@ -80,10 +80,10 @@ def judge(found: Found, state: FolderState, principals: Principals, adopting: bo
     anyone else write, ACL or owner rights, and it holds no settings this collection does not write.
     """
     domain_sid = principals.domain_sid
-    sd = parse_descriptor(found, found.security_descriptor or b"", "its nTSecurityDescriptor")
-    folder_sd = parse_descriptor(found, state.security_descriptor, "its SYSVOL folder's ACL") \
+    sd = _parse_descriptor(found, found.security_descriptor or b"", "its nTSecurityDescriptor")
+    folder_sd = _parse_descriptor(found, state.security_descriptor, "its SYSVOL folder's ACL") \
         if state.security_descriptor else None
-    policies_sd = parse_descriptor(found, state.parent_security_descriptor, "the Policies folder's ACL") \
+    policies_sd = _parse_descriptor(found, state.parent_security_descriptor, "the Policies folder's ACL") \
         if state.parent_security_descriptor else None
     problems: list[str] = []
     offending: list[str] = []
