@@ -5,13 +5,14 @@ Each optional dependency has HAS_<LIB> and <LIB>_IMPORT_ERROR (the traceback, or
 community.crypto; a module checks them first thing with require_library, which fails the way
 Ansible users know (missing_required_lib) and keeps the traceback for -vvv.
 ldap3 is the exception: `_ldap` is the only module that imports it, so its pair lives there.
+ClosingContext gives a class with close() the `with` statement.
 """
 from __future__ import annotations
 
 import contextlib
 import importlib
 import traceback
-from typing import Any
+from typing import Any, TypeVar
 
 from ansible.module_utils.basic import missing_required_lib
 
@@ -49,3 +50,19 @@ def close_quietly(resource: Any, method: str = "close") -> None:
         return
     with contextlib.suppress(Exception):
         getattr(resource, method)()
+
+
+ClosingT = TypeVar("ClosingT", bound="ClosingContext")
+
+
+class ClosingContext:
+    """`with obj:` closes obj on the way out, whatever happened inside; subclasses define close()."""
+
+    def __enter__(self: ClosingT) -> ClosingT:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        raise NotImplementedError

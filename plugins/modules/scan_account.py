@@ -253,11 +253,11 @@ from ansible_collections.scanready.windows.plugins.module_utils._account import 
     ensure_account,
 )
 from ansible_collections.scanready.windows.plugins.module_utils._compat import require_library
-from ansible_collections.scanready.windows.plugins.module_utils._errors import ScanreadyError
+from ansible_collections.scanready.windows.plugins.module_utils._errors import fail_on_error
 from ansible_collections.scanready.windows.plugins.module_utils._ldap import (
     DOMAIN_CONNECTION_SPEC,
     LDAP3_IMPORT_ERROR,
-    connect,
+    connect_module,
 )
 
 ACCOUNT_SPEC: dict[str, dict[str, Any]] = {
@@ -278,19 +278,12 @@ ACCOUNT_SPEC: dict[str, dict[str, Any]] = {
 def main() -> None:
     module = AnsibleModule(argument_spec=DOMAIN_CONNECTION_SPEC | ACCOUNT_SPEC, supports_check_mode=True)
     params = module.params
-    try:
+    with fail_on_error(module):
         request = AccountRequest.from_params(params)
-    except ScanreadyError as exc:
-        module.fail_json(msg=exc.message)
     require_library(module, "ldap3", LDAP3_IMPORT_ERROR)
-    try:
-        with connect(params) as conn:
-            for warning in conn.warnings:
-                module.warn(warning)
-            outcome = ensure_account(conn, request, domain=conn.settings.domain, check_mode=module.check_mode,
-                                     operator=conn.settings.bind_user)
-    except ScanreadyError as exc:
-        module.fail_json(msg=exc.message)
+    with fail_on_error(module), connect_module(module) as conn:
+        outcome = ensure_account(conn, request, domain=conn.settings.domain, check_mode=module.check_mode,
+                                 operator=conn.settings.bind_user)
     for warning in outcome.warnings:
         module.warn(warning)
     if outcome.password_known:

@@ -10,14 +10,16 @@ from ansible_collections.scanready.windows.plugins.module_utils._ldap import (
     DOMAIN_CONNECTION_SPEC,
     DomainError,
     base_dn_for,
-    bind_refusal_reason,
     bind_user_for,
-    classify_open_error,
-    classify_result,
     settings_from_params,
     sid_to_str,
 )
 from ansible_collections.scanready.windows.plugins.module_utils._ldap import connection as connection_module
+from ansible_collections.scanready.windows.plugins.module_utils._ldap.errors import (
+    bind_refusal_reason,
+    classify_open_error,
+    classify_result,
+)
 from ansible_collections.scanready.windows.plugins.module_utils._ldap.tls import tls_context
 from ldap3.core.exceptions import (
     LDAPInvalidFilterError,

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ansible_collections.scanready.windows.plugins.module_utils import _ldap
 from ansible_collections.scanready.windows.plugins.module_utils._ldap import DomainError, settings_from_params
+from ansible_collections.scanready.windows.plugins.module_utils._ldap.connection import resolve_dc
 from ansible_collections.scanready.windows.plugins.module_utils._ldap.tls import tls_context
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -146,4 +146,4 @@ def test_an_unresolvable_or_malformed_dc_name_is_one_clear_error() -> None:
         settings = settings_from_params({"domain": "corp.example.test", "dc": name, "admin_username": "admin",
                                          "admin_password": "x"})
         with pytest.raises(DomainError, match=r"unreachable: the name does not resolve"):
-            _ldap.resolve_dc(settings)
+            resolve_dc(settings)

@@ -21,12 +21,10 @@ from ansible_collections.scanready.windows.plugins.module_utils._ldap.connection
     DomainConnection,
     Entry,
     connect,
-    resolve_dc,
-    sd_flags_control,
+    connect_module,
 )
 from ansible_collections.scanready.windows.plugins.module_utils._ldap.errors import (
     BIND,
-    BIND_REASONS,
     CONFIG,
     EXISTS,
     FAILED,
@@ -37,10 +35,6 @@ from ansible_collections.scanready.windows.plugins.module_utils._ldap.errors imp
     UNREACHABLE,
     WRONG_DOMAIN,
     DomainError,
-    bind_refusal_code,
-    bind_refusal_reason,
-    classify_open_error,
-    classify_result,
 )
 from ansible_collections.scanready.windows.plugins.module_utils._ldap.library import (
     HAS_LDAP3,
@@ -55,8 +49,6 @@ from ansible_collections.scanready.windows.plugins.module_utils._ldap.names impo
 )
 from ansible_collections.scanready.windows.plugins.module_utils._ldap.settings import (
     DOMAIN_CONNECTION_SPEC,
-    LDAP_PORT,
-    LDAPS_PORT,
     Settings,
     bind_user_for,
     settings_from_params,
@@ -64,10 +56,9 @@ from ansible_collections.scanready.windows.plugins.module_utils._ldap.settings i
 from ansible_collections.scanready.windows.plugins.module_utils._ldap.tls import NO_VALIDATION_WARNING
 
 __all__ = [
-    "BIND", "BIND_REASONS", "CONFIG", "DOMAIN_CONNECTION_SPEC", "EXISTS", "FAILED", "HAS_LDAP3", "LDAP3_IMPORT_ERROR",
-    "LDAPS_PORT", "LDAP_PORT", "MODIFY_ADD", "MODIFY_DELETE", "MODIFY_REPLACE", "NO_SUCH_OBJECT",
-    "NO_VALIDATION_WARNING", "REJECTED", "RIGHTS", "SD_OWNER_DACL", "SD_OWNER_GROUP_DACL", "TLS", "UNREACHABLE",
-    "WRONG_DOMAIN", "BindCheck", "DomainConnection", "DomainError", "Entry", "Settings", "base_dn_for",
-    "bind_refusal_code", "bind_refusal_reason", "bind_user_for", "classify_open_error", "classify_result", "connect",
-    "escape_filter", "escape_rdn", "ldap3", "resolve_dc", "sd_flags_control", "settings_from_params", "sid_to_str",
+    "BIND", "CONFIG", "DOMAIN_CONNECTION_SPEC", "EXISTS", "FAILED", "HAS_LDAP3", "LDAP3_IMPORT_ERROR", "MODIFY_ADD",
+    "MODIFY_DELETE", "MODIFY_REPLACE", "NO_SUCH_OBJECT", "NO_VALIDATION_WARNING", "REJECTED", "RIGHTS",
+    "SD_OWNER_DACL", "SD_OWNER_GROUP_DACL", "TLS", "UNREACHABLE", "WRONG_DOMAIN", "BindCheck", "DomainConnection",
+    "DomainError", "Entry", "Settings", "base_dn_for", "bind_user_for", "connect", "connect_module", "escape_filter",
+    "escape_rdn", "ldap3", "settings_from_params", "sid_to_str",
 ]

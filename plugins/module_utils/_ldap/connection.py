@@ -9,10 +9,9 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, Final
 
-from ansible_collections.scanready.windows.plugins.module_utils._compat import close_quietly
+from ansible_collections.scanready.windows.plugins.module_utils._compat import ClosingContext, close_quietly
 from ansible_collections.scanready.windows.plugins.module_utils._ldap.errors import (
     CONFIG,
     FAILED,
@@ -81,7 +80,7 @@ def sd_flags_control(flags: int) -> tuple[str, bool, bytes]:
     return SD_FLAGS_OID, True, bytes([0x30, 0x03, 0x02, 0x01, flags])  # BER: SEQUENCE { INTEGER flags }
 
 
-class DomainConnection:
+class DomainConnection(ClosingContext):
     """A bound connection to one DC, with the few operations the modules need.
 
     `peer_address` is the address the connection reached; whatever else talks to "the DC" in the
@@ -96,13 +95,6 @@ class DomainConnection:
         self._conn = connection
         # For the module to pass on with module.warn: how this connection is weaker than it should be.
         self.warnings = [] if settings.validate_certs else [NO_VALIDATION_WARNING]
-
-    def __enter__(self) -> DomainConnection:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
 
     def close(self) -> None:
         close_quietly(self._conn, "unbind")
@@ -283,3 +275,11 @@ def connect(params: Mapping[str, Any]) -> DomainConnection:
         close_quietly(conn, "unbind")
         raise
     return DomainConnection(settings, conn, served or expected, address)
+
+
+def connect_module(module: Any) -> DomainConnection:
+    """connect(module.params) for a module (an AnsibleModule), which is warned of any weakness of the connection."""
+    conn = connect(module.params)
+    for warning in conn.warnings:
+        module.warn(warning)
+    return conn
