@@ -10,7 +10,8 @@ short_description: Write the scan readiness reports (JSON, JUnit XML, HTML, prov
 description:
   - "Renders the result of M(scanready.windows.scan_readiness) into four files in O(dest) on the
     host the module runs on (the controller, with C(delegate_to: localhost))."
-  - C(readiness.json) for machines (the schema in the collection's ARCHITECTURE.md),
+  - C(readiness.json) for machines (the hosts as M(scanready.windows.scan_readiness) returns them,
+    with a class per host and summary counts; C(docs/sample-report/) in the collection has one of each file),
     C(junit.xml) for CI (one testcase per target and check), C(readiness.html) for people (a
     self-contained page without scripts or external assets), and C(ticket.md), the text the scanning
     provider asks for (scan account, domain, the IP addresses of the ready targets).
@@ -51,6 +52,11 @@ attributes:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Shows the change of each file that changes.
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+    details: Writes on the host it runs on, usually the controller.
 notes:
   - Not-ready targets come first in the HTML page and the ticket, grouped by the class of the
     failure that makes them not ready (a required check first), the class with most targets first.

@@ -91,13 +91,15 @@ def _group_fix(hosts: Sequence[HostResult]) -> str | None:
     return _most_common_fix(why[1] for why in (h.why for h in hosts) if why)
 
 
+_LEGEND = (f'<p class="legend"><span><b class="ok">{_MARKS["ok"]}</b>passed</span>'
+           f'<span><b class="fail">{_MARKS["fail"]}</b>failed: blocks scanning</span>'
+           f'<span><b class="advisory">{_MARKS["advisory"]}</b>failed: fix recommended, does not block</span>'
+           f'<span><b class="untested">{_MARKS["untested"]}</b>not tested / not testable</span>'
+           '<span>Hover a mark for the detail.</span></p>')
+
+
 def render_html(report: Readiness) -> str:
     """A self-contained page (inline CSS, no scripts, no external assets); every value escaped."""
-    columns = report.check_names
-    ready, total = len(report.ready_hosts), len(report.hosts)
-    groups = report.not_ready_groups
-    schemes = ", ".join(f"{scheme_label(s)} ({n:,})" for s, n in report.auth_schemes.items()) or "none"
-    span = len(columns) + 3
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -107,6 +109,23 @@ def render_html(report: Readiness) -> str:
         f"<h1>Scan readiness: {_e(report.domain)}</h1>",
         '<p class="sub">Checked from the scanner\'s side with the scan account: admin shares, remote registry, '
         "services, WMI at Packet Privacy, and the authentication scheme that worked.</p>",
+        *_cards(report),
+        *_verdict(report),
+        *_recommended(report),
+        *_not_ready_table(report),
+        *_ready_table(report),
+    ]
+    stamp = f" at {_e(report.generated_at)}" if report.generated_at is not None else ""
+    out.append(f"<footer>Generated{stamp} by scanready.windows from one scan_readiness run. "
+               "The same data: readiness.json (machines), junit.xml (CI), ticket.md (the scanning provider).</footer>")
+    out.append("</main></body></html>")
+    return "\n".join(out) + "\n"
+
+
+def _cards(report: Readiness) -> list[str]:
+    ready, total = len(report.ready_hosts), len(report.hosts)
+    schemes = ", ".join(f"{scheme_label(s)} ({n:,})" for s, n in report.auth_schemes.items()) or "none"
+    return [
         '<div class="cards">',
         f'<div class="card"><div class="n">{total:,}</div><div class="l">Targets</div></div>',
         f'<div class="card good"><div class="n">{ready:,}</div><div class="l">Ready</div></div>',
@@ -118,58 +137,72 @@ def render_html(report: Readiness) -> str:
         f'<div class="v">{_e(schemes)}</div></div>',
         "</div>",
     ]
-    if groups:
-        out.append(f'<div class="verdict bad">{total - ready:,} of {_count(total, "target")} are not ready for '
-                   "authenticated scanning. Fix these, then run the verification again.</div>")
-        out.append("<h2>What to fix</h2><ol class=\"todo\">")
-        for cls, hosts in groups:
-            fix = _group_fix(hosts)
-            fix_text = _e(fix) if fix else "No fix given; see the detail per target."
-            out.append(f'<li><a class="cls" href="#{_anchor(cls)}">{_e(class_label(cls))}</a>'
-                       f'<span class="cnt">{_count(len(hosts), "target")}</span>'
-                       f'<span class="fix">{fix_text}</span></li>')
-        out.append("</ol>")
-    elif total:
-        out.append(f'<div class="verdict good">All {_count(total, "target")} are ready for authenticated '
-                   "scanning.</div>")
-    else:
-        out.append('<div class="verdict bad">No targets were verified.</div>')
-    if report.advisory_groups:
-        out.append('<h2>Also recommended</h2><p class="sub">Findings that do not block scanning, with their fix.</p>'
-                   '<ol class="todo rec">')
-        for cls, found in report.advisory_groups:
-            checks = ", ".join(sorted({name for h, (name, c) in found}))
-            fix = _most_common_fix(c for h, (name, c) in found)
-            out.append(f'<li><span class="cls">{_e(class_label(cls))}</span> on {_e(checks)}'
-                       f'<span class="cnt">{_count(len({h.name for h, named in found}), "target")}</span>'
-                       f'<span class="fix">{_e(fix) if fix else ""}</span></li>')
-        out.append("</ol>")
-    legend = (f'<p class="legend"><span><b class="ok">{_MARKS["ok"]}</b>passed</span>'
-              f'<span><b class="fail">{_MARKS["fail"]}</b>failed: blocks scanning</span>'
-              f'<span><b class="advisory">{_MARKS["advisory"]}</b>failed: fix recommended, does not block</span>'
-              f'<span><b class="untested">{_MARKS["untested"]}</b>not tested / not testable</span>'
-              '<span>Hover a mark for the detail.</span></p>')
-    if groups:
-        out.append(f"<h2>Not ready ({total - ready:,})</h2>{legend}<table>")
-        out.append(_table_head(columns, "Why, and what to do"))
-        for cls, hosts in groups:
-            fix = _group_fix(hosts)
-            fix_html = f'<div class="fix"><b>Fix:</b> {_e(fix)}</div>' if fix else ""
-            out.append(f'<tbody id="{_anchor(cls)}"><tr class="group"><th colspan="{span}">{_e(class_label(cls))} '
-                       f'<span class="cnt">\u00b7 {_count(len(hosts), "target")}</span>'
-                       f"{fix_html}</th></tr>")
-            out.extend(_host_row(h, columns, fix) for h in hosts)
-            out.append("</tbody>")
-        out.append("</table>")
-    if ready:
-        is_open = " open" if ready <= _READY_OPEN_UP_TO else ""
-        out.append(f"<details{is_open}><summary>Ready ({ready:,})</summary>{legend if not groups else ''}<table>")
-        out.append(_table_head(columns, "Notes"))
-        out.append("<tbody>")
-        out.extend(_host_row(h, columns, None) for h in report.ready_hosts)
-        out.append("</tbody></table></details>")
-    stamp = f" at {_e(report.generated_at)}" if report.generated_at is not None else ""
-    out.append(f"<footer>Generated{stamp} by scanready.windows from one scan_readiness run. "
-               "The same data: readiness.json (machines), junit.xml (CI), ticket.md (the scanning provider).</footer>")
-    out.append("</main></body></html>")
-    return "\n".join(out) + "\n"
+
+
+def _verdict(report: Readiness) -> list[str]:
+    """The verdict, and for a fleet not ready the list of what to fix, one line per class."""
+    ready, total = len(report.ready_hosts), len(report.hosts)
+    groups = report.not_ready_groups
+    if not groups:
+        if total:
+            return [f'<div class="verdict good">All {_count(total, "target")} are ready for authenticated '
+                    "scanning.</div>"]
+        return ['<div class="verdict bad">No targets were verified.</div>']
+    out = [f'<div class="verdict bad">{total - ready:,} of {_count(total, "target")} are not ready for '
+           "authenticated scanning. Fix these, then run the verification again.</div>",
+           "<h2>What to fix</h2><ol class=\"todo\">"]
+    for cls, hosts in groups:
+        fix = _group_fix(hosts)
+        fix_text = _e(fix) if fix else "No fix given; see the detail per target."
+        out.append(f'<li><a class="cls" href="#{_anchor(cls)}">{_e(class_label(cls))}</a>'
+                   f'<span class="cnt">{_count(len(hosts), "target")}</span>'
+                   f'<span class="fix">{fix_text}</span></li>')
+    out.append("</ol>")
+    return out
+
+
+def _recommended(report: Readiness) -> list[str]:
+    if not report.advisory_groups:
+        return []
+    out = ['<h2>Also recommended</h2><p class="sub">Findings that do not block scanning, with their fix.</p>'
+           '<ol class="todo rec">']
+    for cls, found in report.advisory_groups:
+        checks = ", ".join(sorted({name for h, (name, c) in found}))
+        fix = _most_common_fix(c for h, (name, c) in found)
+        out.append(f'<li><span class="cls">{_e(class_label(cls))}</span> on {_e(checks)}'
+                   f'<span class="cnt">{_count(len({h.name for h, named in found}), "target")}</span>'
+                   f'<span class="fix">{_e(fix) if fix else ""}</span></li>')
+    out.append("</ol>")
+    return out
+
+
+def _not_ready_table(report: Readiness) -> list[str]:
+    """The not-ready targets, one table body per class (the anchors of the "What to fix" list)."""
+    groups, columns = report.not_ready_groups, report.check_names
+    if not groups:
+        return []
+    out = [f"<h2>Not ready ({len(report.hosts) - len(report.ready_hosts):,})</h2>{_LEGEND}<table>",
+           _table_head(columns, "Why, and what to do")]
+    for cls, hosts in groups:
+        fix = _group_fix(hosts)
+        fix_html = f'<div class="fix"><b>Fix:</b> {_e(fix)}</div>' if fix else ""
+        out.append(f'<tbody id="{_anchor(cls)}"><tr class="group"><th colspan="{len(columns) + 3}">'
+                   f'{_e(class_label(cls))} <span class="cnt">\u00b7 {_count(len(hosts), "target")}</span>'
+                   f"{fix_html}</th></tr>")
+        out.extend(_host_row(h, columns, fix) for h in hosts)
+        out.append("</tbody>")
+    out.append("</table>")
+    return out
+
+
+def _ready_table(report: Readiness) -> list[str]:
+    ready = len(report.ready_hosts)
+    if not ready:
+        return []
+    is_open = " open" if ready <= _READY_OPEN_UP_TO else ""
+    legend = "" if report.not_ready_groups else _LEGEND  # shown once, with the first table
+    return [f"<details{is_open}><summary>Ready ({ready:,})</summary>{legend}<table>",
+            _table_head(report.check_names, "Notes"),
+            "<tbody>",
+            *(_host_row(h, report.check_names, None) for h in report.ready_hosts),
+            "</tbody></table></details>"]

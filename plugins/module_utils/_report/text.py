@@ -19,7 +19,8 @@ TICKET_SUBJECT: Final = "Qualys scan \u2013 with Windows authentication"  # the 
 # ---------------------------------------------------------------- readiness.json
 
 def readiness_document(report: Readiness) -> dict[str, Any]:
-    """The ARCHITECTURE.md schema, plus class/required per check, class per host and summary counts."""
+    """The hosts as scan_readiness returns them (without run times), plus a class per host and summary counts;
+    docs/sample-report/readiness.json shows one."""
     ready = len(report.ready_hosts)
     doc: dict[str, Any] = {
         "summary": {
