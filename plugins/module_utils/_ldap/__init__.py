@@ -36,11 +36,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._ldap.errors imp
     WRONG_DOMAIN,
     DomainError,
 )
-from ansible_collections.scanready.windows.plugins.module_utils._ldap.library import (
-    HAS_LDAP3,
-    LDAP3_IMPORT_ERROR,
-    ldap3,
-)
+from ansible_collections.scanready.windows.plugins.module_utils._ldap.library import HAS_LDAP3, LDAP3_IMPORT_ERROR
 from ansible_collections.scanready.windows.plugins.module_utils._ldap.names import (
     base_dn_for,
     escape_filter,
@@ -60,5 +56,5 @@ __all__ = [
     "MODIFY_DELETE", "MODIFY_REPLACE", "NO_SUCH_OBJECT", "NO_VALIDATION_WARNING", "REJECTED", "RIGHTS",
     "SD_OWNER_DACL", "SD_OWNER_GROUP_DACL", "TLS", "UNREACHABLE", "WRONG_DOMAIN", "BindCheck", "DomainConnection",
     "DomainError", "Entry", "Settings", "base_dn_for", "bind_user_for", "connect", "connect_module", "escape_filter",
-    "escape_rdn", "ldap3", "settings_from_params", "sid_to_str",
+    "escape_rdn", "settings_from_params", "sid_to_str",
 ]

@@ -119,14 +119,14 @@ class DomainConnection(ClosingContext):
                            UNREACHABLE)
 
     def search(self, base: str, ldap_filter: str, attributes: Sequence[str], *, scope: str = "subtree",
-               sd_flags: int | None = None, controls: Sequence[Any] | None = None) -> list[Entry]:
+               sd_flags: int | None = None) -> list[Entry]:
         """Entries under base matching ldap_filter; a missing base is DomainError(NO_SUCH_OBJECT).
 
         sd_flags (SD_OWNER_GROUP_DACL ...) names the parts of nTSecurityDescriptor to read."""
         scopes = {"base": ldap3.BASE, "one": ldap3.LEVEL, "subtree": ldap3.SUBTREE}
         try:
             self._conn.search(base, ldap_filter, search_scope=scopes[scope], attributes=list(attributes),
-                              controls=_with_sd_flags(controls, sd_flags))
+                              controls=_sd_flags_controls(sd_flags))
         except ldap3_exceptions.LDAPException as exc:
             raise self._communication_error("search", base, exc) from None
         result = self._conn.result
@@ -141,11 +141,11 @@ class DomainConnection(ClosingContext):
         self._run("create", dn, self._conn.add, dn, object_class, dict(attributes))
 
     def modify(self, dn: str, changes: Mapping[str, Sequence[tuple[str, Sequence[Any]]]], *,
-               sd_flags: int | None = None, controls: Sequence[Any] | None = None) -> None:
+               sd_flags: int | None = None) -> None:
         """changes: {attribute: [(MODIFY_ADD|MODIFY_REPLACE|MODIFY_DELETE, [values])]} as in ldap3;
         sd_flags names the parts of nTSecurityDescriptor written."""
         self._run("modify", dn, self._conn.modify, dn, {k: list(v) for k, v in changes.items()},
-                  controls=_with_sd_flags(controls, sd_flags))
+                  controls=_sd_flags_controls(sd_flags))
 
     def delete(self, dn: str) -> None:
         self._run("delete", dn, self._conn.delete, dn)
@@ -175,10 +175,8 @@ def _redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-def _with_sd_flags(controls: Sequence[Any] | None, sd_flags: int | None) -> list[Any] | None:
-    if sd_flags is None:
-        return list(controls) if controls is not None else None
-    return [*(controls or ()), sd_flags_control(sd_flags)]
+def _sd_flags_controls(sd_flags: int | None) -> list[Any] | None:
+    return None if sd_flags is None else [sd_flags_control(sd_flags)]
 
 
 def resolve_dc(settings: Settings) -> list[str]:
