@@ -28,6 +28,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._verify.names im
 from ansible_collections.scanready.windows.plugins.module_utils._verify.results import not_tested, passed
 from ansible_collections.scanready.windows.plugins.module_utils._verify.specs import (
     checked_names,
+    scan_request,
     settings_from,
     targets_from,
 )
@@ -495,3 +496,14 @@ def test_targets_repeated_exactly_are_verified_once() -> None:
 def test_bad_target_lists_are_one_line_errors(items: list[dict[str, Any]], words: str) -> None:
     with pytest.raises(ValueError, match=re.escape(words)):
         targets_from(items)
+
+
+def test_a_scan_request_is_checked_whole_before_anything_is_contacted() -> None:
+    scan = params(workers=8, targets=[{"name": "t1.ex.test", "address": "10.0.0.1"}] * 2, shares=["C$", "c$"],
+                  registry_keys=["HKLM\\Software"], services=[], wmi_namespaces=[])
+    request = scan_request(scan)
+    assert (request.dc, request.options.workers, request.repeats) == ("ex.test", 8, 1)
+    assert request.targets == (TargetSpec("t1.ex.test", "10.0.0.1"),)
+    assert request.checks.names() == ["logon", "smb_signing", "share:C$", "registry:HKLM\\Software"]
+    with pytest.raises(ValueError, match="must start with HKLM"):
+        scan_request({**scan, "registry_keys": ["Software"]})

@@ -72,4 +72,3 @@ class Endpoint:
     address: str
     dns_name: str | None
     no_name_reason: str = ""
-

@@ -138,5 +138,5 @@ def recorded_guard(creds: Credentials, dc: str) -> Iterator[LockoutRecord]:
                                     "is deleted or expires."
                 raise
     except RecordError as exc:
-        raise GuardStop(FailureClass.ERROR, f"The lockout guard cannot keep its record: {exc}. No target was "
-                                 "contacted.") from None
+        raise GuardStop(FailureClass.ERROR,
+                        f"The lockout guard cannot keep its record: {exc}. No target was contacted.") from None

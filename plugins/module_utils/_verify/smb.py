@@ -126,8 +126,8 @@ def connect(endpoint: Endpoint, connect_timeout: float) -> Any:
     except OSError as exc:
         raise SessionFailure(*classify_connect_error(exc, endpoint.address, connect_timeout)) from None
     except nmb.NetBIOSTimeout:
-        raise SessionFailure(FailureClass.TIMEOUT, f"{endpoint.address} accepted TCP 445 but did not answer the SMB "
-                                        f"negotiation within {connect_timeout:.0f} s") from None
+        raise SessionFailure(FailureClass.TIMEOUT, f"{endpoint.address} accepted TCP 445 but did not answer the "
+                                                   f"SMB negotiation within {connect_timeout:.0f} s") from None
     except (nmb.NetBIOSError, smb3.SessionError) as exc:
         raise SessionFailure(FailureClass.REFUSED, f"{endpoint.address} did not negotiate SMB 2 or 3 ({exc})") from None
 
@@ -239,8 +239,9 @@ def logon(endpoint: Endpoint, creds: Credentials, tickets: TicketSource | None, 
     conn: Any = None
     for scheme in creds.schemes():
         if stopped():
-            raise SessionFailure(FailureClass.NOT_TESTED, "not attempted: the run stopped after a logon failure, "
-                                               "so that the account is not locked out", attempts=tuple(attempts))
+            raise SessionFailure(FailureClass.NOT_TESTED, "not attempted: the run stopped after a logon failure, so "
+                                                          "that the account is not locked out",
+                                 attempts=tuple(attempts))
         ticket: ServiceTicket | None = None
         if scheme.startswith("kerberos"):
             found = _kerberos_ticket(endpoint, scheme, tickets)
@@ -312,8 +313,6 @@ def _session_class(code: int, scheme: str) -> str:
     if scheme.startswith("kerberos") and code == ntstatus.STATUS_ACCESS_DENIED:
         return FailureClass.ACCESS_DENIED
     return FailureClass(ntstatus.CREDENTIAL_STATUSES.get(code) or SESSION_STATUSES.get(code, FailureClass.ERROR))
-
-
 
 
 def first_line(exc: BaseException) -> str:
