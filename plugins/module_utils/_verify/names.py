@@ -20,6 +20,8 @@ DNS_LABEL: Final = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)")
 
 @dataclass(frozen=True)
 class TargetSpec:
+    """A target as the play names it: its name, and its address when given."""
+
     name: str
     address: str | None = None
 
