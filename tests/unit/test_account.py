@@ -21,6 +21,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._account import 
     uac_for,
     unicode_pwd,
 )
+from ansible_collections.scanready.windows.plugins.module_utils._errors import ScanreadyError
 from ansible_collections.scanready.windows.plugins.module_utils._ldap import (
     BindCheck,
     DomainError,
@@ -109,6 +110,21 @@ def test_escape_filter() -> None:
 def account(uac: int = UF_NORMAL_ACCOUNT | UF_DONT_EXPIRE_PASSWD, groups: tuple[str, ...] = (DA,),
             description: str | None = "scanner") -> Account:
     return Account(f"CN=qualys_scanner,{USERS}", f"{DOMAIN_SID}-1105", uac, description, groups)
+
+
+def module_params(**overrides: Any) -> dict[str, Any]:
+    return {"name": "qualys_scanner", "state": "present", "password": PASSWORD, "update_password": "on_create",
+            "path": None, "description": None, "password_never_expires": True, "privilege": "domain_admins",
+            "create": True, "adopt": False} | overrides
+
+
+def test_request_from_params() -> None:
+    assert AccountRequest.from_params(module_params(state="disabled")) == desired(state="disabled")
+
+
+def test_request_refuses_a_bad_name_before_any_connection() -> None:
+    with pytest.raises(ScanreadyError, match=r"^name 'qualys' is reserved by the scanning vendor"):
+        AccountRequest.from_params(module_params(name="qualys"))
 
 
 def desired(**overrides: Any) -> AccountRequest:

@@ -15,6 +15,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._ldap import (
     sid_to_str,
 )
 from ansible_collections.scanready.windows.plugins.module_utils._ldap import connection as connection_module
+from ansible_collections.scanready.windows.plugins.module_utils._ldap.connection import sd_flags_control
 from ansible_collections.scanready.windows.plugins.module_utils._ldap.errors import (
     bind_refusal_reason,
     classify_open_error,
@@ -28,6 +29,8 @@ from ldap3.core.exceptions import (
     LDAPSocketReceiveError,
     LDAPStartTLSError,
 )
+from ldap3.protocol.microsoft import security_descriptor_control
+from ldap3.utils.conv import escape_filter_chars
 
 SECRET = "S3cret-Operator-Pass"
 
@@ -272,8 +275,10 @@ class ScriptedLdap3:
         self.raises = raises
         self.result = result or {"result": 0, "description": "success"}
         self.response = response or []
+        self.calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
 
     def _answer(self, *args: Any, **kwargs: Any) -> bool:
+        self.calls.append((args, kwargs))
         if self.raises is not None:
             raise self.raises
         return self.result["result"] == 0
@@ -324,6 +329,33 @@ def test_search_entries_keep_text_and_binary_values() -> None:
     assert entry.attributes == {"objectSid": [b"\x01\x00"], "memberOf": ["CN=g"], "description": ["text"]}
     assert entry.first("description") == "text"
     assert entry.first("missing") is None
+
+
+def test_entry_attribute_names_ignore_case_as_ldap_does() -> None:
+    entry = _ldap.Entry("CN=x", {"objectSid": [b"\x01"], "gPLink": []})
+    assert entry.first("objectsid") == entry.first("OBJECTSID") == b"\x01"
+    assert entry.values("gplink") == []
+    assert entry.first("gplink") is None
+
+
+@pytest.mark.parametrize("value", ["Scan (prod)*", "a\\b", "nul\0", "plain", "ünï"])
+def test_filter_escaping_matches_ldap3(value: str) -> None:
+    assert _ldap.escape_filter(value) == escape_filter_chars(value)
+
+
+@pytest.mark.parametrize("flags", [_ldap.SD_OWNER_GROUP_DACL, _ldap.SD_OWNER_DACL])
+def test_sd_flags_control_encodes_as_ldap3_does(flags: int) -> None:
+    [theirs] = security_descriptor_control(sdflags=flags)
+    oid, critical, value = sd_flags_control(flags)
+    assert (oid, value) == (str(theirs["controlType"]), bytes(theirs["controlValue"]))
+    assert critical  # unlike ldap3: a DC that does not know it refuses, instead of reading or writing the SACL too
+
+
+def test_sd_flags_reach_the_search_as_a_control() -> None:
+    fake = ScriptedLdap3()
+    connection(fake).search("CN=x", "(objectClass=*)", ["nTSecurityDescriptor"], scope="base",
+                            sd_flags=_ldap.SD_OWNER_GROUP_DACL)
+    assert fake.calls[-1][1]["controls"] == [sd_flags_control(_ldap.SD_OWNER_GROUP_DACL)]
 
 
 def test_only_a_connection_without_certificate_checks_carries_a_warning() -> None:
