@@ -59,7 +59,7 @@ class Directory(Protocol):
 def account_from_entry(entry: Entry, trust: Trust | None = None) -> Account:
     """The account in entry; with trust, also who controls it (names of unknown SIDs are filled in later)."""
     raw_sid = entry.first("objectSid")
-    credentials = {name: tuple(_text(v) for v in entry.values(name))
+    credentials = {name: tuple(_shown_credential(v) for v in entry.values(name))
                    for name in CLEARED_ATTRIBUTES if entry.values(name)}
     return Account(
         dn=entry.dn,
@@ -72,7 +72,7 @@ def account_from_entry(entry: Entry, trust: Trust | None = None) -> Account:
     )
 
 
-def _text(value: Any) -> str:
+def _shown_credential(value: Any) -> str:
     # msDS-KeyCredentialLink is DN-with-binary; shown by its size, never its key material.
     return value if isinstance(value, str) else f"({len(value)} bytes)"
 
