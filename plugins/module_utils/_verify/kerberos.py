@@ -22,9 +22,9 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Final, Protocol
 
+from ansible_collections.scanready.windows.plugins.module_utils._compat import ClosingContext
 from ansible_collections.scanready.windows.plugins.module_utils._verify.credentials import SCHEME_NAMES, Credentials
 from ansible_collections.scanready.windows.plugins.module_utils._verify.results import ClassifiedError, FailureClass
 
@@ -248,7 +248,7 @@ def _run_bounded(argv: list[str], *, env: dict[str, str], timeout: float, stdin:
     return asyncio.run(run())
 
 
-class KerberosClient:
+class KerberosClient(ClosingContext):
     """A TGT of one principal for one rung, and its service tickets, in a private directory.
 
     Use as a context manager: the directory (krb5.conf, ccaches) is removed on exit. `ticket()` is
@@ -269,13 +269,6 @@ class KerberosClient:
         self._numbers = itertools.count()
         self._lock = threading.Lock()
         self._known: dict[str, ServiceTicket | str] = {}
-
-    def __enter__(self) -> KerberosClient:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
 
     def close(self) -> None:
         """Remove the private directory; a forked process leaves its parent's alone."""
