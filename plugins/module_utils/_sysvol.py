@@ -18,10 +18,9 @@ import io
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, Final, TypeVar, cast
 
-from ansible_collections.scanready.windows.plugins.module_utils._compat import close_quietly
+from ansible_collections.scanready.windows.plugins.module_utils._compat import ClosingContext, close_quietly
 from ansible_collections.scanready.windows.plugins.module_utils._errors import ScanreadyError
 from ansible_collections.scanready.windows.plugins.module_utils._ntstatus import (
     NOT_FOUND,
@@ -213,7 +212,7 @@ def split_unc(path: str) -> tuple[str, str]:
     return parts[1], "\\".join(parts[2:])
 
 
-class Sysvol:
+class Sysvol(ClosingContext):
     """One signed SMB 3 session to a DC's share (normally `sysvol`)."""
 
     def __init__(self, conn: Any, host: str, share: str) -> None:
@@ -258,13 +257,6 @@ class Sysvol:
             close_quietly(conn)
             raise
         return cls(conn, host, share)
-
-    def __enter__(self) -> Sysvol:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
 
     def close(self) -> None:
         close_quietly(self._conn)

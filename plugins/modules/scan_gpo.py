@@ -286,13 +286,14 @@ from ansible_collections.scanready.windows.plugins.module_utils._compat import (
     IMPACKET_IMPORT_ERROR,
     require_library,
 )
-from ansible_collections.scanready.windows.plugins.module_utils._errors import ScanreadyError
+from ansible_collections.scanready.windows.plugins.module_utils._errors import fail_on_error
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.errors import GpoInputError
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.policy import ScanPolicy
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.store import DEFAULT_NAME, Request, run
 from ansible_collections.scanready.windows.plugins.module_utils._ldap import (
     DOMAIN_CONNECTION_SPEC,
     LDAP3_IMPORT_ERROR,
-    connect,
+    connect_module,
 )
 from ansible_collections.scanready.windows.plugins.module_utils._sysvol import Sysvol
 
@@ -313,18 +314,17 @@ GPO_SPEC: dict[str, dict[str, Any]] = {
 
 
 def firewall_choice(value: Any) -> bool | None:
-    """true / false / 'unmanaged' (None); ValueError otherwise."""
+    """true / false / 'unmanaged' (None); GpoInputError (a ValueError) otherwise."""
     if isinstance(value, str) and value.strip().lower() == "unmanaged":
         return None
     try:
         return bool(boolean(value, strict=True))
     except TypeError:
-        raise ValueError(f"firewall_enabled must be true, false or unmanaged, not {value!r}") from None
+        raise GpoInputError(f"firewall_enabled must be true, false or unmanaged, not {value!r}") from None
 
 
 def request_from(params: dict[str, Any]) -> Request:
-    """The run's request, checked before any connection: ValueError or ScanreadyError for input no domain
-    could make right."""
+    """The run's request, checked before any connection: GpoInputError for input no domain could make right."""
     addresses = params["scanner_addresses"]
     policy = ScanPolicy(**{switch: params[switch] for switch in SWITCHES},
                         firewall_enabled=firewall_choice(params["firewall_enabled"]),
@@ -342,26 +342,16 @@ def main() -> None:
     require_library(module, "ldap3", LDAP3_IMPORT_ERROR)
     require_library(module, "impacket", IMPACKET_IMPORT_ERROR)
     require_library(module, "pycryptodomex", CRYPTODOME_IMPORT_ERROR)
-    params = module.params
-    try:
-        request = request_from(params)
-    except ScanreadyError as exc:
-        module.fail_json(msg=exc.message)
-    except ValueError as exc:
-        module.fail_json(msg=str(exc))
-    try:
-        with connect(params) as conn:
-            for warning in conn.warnings:
-                module.warn(warning)
-            settings = conn.settings
+    with fail_on_error(module):
+        request = request_from(module.params)
+    with fail_on_error(module), connect_module(module) as conn:
+        settings = conn.settings
 
-            def open_sysvol(share: str) -> Sysvol:
-                return Sysvol.connect(settings.host, conn.peer_address, settings.bind_user, settings.password,
-                                      settings.timeout, share)
+        def open_sysvol(share: str) -> Sysvol:
+            return Sysvol.connect(settings.host, conn.peer_address, settings.bind_user, settings.password,
+                                  settings.timeout, share)
 
-            outcome = run(conn, open_sysvol, request, settings.domain, module.check_mode)
-    except ScanreadyError as exc:
-        module.fail_json(msg=exc.message)
+        outcome = run(conn, open_sysvol, request, settings.domain, module.check_mode)
     for warning in outcome.warnings:
         module.warn(warning)
     result: dict[str, Any] = {

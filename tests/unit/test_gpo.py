@@ -368,7 +368,7 @@ def test_addresses_required_unless_star_or_not_needed() -> None:
     assert policy_settings(ScanPolicy(remote_admin_exception=False, file_print_exception=False))
     with pytest.raises(GpoInputError, match="not an IP address"):  # validated even when unused
         policy_settings(ScanPolicy(remote_admin_exception=False, file_print_exception=False,
-                                        scanner_addresses=("x",)))
+                                   scanner_addresses=("x",)))
 
 
 def test_registry_pol_for_the_article() -> None:

@@ -134,8 +134,8 @@ class GpoDirectory:
 
     def children(self, dn: str) -> set[str]:
         """The cn (lower case) of each container right under dn."""
-        return {_text(e.first("cn")).lower() for e in self.ldap.search(dn, "(objectClass=container)", ["cn"],
-                                                                        scope="one")}
+        entries = self.ldap.search(dn, "(objectClass=container)", ["cn"], scope="one")
+        return {_text(entry.first("cn")).lower() for entry in entries}
 
     def subtree(self, dn: str) -> list[str]:
         """dn and the DN of everything under it."""

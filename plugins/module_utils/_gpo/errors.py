@@ -9,7 +9,7 @@ class GpoFormatError(ScanreadyError):
     """A file or attribute of a GPO that does not parse."""
 
 
-class GpoInputError(ScanreadyError):
+class GpoInputError(ScanreadyError, ValueError):
     """An operator input that cannot be turned into a policy."""
 
 
