@@ -32,24 +32,6 @@ options:
     type: list
     elements: str
     default: ['HKLM\Software']
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: Read-only; runs the same in check mode and never reports C(changed).
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-    details: Nothing changes, so there is no diff.
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
-    details: "Runs on the controller (C(delegate_to: localhost)) and reaches the targets over SMB, DCE/RPC and DCOM."
-  action_group:
-    description: Use C(group/scanready.windows.verify) in C(module_defaults) to set the scanner account once.
-    support: full
-    membership: [scanready.windows.verify]
 seealso:
   - module: scanready.windows.share_access
   - module: scanready.windows.scan_readiness

@@ -154,11 +154,15 @@ def _verdict(report: Readiness) -> list[str]:
     for cls, hosts in groups:
         fix = _group_fix(hosts)
         fix_text = _e(fix) if fix else "No fix given; see the detail per target."
-        out.append(f'<li><a class="cls" href="#{_anchor(cls)}">{_e(class_label(cls))}</a>'
-                   f'<span class="cnt">{_count(len(hosts), "target")}</span>'
-                   f'<span class="fix">{fix_text}</span></li>')
+        out.append(_todo_item(f'<a class="cls" href="#{_anchor(cls)}">{_e(class_label(cls))}</a>', len(hosts),
+                              fix_text))
     out.append("</ol>")
     return out
+
+
+def _todo_item(what: str, targets: int, fix_html: str) -> str:
+    """One line of a to-do list: what (HTML), how many targets, the fix (HTML)."""
+    return f'<li>{what}<span class="cnt">{_count(targets, "target")}</span><span class="fix">{fix_html}</span></li>'
 
 
 def _recommended(report: Readiness) -> list[str]:
@@ -169,9 +173,8 @@ def _recommended(report: Readiness) -> list[str]:
     for cls, found in report.advisory_groups:
         checks = ", ".join(sorted({name for h, (name, c) in found}))
         fix = _most_common_fix(c for h, (name, c) in found)
-        out.append(f'<li><span class="cls">{_e(class_label(cls))}</span> on {_e(checks)}'
-                   f'<span class="cnt">{_count(len({h.name for h, named in found}), "target")}</span>'
-                   f'<span class="fix">{_e(fix) if fix else ""}</span></li>')
+        out.append(_todo_item(f'<span class="cls">{_e(class_label(cls))}</span> on {_e(checks)}',
+                              len({h.name for h, named in found}), _e(fix) if fix else ""))
     out.append("</ol>")
     return out
 
