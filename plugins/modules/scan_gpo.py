@@ -172,6 +172,11 @@ attributes:
     description: Reports what changed (or would change) in diff mode.
     support: full
     details: The GPO's version, each managed setting and each link before and after, not the files' bytes.
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+    details: "Runs on the controller (C(delegate_to: localhost)) and talks LDAP and SMB to a domain controller."
   action_group:
     description: Use C(group/scanready.windows.domain) in C(module_defaults) to set the connection options once.
     support: full
