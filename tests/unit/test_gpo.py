@@ -11,9 +11,6 @@ from ansible_collections.scanready.windows.plugins.module_utils._gpo.folder_acl 
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.gplink import (
     GPLINK_ENFORCED,
     GpLink,
-    check_dn,
-    dn_is_within,
-    normalize_dn,
     parse_gplink,
     render_gplink,
     with_link,
@@ -43,6 +40,8 @@ from ansible_collections.scanready.windows.plugins.module_utils._gpo.registry_po
     pol_get,
     render_registry_pol,
 )
+from ansible_collections.scanready.windows.plugins.module_utils._ldap import DomainError
+from ansible_collections.scanready.windows.plugins.module_utils._ldap.names import check_dn, dn_is_within, normalize_dn
 
 # GptTmpl.inf as the Group Policy editor writes these settings, verbatim.
 EXPECTED_INF_TEXT = (
@@ -278,7 +277,7 @@ def test_dn_checks() -> None:
     assert not dn_is_within("DC=other,DC=test", "DC=ex,DC=test")
     assert not dn_is_within("OU=x,DC=notex,DC=test", "DC=ex,DC=test")
     for bad in ("", "Servers", "OU=,DC=ex", "OU=a,,DC=ex", "1OU=a,DC=ex"):
-        with pytest.raises(GpoInputError, match="not a distinguished name"):
+        with pytest.raises(DomainError, match="not a distinguished name"):
             check_dn(bad)
 
 

@@ -31,6 +31,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._ldap import (
     REJECTED,
     SD_OWNER_DACL,
     DomainError,
+    dn_is_within,
     escape_rdn,
 )
 
@@ -72,7 +73,7 @@ def ensure_account(conn: Directory, desired: AccountRequest, *, domain: str, che
                 create_dn = f"CN={escape_rdn(desired.name)},{container_for(conn, desired.path)}"
         else:
             warnings.extend(_check_control(current, desired))
-            if desired.path and not current.dn.lower().endswith("," + desired.path.lower()):
+            if desired.path and not dn_is_within(current.dn, desired.path):
                 warnings.append(f"{desired.name} exists as {current.dn}; it is not moved to {desired.path}")
             adopting = desired.adopt and current.needs_adoption
             if desired.update_password == UPDATE_ALWAYS and desired.password and not adopting:

@@ -8,6 +8,7 @@ from typing import Any, Final
 
 from ansible_collections.scanready.windows.plugins.module_utils._account.names import name_problem
 from ansible_collections.scanready.windows.plugins.module_utils._errors import ScanreadyError
+from ansible_collections.scanready.windows.plugins.module_utils._ldap.names import check_dn
 
 UPDATE_ON_CREATE: Final = "on_create"
 UPDATE_ALWAYS: Final = "always"
@@ -30,10 +31,13 @@ class AccountRequest:
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> AccountRequest:
-        """The request in the module's params (validated by its argument spec); ScanreadyError for a bad name."""
+        """The request in the module's params (validated by its argument spec); ScanreadyError for a bad name
+        or a path that is not a distinguished name."""
         problem = name_problem(params["name"])
         if problem:
             raise ScanreadyError(problem)
+        if params["path"] is not None:
+            check_dn(params["path"])
         return cls(name=params["name"], state=params["state"], password=params["password"],
                    update_password=params["update_password"], path=params["path"],
                    description=params["description"], password_never_expires=params["password_never_expires"],

@@ -8,7 +8,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from ansible_collections.scanready.windows.plugins.module_utils._gpo.errors import GpoFormatError, GpoInputError
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.errors import GpoFormatError
+from ansible_collections.scanready.windows.plugins.module_utils._ldap.names import normalize_dn
 
 GPLINK_DISABLED: Final = 1
 GPLINK_ENFORCED: Final = 2
@@ -51,40 +52,3 @@ def without_link(links: Sequence[GpLink], gpo_dn: str) -> list[GpLink]:
     return [link for link in links if not link.points_to(gpo_dn)]
 
 
-def normalize_dn(dn: str) -> str:
-    """Case and spacing folded, so 'cn=X, DC=a' and 'CN=X,DC=a' compare equal."""
-    parts = _split_dn(dn)
-    return ",".join(f"{attr.lower()}={value.lower()}" for attr, value in parts)
-
-
-def _split_dn(dn: str) -> list[tuple[str, str]]:
-    """RFC 4514 RDNs of dn (single-valued, as AD containers are); GpoInputError when malformed."""
-    parts: list[tuple[str, str]] = []
-    current = ""
-    escaped = False
-    for char in dn.strip() + ",":
-        if escaped:
-            current += char
-            escaped = False
-        elif char == "\\":
-            current += char
-            escaped = True
-        elif char == ",":
-            attr, sep, value = current.partition("=")
-            if not sep or not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]*", attr.strip()) or not value.strip():
-                raise GpoInputError(f"{dn!r} is not a distinguished name")
-            parts.append((attr.strip(), value.strip()))
-            current = ""
-        else:
-            current += char
-    return parts
-
-
-def check_dn(dn: str) -> str:
-    """dn itself when it is a well-formed distinguished name, else GpoInputError."""
-    _split_dn(dn)
-    return dn.strip()
-
-
-def dn_is_within(dn: str, base_dn: str) -> bool:
-    return normalize_dn(dn) == normalize_dn(base_dn) or normalize_dn(dn).endswith("," + normalize_dn(base_dn))

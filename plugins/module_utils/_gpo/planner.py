@@ -28,7 +28,6 @@ from ansible_collections.scanready.windows.plugins.module_utils._gpo.folder_acl 
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.gplink import (
     GPLINK_ENFORCED,
     GpLink,
-    normalize_dn,
     render_gplink,
     with_link,
     without_link,
@@ -50,6 +49,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._gpo.policy impo
 )
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.registry_pol import render_registry_pol
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.steps import Kind, Step
+from ansible_collections.scanready.windows.plugins.module_utils._ldap.names import normalize_dn
 from ansible_collections.scanready.windows.plugins.module_utils._sysvol import TEMP_SUFFIX
 
 

@@ -31,7 +31,6 @@ from ansible_collections.scanready.windows.plugins.module_utils._gpo.folder impo
     check_guid,
     read_folder,
 )
-from ansible_collections.scanready.windows.plugins.module_utils._gpo.gplink import check_dn, normalize_dn
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.gpt_ini import parse_gpt_ini_version
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.planner import (
     GpoPlan,
@@ -46,6 +45,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._gpo.policy impo
 )
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.trust import Verdict, folder_of, judge
 from ansible_collections.scanready.windows.plugins.module_utils._ldap import RIGHTS, DomainConnection, DomainError
+from ansible_collections.scanready.windows.plugins.module_utils._ldap.names import check_dn, normalize_dn
 from ansible_collections.scanready.windows.plugins.module_utils._sysvol import TEMP_SUFFIX, Sysvol
 
 DEFAULT_NAME: Final = "Authenticated scanning (scanready)"

@@ -39,8 +39,11 @@ from ansible_collections.scanready.windows.plugins.module_utils._ldap.errors imp
 from ansible_collections.scanready.windows.plugins.module_utils._ldap.library import HAS_LDAP3, LDAP3_IMPORT_ERROR
 from ansible_collections.scanready.windows.plugins.module_utils._ldap.names import (
     base_dn_for,
+    check_dn,
+    dn_is_within,
     escape_filter,
     escape_rdn,
+    normalize_dn,
     sid_to_str,
 )
 from ansible_collections.scanready.windows.plugins.module_utils._ldap.settings import (
@@ -55,6 +58,6 @@ __all__ = [
     "BIND", "CONFIG", "DOMAIN_CONNECTION_SPEC", "EXISTS", "FAILED", "HAS_LDAP3", "LDAP3_IMPORT_ERROR", "MODIFY_ADD",
     "MODIFY_DELETE", "MODIFY_REPLACE", "NO_SUCH_OBJECT", "NO_VALIDATION_WARNING", "REJECTED", "RIGHTS",
     "SD_OWNER_DACL", "SD_OWNER_GROUP_DACL", "TLS", "UNREACHABLE", "WRONG_DOMAIN", "BindCheck", "DomainConnection",
-    "DomainError", "Entry", "Settings", "base_dn_for", "bind_user_for", "connect", "connect_module", "escape_filter",
-    "escape_rdn", "settings_from_params", "sid_to_str",
+    "DomainError", "Entry", "Settings", "base_dn_for", "bind_user_for", "check_dn", "connect", "connect_module",
+    "dn_is_within", "escape_filter", "escape_rdn", "normalize_dn", "settings_from_params", "sid_to_str",
 ]
