@@ -11,7 +11,7 @@ from ansible.errors import AnsibleFilterError
 DOCUMENTATION = r"""
 name: scan_targets
 short_description: The targets of M(scanready.windows.scan_readiness) for a list of inventory hosts
-version_added: 0.1.0
+version_added: 0.2.0
 author: scanready maintainers
 description:
   - One target per host, in the order given. C(name) is the inventory name and C(address) the host's

@@ -101,12 +101,7 @@ EXAMPLES = r"""
     username: qualys_scanner
     password: "{{ vault_scanner_password }}"
     # One target per host of the group (the scanready.windows.verify role does the same).
-    targets: >-
-      {%- set targets = [] -%}
-      {%- for host in groups['scan_targets'] -%}
-      {%- set _ = targets.append({'name': host, 'address': hostvars[host]['ansible_host'] | default(host)}) -%}
-      {%- endfor -%}
-      {{ targets }}
+    targets: "{{ groups['scan_targets'] | scanready.windows.scan_targets(hostvars) }}"
   delegate_to: localhost
   run_once: true
   register: readiness

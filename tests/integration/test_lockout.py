@@ -10,10 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.integration.test_scan_readiness import Scanner, make_scanner, samba_tool
-from tests.lab_support import LAB, LabInfo, Target, ldb_search, run_module
+from tests.lab_support import LAB, LabInfo, ldb_search, read_lab, run_module
 
 pytestmark = pytest.mark.lab
 
@@ -28,10 +27,7 @@ def lockout_lab() -> LabInfo:
     """The lockout instance with more targets than the lab's default (load_lab would bring up 8)."""
     subprocess.run([str(LAB), "--instance", INSTANCE, "up", "--targets", str(TARGETS)], check=True,
                    capture_output=True, text=True)
-    inventory = Path(f"/var/tmp/scanready-lab/{INSTANCE}/inventory.yml")
-    data = yaml.safe_load(inventory.read_text())["all"]
-    hosts = data["children"]["scan_targets"]["hosts"]
-    return LabInfo(inventory, data["vars"], [Target(n, h["ansible_host"], h["lab_expected"]) for n, h in hosts.items()])
+    return read_lab(INSTANCE)
 
 
 @contextlib.contextmanager

@@ -5,8 +5,9 @@ skipped with one line and no connection attempt, and the molecule/windows scenar
 when no host is named. The role's control flow (check mode, the winmgmt command, the handler's restart of
 exactly the running dependants, idempotence, rollback, bounded waits) runs against a simulated host: a
 stand-in `ansible.windows` collection whose modules keep a Windows-like service and registry state in a JSON
-file, reached through a `winrm` connection that runs them locally. The simulation follows WINDOWS-FACTS.md
-section 4; molecule/windows checks the same against real Windows.
+file, reached through a `winrm` connection that runs them locally. The simulation follows what
+docs/windows-host-testing.md says of `winmgmt /standalonehost 6`; molecule/windows checks the same against real
+Windows.
 """
 from __future__ import annotations
 

@@ -68,7 +68,7 @@ def test_own_svchost_at_a_lower_level_runs_again() -> None:
 
 
 def test_own_svchost_without_a_stored_level_counts_as_done() -> None:
-    # WINDOWS-FACTS.md section 4: where the level is stored is unverified; the own svchost is the signal
+    # Where the level is stored is unverified (docs/windows-host-testing.md); the own svchost is the signal
     result = plan(winmgmt(STANDALONE), level())
     assert result["argv"] == [] and result["level"] is None
     where = r"HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion\Svchost\winmgmt\AuthenticationLevel"

@@ -17,7 +17,9 @@ import testinfra
 import yaml
 
 REPO = Path(__file__).resolve().parents[3]
-INVENTORY = Path("/var/tmp/scanready-lab") / os.environ.get("SCANREADY_LAB_INSTANCE", "molecule") / "inventory.yml"
+# Where lab/lab keeps its instances: SCANREADY_LAB_STATE, as lab/lab reads it.
+INVENTORY = (Path(os.environ.get("SCANREADY_LAB_STATE", "/var/tmp/scanready-lab"))
+             / os.environ.get("SCANREADY_LAB_INSTANCE", "molecule") / "inventory.yml")
 UF_ACCOUNTDISABLE = 0x2
 UF_DONT_EXPIRE_PASSWD = 0x10000
 FIREWALL = r"SOFTWARE\Policies\Microsoft\WindowsFirewall\DomainProfile"
