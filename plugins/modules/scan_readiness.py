@@ -26,8 +26,8 @@ description:
     readiness; its fix names the GPO setting.
   - The DC is asked for the account once before any target is contacted; a refused password or a
     locked, disabled or expired account fails the module there, with a message that names the cause
-    and its fix (an expired account: the scan window ended, run the C(scanready.windows.scan_window)
-    playbook again; a disabled one: enable it). When a target refuses the account,
+    and its fix (for an expired account, the scan window ended and the C(scanready.windows.scan_window)
+    playbook opens another one; for a disabled one, enable it). When a target refuses the account,
     every further logon attempt of the run is stopped and the targets not tried are reported as
     C(not_tested), with a warning.
 author:
@@ -60,8 +60,8 @@ options:
       domain_controller:
         description:
           - The target is a domain controller. With O(privilege=local_admins), an admin share, registry
-            key or service the account is denied there is reported as C(dc_needs_domain_admin): domain
-            controllers have no local Administrators group for the scanner group to join.
+            key or service the account is denied there is reported as C(dc_needs_domain_admin), because
+            domain controllers have no local Administrators group for the scanner group to join.
           - The filter P(scanready.windows.scan_targets#filter) sets it from a list of domain controllers.
         type: bool
         default: false
