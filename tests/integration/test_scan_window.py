@@ -69,8 +69,7 @@ def window(lab: LabInfo, tmp_path: Path, expires: str, *extra: str) -> tuple[int
     return proc.returncode, output, reports
 
 
-def test_a_window_of_one_hour_enables_the_account_until_then_and_verifies(window_lab: LabInfo,
-                                                                         tmp_path: Path) -> None:
+def test_a_one_hour_window_enables_the_account_until_then_and_verifies(window_lab: LabInfo, tmp_path: Path) -> None:
     lab = window_lab
     disabled = run_module("scan_account", {**account_args(lab), "state": "disabled"})
     assert not disabled.failed, disabled.output
@@ -79,7 +78,7 @@ def test_a_window_of_one_hour_enables_the_account_until_then_and_verifies(window
     # Check mode: the account stage shows the change and makes none. (Not the verify stage: the account is
     # still disabled, and the guard would record that refusal for the real run that follows.)
     before = account(lab)
-    code, output, _ = window(lab, tmp_path, "1h", "--check", "--tags", "account")
+    code, output, _reports = window(lab, tmp_path, "1h", "--check", "--tags", "account")
     assert code == 0, output[-3000:]
     assert "changed=1" in output
     assert account(lab) == before
@@ -118,7 +117,7 @@ def test_a_window_already_over_stops_at_the_dc_and_nothing_logs_on(window_lab: L
 def test_a_window_never_creates_the_account(window_lab: LabInfo, tmp_path: Path) -> None:
     lab = window_lab
     name = "sr_nowindow"
-    code, output, _ = window(lab, tmp_path, "1h", "-e", f"scanready_account_name={name}", "--tags", "account")
+    code, output, _reports = window(lab, tmp_path, "1h", "-e", f"scanready_account_name={name}", "--tags", "account")
     assert code != 0
     assert "does not exist" in re.sub(r"\s+", " ", output) and "site" in output
     assert ldb_search(lab, lab.vars["lab_base_dn"], f"(sAMAccountName={name})", "cn") == []

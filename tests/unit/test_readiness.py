@@ -530,8 +530,8 @@ def test_an_expired_or_disabled_account_is_named_with_its_fix(guard: Any, cls: s
 
 
 def test_a_target_can_be_marked_a_domain_controller_and_the_privilege_is_checked() -> None:
-    specs, _ = targets_from([{"name": "dc1.ex.test", "address": "10.0.0.1", "domain_controller": True},
-                             {"name": "t1.ex.test", "address": "10.0.0.2"}])
+    specs, _repeats = targets_from([{"name": "dc1.ex.test", "address": "10.0.0.1", "domain_controller": True},
+                                    {"name": "t1.ex.test", "address": "10.0.0.2"}])
     assert [s.domain_controller for s in specs] == [True, False]
     request = scan_request(params(workers=8, targets=[{"name": "dc1.ex.test", "domain_controller": True}],
                                   shares=["C$"], registry_keys=[], services=[], wmi_namespaces=[],
