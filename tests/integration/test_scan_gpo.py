@@ -607,8 +607,8 @@ def test_crash_at_every_write_is_repaired_by_the_next_run(lab: LabInfo, domain: 
         # Creating: killed anywhere, the next run ends at exactly one complete GPO at version 1.
         creates = crash_at_every_write(
             lambda: run_store(lab, absent), lambda budget: run_store(lab, present, budget),
-            lambda _: repaired(present, lambda: assert_converged(lab, version=1, links=root, firewall=1,
-                                                                       with_samba_tool=False)))
+            lambda _: repaired(present, lambda: assert_converged(
+                lab, version=1, links=root, firewall=1, with_samba_tool=False)))
         assert creates >= 15
         assert not run_store(lab, present).changed
 

@@ -173,8 +173,8 @@ def test_firewall_unmanaged_by_default_and_removes_what_was_written(lab: LabInfo
         remove_gpos(lab, NAME)
 
 
-def test_a_group_not_yet_created_is_a_placeholder_in_check_mode_and_an_error_otherwise(lab: LabInfo,
-                                                                                      sids: dict[str, str]) -> None:
+def test_a_missing_group_is_a_placeholder_in_check_mode_and_an_error_otherwise(lab: LabInfo,
+                                                                               sids: dict[str, str]) -> None:
     args = args_for(lab, privilege="local_admins", scanner_group=MISSING)
     try:
         check = run_module("scan_gpo", args, check=True)

@@ -50,5 +50,3 @@ def with_link(links: Sequence[GpLink], gpo_dn: str, options: int) -> list[GpLink
 
 def without_link(links: Sequence[GpLink], gpo_dn: str) -> list[GpLink]:
     return [link for link in links if not link.points_to(gpo_dn)]
-
-

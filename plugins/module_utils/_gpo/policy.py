@@ -7,7 +7,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Union
 
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.errors import GpoInputError
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.extensions import (
@@ -147,7 +147,7 @@ class PolSetting:
         return NOT_CONFIGURED if entry is None else entry.display()
 
 
-Setting = InfSetting | PolSetting | MemberOf | RightMember
+Setting = Union[InfSetting, PolSetting, MemberOf, RightMember]  # noqa: UP007 (a runtime alias: pylint, Python 3.9)
 
 
 def policy_settings(policy: ScanPolicy) -> list[Setting]:

@@ -91,8 +91,8 @@ class MemberOf:
         return f"{self.group.token}__Memberof", f"{self.group.token}__Members"
 
     def show(self, doc: InfDocument) -> str:
-        member = f"*{ADMINISTRATORS_SID}".lower() in {s.lower() for s in sid_list(doc.get(GROUP_MEMBERSHIP,
-                                                                                             self.keys[0]))}
+        listed = sid_list(doc.get(GROUP_MEMBERSHIP, self.keys[0]))
+        member = f"*{ADMINISTRATORS_SID}".lower() in {sid.lower() for sid in listed}
         return self.group.shown() if member else NOT_CONFIGURED
 
     def apply(self, doc: InfDocument) -> None:
