@@ -238,12 +238,13 @@ def test_local_admins_group_opens_the_targets_admin_shares_not_the_dcs(local_adm
     assert lab.vars["lab_local_admins_group"] == SCANNER_GROUP
     params = json.loads((lab.state / "params.json").read_text())
     assert params["local_admins_group"] == SCANNER_GROUP, "recorded, so that reuse respects it"
-    member = smb_login(lab, lab.by_class("ready")[0].address, lab.vars["lab_plain_username"],
-                       lab.vars["lab_plain_password"])
+    # The member's ready target (the inventory's first "ready" target is the DC itself).
+    address = next(t.address for t in lab.by_class("ready") if t.address != lab.vars["lab_dc_address"])
+    member = smb_login(lab, address, lab.vars["lab_plain_username"], lab.vars["lab_plain_password"])
     for share in ("C$", "ADMIN$"):
         member.disconnectTree(member.connectTree(share))
     member.logoff()
-    plain = Target("plain", lab.by_class("ready")[0].address, "ready")
+    plain = Target("plain", address, "ready")
     open_hklm_software(lab, plain, lab.vars["lab_plain_username"], lab.vars["lab_plain_password"])
     dc = smb_login(lab, lab.vars["lab_dc_address"], lab.vars["lab_plain_username"], lab.vars["lab_plain_password"])
     for share in ("C$", "ADMIN$"):
