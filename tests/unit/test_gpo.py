@@ -35,9 +35,11 @@ from ansible_collections.scanready.windows.plugins.module_utils._gpo.policy impo
     settings_text,
 )
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.registry_pol import (
+    REG_DWORD,
     PolEntry,
     parse_registry_pol,
     pol_get,
+    pol_set,
     render_registry_pol,
 )
 from ansible_collections.scanready.windows.plugins.module_utils._ldap import DomainError
@@ -434,3 +436,14 @@ def test_settings_level_diff() -> None:
     assert len(changes) == len(settings)
     assert setting_changes(after, after) == []
     assert "ForceGuest: 0\n" in settings_text(after)
+
+
+def test_a_new_managed_value_goes_before_the_managed_values_that_follow_it() -> None:
+    """The firewall switch turned on later lands where a first run would have written it."""
+    foreign = PolEntry("Software\\Policies\\Vendor", "Kept", REG_DWORD, struct.pack("<I", 7))
+    later = PolEntry("SOFTWARE\\Policies\\B", "Enabled", REG_DWORD, struct.pack("<I", 1))
+    entries = pol_set([foreign, later], "SOFTWARE\\Policies\\A", "On", REG_DWORD, struct.pack("<I", 0),
+                      followers=[("software\\policies\\b", "enabled")])
+    assert [(e.key, e.value) for e in entries] == [(foreign.key, "Kept"), ("SOFTWARE\\Policies\\A", "On"),
+                                                   (later.key, "Enabled")]
+    assert pol_set(entries, "SOFTWARE\\Policies\\A", "On", REG_DWORD, None, followers=[("x", "y")]) == [foreign, later]

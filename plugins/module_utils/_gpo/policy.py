@@ -218,13 +218,15 @@ def apply_policy(content: GpoContent, settings: Sequence[Setting]) -> GpoContent
     """A copy of content with every managed setting at its wanted value; everything else untouched."""
     inf = InfDocument({name: list(lines) for name, lines in content.inf.sections.items()})
     pol = list(content.pol)
+    pol_order = [(s.key, s.value_name) for s in settings if isinstance(s, PolSetting)]
     for setting in settings:
         if isinstance(setting, InfSetting):
             inf.set(setting.section, setting.key, setting.value)
         elif isinstance(setting, (MemberOf, RightMember)):
             setting.apply(inf)
         else:
-            pol = pol_set(pol, setting.key, setting.value_name, setting.type, setting.data)
+            followers = pol_order[pol_order.index((setting.key, setting.value_name)) + 1:]
+            pol = pol_set(pol, setting.key, setting.value_name, setting.type, setting.data, followers)
     return GpoContent(inf, pol)
 
 
