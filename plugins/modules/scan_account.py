@@ -68,7 +68,7 @@ options:
         Mind the domain's lockout threshold when running check mode repeatedly with a wrong password.
       - When the password is set, or the bind proves it right, a refusal the verify modules recorded for
         the account on this controller (their lockout guard) is cleared, so that the next verification
-        tries again.
+        tries again; enabling the account or moving its expiry clears a refusal for disabled or expired.
     type: str
     choices: [on_create, always]
     default: on_create
@@ -373,6 +373,8 @@ def main() -> None:
         module.warn(warning)
     if outcome.password_known:
         _lockout.forget(params["name"], conn.settings.domain)
+    elif outcome.access_restored:
+        _lockout.forget(params["name"], conn.settings.domain, only=("account_disabled", "account_expired"))
     account = outcome.account
     result: dict[str, Any] = {
         "changed": outcome.changed,

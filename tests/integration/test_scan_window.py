@@ -113,6 +113,11 @@ def test_a_window_already_over_stops_at_the_dc_and_nothing_logs_on(window_lab: L
     assert account(lab).get("badPwdCount", ["0"]) == bad_before
     assert not (reports / "readiness.json").exists(), "verification stopped before any target"
 
+    # The refusal is recorded on the controller; the next window moves the expiry, which ends that refusal.
+    code, output, reports = window(lab, tmp_path, "1h")
+    assert code == 0, output[-3000:]
+    assert (reports / "readiness.json").exists()
+
 
 def test_a_window_never_creates_the_account(window_lab: LabInfo, tmp_path: Path) -> None:
     lab = window_lab

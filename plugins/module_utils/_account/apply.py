@@ -67,6 +67,8 @@ class Outcome:
     diff: dict[str, Any]
     warnings: list[str]
     password_known: bool = False  # the DC has the password: set in this run, or accepted by the bind check
+    # An existing account enabled, or its expiry moved, in this run: a refusal for disabled/expired is over.
+    access_restored: bool = False
     group: ScannerGroup | None = None  # the scanner group (as it is, or would be), when it exists or is planned
 
 
@@ -118,8 +120,11 @@ def ensure_account(conn: Directory, desired: AccountRequest, *, domain: str, che
         _update(conn, current, plan, group_plan, desired)
     account = find_account(conn, desired.name, trust)
     group = find_group(conn, desired.scanner_group, trust, required=False) if group_after else None
+    restored = current is not None and ((not current.enabled and after is not None and after.enabled)
+                                        or plan.expires is not None)
     return Outcome(True, plan.create_dn is not None, account, diff, warnings,
-                   password_known=plan.set_password or planned.matches is True, group=group)
+                   password_known=plan.set_password or planned.matches is True, access_restored=restored,
+                   group=group)
 
 
 def _plan(conn: Directory, desired: AccountRequest, domain: str, trust: Trust, warnings: list[str],
