@@ -179,6 +179,19 @@ def netns_names() -> set[str]:
     return set(subprocess.run(["ip", "netns", "list"], check=True, capture_output=True, text=True).stdout.split())
 
 
+def test_two_ups_of_one_instance_at_once_both_succeed() -> None:
+    """lab/lab changes one instance at a time: the second `up` waits, then reuses what the first made."""
+    command = [str(LAB), "--instance", "twice", "up", "--targets", "2"]
+    try:
+        runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                for _index in range(2)]
+        outputs = [run.communicate(timeout=300)[0] for run in runs]
+        assert [run.returncode for run in runs] == [0, 0], outputs
+        assert sum("reusing it" in output for output in outputs) == 1, outputs
+    finally:
+        subprocess.run([str(LAB), "--instance", "twice", "down"], check=False, capture_output=True)
+
+
 def test_down_leaves_nothing_behind() -> None:
     subprocess.run([str(LAB), "--instance", "downtest", "up", "--targets", "2", "--rtt-ms", "5"],
                    check=True, capture_output=True, text=True)
