@@ -22,7 +22,7 @@ import os
 import stat
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Final
@@ -178,9 +178,13 @@ class LockoutRecord:
                 f"right), or wait {left} more minute(s).")
 
 
-def forget(username: str, realm: str) -> None:
-    """Clear the account's record once its password was just set or proven right: the refusal it
-    remembers is over, and the next verify run may try again. A directory that is not private is
-    left for the verify run to report."""
+def forget(username: str, realm: str, only: Collection[str] | None = None) -> None:
+    """Clear the account's record once the refusal it remembers is over: any refusal when the password was
+    just set or proven right; with `only`, a refusal of those classes (account_disabled, account_expired
+    after the account was enabled or its expiry moved). A directory that is not private is left for the
+    verify run to report."""
     with contextlib.suppress(RecordError):
-        LockoutRecord(private_dir(record_dir()), username, realm).clear()
+        record = LockoutRecord(private_dir(record_dir()), username, realm)
+        refusal = record.read()
+        if refusal is not None and (only is None or refusal.cls in only):
+            record.clear()

@@ -25,6 +25,10 @@ description:
     The error names the DN, the owner and the offending ACEs. O(adopt=true) takes such an account over.
   - Every run returns RV(control), the account's state on these points, also for accounts it made, and
     the diff shows it before and after.
+  - Every run hardens the account (one this collection made, or one it trusts); it sets C(NOT_DELEGATED)
+    ("Account is sensitive and cannot be delegated") and removes every C(servicePrincipalName), reporting
+    each SPN found in a warning. An SPN lets any domain user request a service ticket encrypted with the
+    account's password and crack it offline (kerberoasting). Check mode and the diff show both.
 author:
   - scanready maintainers (@scanready)
 extends_documentation_fragment:
@@ -64,7 +68,7 @@ options:
         Mind the domain's lockout threshold when running check mode repeatedly with a wrong password.
       - When the password is set, or the bind proves it right, a refusal the verify modules recorded for
         the account on this controller (their lockout guard) is cleared, so that the next verification
-        tries again.
+        tries again; enabling the account or moving its expiry clears a refusal for disabled or expired.
     type: str
     choices: [on_create, always]
     default: on_create
@@ -86,11 +90,48 @@ options:
     description:
       - V(domain_admins) makes the account a member of Domain Admins (found by its well-known RID),
         which scanning domain controllers and compliance scans need.
-      - V(none) makes sure it is not a member of Domain Admins.
+      - V(local_admins) makes it the member of O(scanner_group), a domain global security group the
+        scan policy GPO (M(scanready.windows.scan_gpo)) adds to every linked host's local Administrators,
+        and takes it out of Domain Admins. Domain controllers have no local Administrators of their own, so
+        this mode does not reach them.
+      - V(none) makes sure it is in neither.
+      - Switching modes moves the account in one run, joining the new mode's group before leaving the old
+        one's; it leaves O(scanner_group) when the mode is not V(local_admins) (the group itself stays).
       - Other group memberships are never changed.
     type: str
-    choices: [domain_admins, none]
+    choices: [domain_admins, local_admins, none]
     default: domain_admins
+  scanner_group:
+    description:
+      - Name (C(sAMAccountName) and CN) of the scanner group of O(privilege=local_admins); at most 64
+        characters (the CN's limit; AD would take 256 for the C(sAMAccountName)), none of
+        C("/\[]:;|=,+*?<>@), not ending in C($) and not the account's own name.
+      - Created over LDAPS as a global security group in the account's container (O(path), or the
+        Users container), with the account as its only member; all-or-nothing with the account.
+      - An existing group of that name is refused, naming its DN, owner and ACEs, when its owner is not a
+        privileged principal or an explicit ACE lets anyone else write it (its C(member) attribute
+        included) or add themselves, and also when it has members other than the account (they would
+        become local Administrators on every host); O(adopt=true) takes it over and removes them. A group
+        of another type (domain local, universal, distribution) is always refused.
+      - M(scanready.windows.scan_gpo) resolves the same name to the group's SID (returned in
+        RV(scanner_group.sid)); both default to C(Vulnerability Scanners).
+    type: str
+    default: Vulnerability Scanners
+    version_added: 0.2.0
+  expires:
+    description:
+      - When the account stops working by itself (C(accountExpires)), so a scan window closes even if
+        nothing runs afterwards.
+      - An ISO 8601 time with a timezone, such as C(2025-06-01T18:00:00Z) or C(2025-06-01T20:00:00+02:00);
+        a time without one is refused rather than guessed. Setting the same time again changes nothing.
+      - A duration from now, such as C(8h), C(90m), C(2d) or C(1h30m) (units C(d), C(h), C(m), C(s)).
+        A duration moves the expiry on every run (C(changed=true)), which is what a scan window playbook
+        wants.
+      - V(never) clears the expiry.
+      - Not given, the expiry is left as it is. A time in the past is set as asked (the account cannot
+        log on) with a warning.
+    type: str
+    version_added: 0.2.0
   create:
     description:
       - Whether O(state=present) or O(state=disabled) may create a missing account.
@@ -107,6 +148,9 @@ options:
         C(TRUSTED_TO_AUTH_FOR_DELEGATION) are cleared; C(servicePrincipalName), C(msDS-AllowedToDelegateTo),
         C(altSecurityIdentities) and C(msDS-KeyCredentialLink) are emptied; and, when someone else controls
         it, Domain Admins becomes its owner and the explicit ACEs that let others take it over are removed.
+      - With O(privilege=local_admins), also take over an existing O(scanner_group) someone else controls or
+        that has other members; Domain Admins becomes its owner, the foreign ACEs and the other members are
+        removed. Done before the account is added to it.
       - The owner and ACL are taken over before anything else, so the previous controller cannot change the
         password or flags in between; Domain Admins membership comes last.
       - When ACEs inherited from the account's container let others take it over (reported in
@@ -124,8 +168,8 @@ attributes:
   diff_mode:
     description: Reports what changed (or would change) in diff mode.
     support: full
-    details: The account's state, flags, description, groups and RV(control) before and after; a password
-      change is named, the password never shown.
+    details: The account's state, flags (C(not_delegated) included), expiry, description, groups,
+      RV(control) and RV(scanner_group) before and after; a password change is named, the password never shown.
   action_group:
     description: Use C(group/scanready.windows.domain) in C(module_defaults) to set the connection options once.
     support: full
@@ -166,6 +210,13 @@ EXAMPLES = r"""
       delegate_to: localhost
       run_once: true
 
+    - name: A scan window of eight hours, as the member of the scanner group only
+      scanready.windows.scan_account:
+        privilege: local_admins
+        expires: 8h
+      delegate_to: localhost
+      run_once: true
+
     - name: Rotate the password, changing it only when it differs
       scanready.windows.scan_account:
         password: "{{ vault_scanner_password }}"
@@ -199,6 +250,34 @@ enabled:
   description: Whether the account is enabled; false when it does not exist.
   returned: always
   type: bool
+expires:
+  description: When the account expires (C(accountExpires)), ISO 8601 in UTC; null for never, or no account.
+  returned: always
+  type: str
+  sample: "2025-06-01T18:00:00Z"
+  version_added: 0.2.0
+scanner_group:
+  description:
+    - The scanner group (O(scanner_group)), as it is after the run (would be, in check mode); null when it does not
+      exist and O(privilege) is not V(local_admins).
+    - The SID is what the scan policy's Restricted Groups entry names (M(scanready.windows.scan_gpo) looks it up
+      by name itself).
+  returned: always
+  type: dict
+  version_added: 0.2.0
+  contains:
+    dn:
+      description: The group's DN.
+      type: str
+      sample: CN=Vulnerability Scanners,CN=Users,DC=corp,DC=example,DC=com
+    sid:
+      description: The group's SID; null for a group only about to be created in check mode.
+      type: str
+      sample: S-1-5-21-2903830873-965500289-3601398399-1106
+    members:
+      description: DNs of its members; the scanner account only, in O(privilege=local_admins).
+      type: list
+      elements: str
 control:
   description:
     - Who controls the account and what lets others in, as read from the DC (after the run's changes);
@@ -247,10 +326,14 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.scanready.windows.plugins.module_utils import _lockout
 from ansible_collections.scanready.windows.plugins.module_utils._account import (
+    DEFAULT_GROUP,
     DEFAULT_NAME,
+    PRIVILEGES,
     AccountRequest,
     control_view,
     ensure_account,
+    group_view,
+    iso,
 )
 from ansible_collections.scanready.windows.plugins.module_utils._compat import require_library
 from ansible_collections.scanready.windows.plugins.module_utils._errors import fail_on_error
@@ -269,7 +352,9 @@ ACCOUNT_SPEC: dict[str, dict[str, Any]] = {
     "path": {"type": "str"},
     "description": {"type": "str"},
     "password_never_expires": {"type": "bool", "default": True, "no_log": False},
-    "privilege": {"type": "str", "default": "domain_admins", "choices": ["domain_admins", "none"]},
+    "privilege": {"type": "str", "default": "domain_admins", "choices": list(PRIVILEGES)},
+    "scanner_group": {"type": "str", "default": DEFAULT_GROUP},
+    "expires": {"type": "str"},
     "create": {"type": "bool", "default": True},
     "adopt": {"type": "bool", "default": False},
 }
@@ -288,6 +373,8 @@ def main() -> None:
         module.warn(warning)
     if outcome.password_known:
         _lockout.forget(params["name"], conn.settings.domain)
+    elif outcome.access_restored:
+        _lockout.forget(params["name"], conn.settings.domain, only=("account_disabled", "account_expired"))
     account = outcome.account
     result: dict[str, Any] = {
         "changed": outcome.changed,
@@ -296,7 +383,9 @@ def main() -> None:
         "sid": account.sid if account else None,
         "groups": list(account.groups) if account else [],
         "enabled": account.enabled if account else False,
+        "expires": iso(account.expires_at) if account else None,
         "control": control_view(account),
+        "scanner_group": group_view(outcome.group),
     }
     if module._diff:
         result["diff"] = outcome.diff

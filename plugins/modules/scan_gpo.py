@@ -94,10 +94,12 @@ options:
   firewall_enabled:
     description:
       - Administrative Templates, Windows Firewall, Domain Profile, "Protect all network connections".
-      - V(true) enables it (C(EnableFirewall=1)), V(false) disables it (C(EnableFirewall=0)).
-      - V(unmanaged) leaves whatever the GPO holds for it untouched. Your network administrator decides.
+      - V(true) enables it (C(EnableFirewall=1)), V(false) disables it (C(EnableFirewall=0)) on every computer
+        under the links.
+      - V(unmanaged) (the default since 0.2.0) leaves it out of this GPO, removing a value an earlier run wrote,
+        so whatever sets it today (another GPO, local policy) keeps deciding; the scoped exceptions are still added.
     type: raw
-    default: true
+    default: unmanaged
   remote_admin_exception:
     description:
       - Domain Profile, "Allow remote administration exception", scoped to O(scanner_addresses).
@@ -152,6 +154,50 @@ options:
       - The GPO must exist; leave O(guid) unset to have the module create one.
     type: str
     version_added: 0.2.0
+  privilege:
+    description:
+      - The scanner's privilege mode, as O(scanready.windows.scan_account#module:privilege) sets it for the account.
+      - V(local_admins) adds O(scanner_group) to every linked host's C(BUILTIN\Administrators) with a Restricted
+        Groups "This group is a member of" entry in C(GptTmpl.inf) (C([Group Membership]) lines
+        C(*<group SID>__Memberof = *S-1-5-32-544) and C(*<group SID>__Members =)), which adds the group without
+        removing anyone. The module never writes C(*S-1-5-32-544__Members), which would replace the local
+        Administrators' members on every host, and refuses to rewrite a C(GptTmpl.inf) that holds it.
+      - V(domain_admins) and V(none) remove that entry of O(scanner_group) when an earlier run wrote it; other
+        Restricted Groups entries are kept.
+      - Domain controllers have no local Administrators group of their own; the entry does nothing there.
+    type: str
+    choices: [domain_admins, local_admins, none]
+    default: domain_admins
+    version_added: 0.2.0
+  scanner_group:
+    description:
+      - The scanner group's name (C(sAMAccountName)); its SID is read over LDAP.
+      - With O(privilege=local_admins) it must exist (create it first - the C(scanready.windows.scanner_account)
+        role with privilege C(local_admins) does) and be a security group of the domain other than its built-in
+        ones (not Domain Users and the like). In check mode a missing group is shown with a placeholder SID and
+        a warning.
+    type: str
+    default: Vulnerability Scanners
+    version_added: 0.2.0
+  deny_interactive_logon:
+    description:
+      - User Rights Assignment in C(GptTmpl.inf) (C([Privilege Rights])) denying O(account_name) local logon,
+        Remote Desktop logon, batch logon and service logon (C(SeDenyInteractiveLogonRight),
+        C(SeDenyRemoteInteractiveLogonRight), C(SeDenyBatchLogonRight), C(SeDenyServiceLogonRight)) on the
+        linked hosts. Network logon, which scanning uses, is never denied.
+      - A user right set by a GPO replaces, not merges with, the value from GPOs of lower precedence; SIDs
+        already listed in this GPO are kept. V(false) removes the account from those rights (the line goes when
+        it is left empty).
+      - The account must exist, except in check mode (placeholder SID and a warning).
+    type: bool
+    default: false
+    version_added: 0.2.0
+  account_name:
+    description:
+      - The scanner account's logon name (C(sAMAccountName)), whose SID O(deny_interactive_logon) uses.
+    type: str
+    default: qualys_scanner
+    version_added: 0.2.0
 notes:
   - Clients apply the policy at their next Group Policy refresh (up to 90 minutes, or C(gpupdate /force)).
   - While a run changes settings, the GPO folder holds a file C(scanready.pending) recording the version being
@@ -197,13 +243,16 @@ EXAMPLES = r"""
   delegate_to: localhost
   run_once: true
 
-- name: Linked to two OUs only, enforced, firewall setting left to another GPO
+- name: Linked to two OUs only, enforced; the scanner group in each host's Administrators, its account denied RDP
   scanready.windows.scan_gpo:
     domain: corp.example.com
     admin_username: admin@corp.example.com
     admin_password: "{{ vault_admin_password }}"
     scanner_addresses: ["*"]
-    firewall_enabled: unmanaged
+    privilege: local_admins
+    scanner_group: Vulnerability Scanners
+    deny_interactive_logon: true
+    account_name: qualys_scanner
     links:
       - OU=Servers,DC=corp,DC=example,DC=com
       - OU=Workstations,DC=corp,DC=example,DC=com
@@ -273,7 +322,9 @@ changes:
   returned: always
   type: list
   elements: str
-  sample: ["ForceGuest: 1 → 0", "link DC=corp,DC=example,DC=com: not linked → linked"]
+  sample: ["ForceGuest: 1 → 0", "link DC=corp,DC=example,DC=com: not linked → linked",
+           "Restricted Groups: Vulnerability Scanners -> BUILTIN\\Administrators (member of): not configured →
+            S-1-5-21-1004336348-1177238915-682003330-1105 (Vulnerability Scanners)"]
 actions:
   description: The writes made (or, in check mode, that would be made), in order.
   returned: always
@@ -285,61 +336,20 @@ actions:
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.scanready.windows.plugins.module_utils._compat import (
     CRYPTODOME_IMPORT_ERROR,
     IMPACKET_IMPORT_ERROR,
     require_library,
 )
 from ansible_collections.scanready.windows.plugins.module_utils._errors import fail_on_error
-from ansible_collections.scanready.windows.plugins.module_utils._gpo.errors import GpoInputError
-from ansible_collections.scanready.windows.plugins.module_utils._gpo.policy import ScanPolicy
-from ansible_collections.scanready.windows.plugins.module_utils._gpo.store import DEFAULT_NAME, Request, run
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.options import GPO_SPEC, request_from
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.store import run
 from ansible_collections.scanready.windows.plugins.module_utils._ldap import (
     DOMAIN_CONNECTION_SPEC,
     LDAP3_IMPORT_ERROR,
     connect_module,
 )
 from ansible_collections.scanready.windows.plugins.module_utils._sysvol import Sysvol
-
-SWITCHES = ("sharing_model_classic", "guest_account_disabled", "everyone_includes_anonymous_disabled",
-            "remote_registry_automatic", "server_automatic", "windows_firewall_automatic",
-            "remote_admin_exception", "file_print_exception", "icmp_echo_exception")
-GPO_SPEC: dict[str, dict[str, Any]] = {
-    "name": {"type": "str", "default": DEFAULT_NAME},
-    "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
-    **{switch: {"type": "bool", "default": True} for switch in SWITCHES},
-    "firewall_enabled": {"type": "raw", "default": True},
-    "scanner_addresses": {"type": "list", "elements": "str"},
-    "links": {"type": "list", "elements": "str"},
-    "enforced": {"type": "bool", "default": False},
-    "adopt": {"type": "bool", "default": False},
-    "guid": {"type": "str"},
-}
-
-
-def firewall_choice(value: Any) -> bool | None:
-    """true / false / 'unmanaged' (None); GpoInputError (a ValueError) otherwise."""
-    if isinstance(value, str) and value.strip().lower() == "unmanaged":
-        return None
-    try:
-        return bool(boolean(value, strict=True))
-    except TypeError:
-        raise GpoInputError(f"firewall_enabled must be true, false or unmanaged, not {value!r}") from None
-
-
-def request_from(params: dict[str, Any]) -> Request:
-    """The run's request, checked before any connection: GpoInputError for input no domain could make right."""
-    addresses = params["scanner_addresses"]
-    policy = ScanPolicy(**{switch: params[switch] for switch in SWITCHES},
-                        firewall_enabled=firewall_choice(params["firewall_enabled"]),
-                        scanner_addresses=tuple(addresses) if addresses is not None else None)
-    links = params["links"]
-    request = Request(name=params["name"], state=params["state"], policy=policy,
-                      links=tuple(links) if links is not None else None, enforced=params["enforced"],
-                      adopt=params["adopt"], guid=params["guid"].strip() or None if params["guid"] else None)
-    request.validate()
-    return request
 
 
 def main() -> None:

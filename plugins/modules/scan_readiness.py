@@ -25,7 +25,9 @@ description:
   - Advisory C(smb_signing) check per target - whether the host requires SMB signing - never decides
     readiness; its fix names the GPO setting.
   - The DC is asked for the account once before any target is contacted; a refused password or a
-    locked, disabled or expired account fails the module there. When a target refuses the account,
+    locked, disabled or expired account fails the module there, with a message that names the cause
+    and its fix (for an expired account, the scan window ended and the C(scanready.windows.scan_window)
+    playbook opens another one; for a disabled one, enable it). When a target refuses the account,
     every further logon attempt of the run is stopped and the targets not tried are reported as
     C(not_tested), with a warning.
 author:
@@ -55,6 +57,26 @@ options:
         description:
           - IP address (or resolvable name) to connect to. Defaults to O(targets[].name), resolved.
         type: str
+      domain_controller:
+        description:
+          - The target is a domain controller. With O(privilege=local_admins), an admin share, registry
+            key or service the account is denied there is reported as C(dc_needs_domain_admin), because
+            domain controllers have no local Administrators group for the scanner group to join.
+          - The filter P(scanready.windows.scan_targets#filter) sets it from a list of domain controllers.
+        type: bool
+        default: false
+        version_added: 0.2.0
+  privilege:
+    description:
+      - How the account is made an administrator of the targets, as
+        M(scanready.windows.scan_account)'s O(scanready.windows.scan_account#module:privilege) made it.
+      - Only changes how failures are named; what is checked stays the same. With V(local_admins), an
+        access denied on a target marked O(targets[].domain_controller) names its cause and fix (a
+        Domain Admins account for the domain controllers) instead of the generic one.
+    type: str
+    choices: [domain_admins, local_admins, none]
+    default: domain_admins
+    version_added: 0.2.0
   shares:
     description:
       - Shares to open. Drive shares (C(C$), C(D$), ...) also get their root listed.
@@ -154,7 +176,7 @@ hosts:
       C(detail) (what was seen) and C(fix) (what to do, null when ok).
     - "Classes: C(unreachable), C(refused), C(timeout), C(logon_failure), C(account_locked),
       C(account_disabled), C(account_expired), C(password_expired), C(access_denied),
-      C(share_missing), C(registry_unavailable), C(spn_hardening), C(service_not_running),
+      C(share_missing), C(dc_needs_domain_admin), C(registry_unavailable), C(spn_hardening), C(service_not_running),
       C(service_not_automatic), C(service_unknown), C(wmi_access_denied), C(wmi_unavailable),
       C(signing_not_required), C(not_tested), C(error)."
   returned: success
@@ -190,7 +212,10 @@ def main() -> None:
             "targets": {"type": "list", "elements": "dict", "required": True, "options": {
                 "name": {"type": "str", "required": True},
                 "address": {"type": "str"},
+                "domain_controller": {"type": "bool", "default": False},
             }},
+            "privilege": {"type": "str", "default": "domain_admins",
+                          "choices": ["domain_admins", "local_admins", "none"]},
             "shares": {"type": "list", "elements": "str", "default": ["C$", "ADMIN$", "IPC$"]},
             "registry_keys": {"type": "list", "elements": "str", "default": ["HKLM\\Software"], "no_log": False},
             "services": {"type": "list", "elements": "str", "default": ["RemoteRegistry", "LanmanServer", "MpsSvc"]},

@@ -48,7 +48,7 @@ def test_installs_offline_and_every_module_documents_itself(tmp_path: Path) -> N
     modules = sorted(p.stem for p in (installed / "plugins" / "modules").glob("*.py") if p.stem != "__init__")
     expected = sorted(p.stem for p in (REPO / "plugins" / "modules").glob("*.py") if p.stem != "__init__")
     assert modules == expected and len(modules) >= 6
-    for playbook in ("site", "verify", "rollback"):
+    for playbook in ("site", "verify", "rollback", "scan_window"):
         assert (installed / "playbooks" / f"{playbook}.yml").is_file()
     cfg = tmp_path / "isolated.cfg"
     env = ansible_env(ANSIBLE_CONFIG=str(cfg), ANSIBLE_COLLECTIONS_PATH=str(dest))

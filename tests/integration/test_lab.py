@@ -1,6 +1,7 @@
 """The lab is real: LDAPS, Kerberos, SMB 3, admin shares, winreg, and every not-ready class as named."""
 from __future__ import annotations
 
+import json
 import os
 import socket
 import ssl
@@ -117,9 +118,9 @@ def test_admin_share_denies_a_plain_user(lab: LabInfo) -> None:
     assert "STATUS_ACCESS_DENIED" in str(err.value)
 
 
-def open_hklm_software(lab: LabInfo, target: Target) -> None:
+def open_hklm_software(lab: LabInfo, target: Target, user: str = "Administrator", password: str = "") -> None:
     rpc = transport.DCERPCTransportFactory(f"ncacn_np:{target.address}[\\pipe\\winreg]")
-    rpc.set_credentials("Administrator", lab.vars["scanready_admin_password"], lab.vars["lab_netbios"])
+    rpc.set_credentials(user, password or lab.vars["scanready_admin_password"], lab.vars["lab_netbios"])
     rpc.set_connect_timeout(5)
     dce = rpc.get_dce_rpc()
     dce.connect()
@@ -178,6 +179,19 @@ def netns_names() -> set[str]:
     return set(subprocess.run(["ip", "netns", "list"], check=True, capture_output=True, text=True).stdout.split())
 
 
+def test_two_ups_of_one_instance_at_once_both_succeed() -> None:
+    """lab/lab changes one instance at a time: the second `up` waits, then reuses what the first made."""
+    command = [str(LAB), "--instance", "twice", "up", "--targets", "2"]
+    try:
+        runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                for _index in range(2)]
+        outputs = [run.communicate(timeout=300)[0] for run in runs]
+        assert [run.returncode for run in runs] == [0, 0], outputs
+        assert sum("reusing it" in output for output in outputs) == 1, outputs
+    finally:
+        subprocess.run([str(LAB), "--instance", "twice", "down"], check=False, capture_output=True)
+
+
 def test_down_leaves_nothing_behind() -> None:
     subprocess.run([str(LAB), "--instance", "downtest", "up", "--targets", "2", "--rtt-ms", "5"],
                    check=True, capture_output=True, text=True)
@@ -209,3 +223,51 @@ def test_repo_inventory_has_every_class(lab: LabInfo) -> None:
     classes = {t.expected for t in lab.targets}
     assert classes == {"ready", "firewall_blocked", "port_closed", "share_denied", "registry_off", "slow"}
     assert lab.inventory == REPO / "lab" / "inventory.yml"
+
+
+LOCAL_ADMINS_INSTANCE = os.environ.get("SCANREADY_TEST_LOCAL_ADMINS_INSTANCE", "ladmins")
+SCANNER_GROUP = "Vulnerability Scanners"
+
+
+@pytest.fixture
+def local_admins_lab() -> Iterator[LabInfo]:
+    """An instance whose targets' admin shares admit SCANNER_GROUP, with the plain user in that group."""
+    up = [str(LAB), "--instance", LOCAL_ADMINS_INSTANCE, "up", "--targets", "2", "--local-admins-group", SCANNER_GROUP]
+    subprocess.run(up, check=True, capture_output=True, text=True)
+    try:
+        lab = read_lab(LOCAL_ADMINS_INSTANCE)
+        sam = ["-H", lab.sam_ldb]
+        subprocess.run(["samba-tool", "group", "add", SCANNER_GROUP, *sam], check=True, capture_output=True)
+        subprocess.run(["samba-tool", "group", "addmembers", SCANNER_GROUP, lab.vars["lab_plain_username"], *sam],
+                       check=True, capture_output=True)
+        yield lab
+    finally:
+        subprocess.run([str(LAB), "--instance", LOCAL_ADMINS_INSTANCE, "down"], check=True, capture_output=True)
+
+
+def test_local_admins_group_opens_the_targets_admin_shares_not_the_dcs(local_admins_lab: LabInfo) -> None:
+    """What a host that applied the GPO's Restricted Groups entry does; a DC has no local Administrators."""
+    lab = local_admins_lab
+    assert lab.vars["lab_local_admins_group"] == SCANNER_GROUP
+    params = json.loads((lab.state / "params.json").read_text())
+    assert params["local_admins_group"] == SCANNER_GROUP, "recorded, so that reuse respects it"
+    # The member's ready target (the inventory's first "ready" target is the DC itself).
+    address = next(t.address for t in lab.by_class("ready") if t.address != lab.vars["lab_dc_address"])
+    member = smb_login(lab, address, lab.vars["lab_plain_username"], lab.vars["lab_plain_password"])
+    for share in ("C$", "ADMIN$"):
+        member.disconnectTree(member.connectTree(share))
+    member.logoff()
+    plain = Target("plain", address, "ready")
+    open_hklm_software(lab, plain, lab.vars["lab_plain_username"], lab.vars["lab_plain_password"])
+    dc = smb_login(lab, lab.vars["lab_dc_address"], lab.vars["lab_plain_username"], lab.vars["lab_plain_password"])
+    for share in ("C$", "ADMIN$"):
+        with pytest.raises(SessionError) as err:
+            dc.connectTree(share)
+        assert "STATUS_ACCESS_DENIED" in str(err.value)
+    dc.logoff()
+
+
+def test_the_default_lab_admits_domain_admins_only(lab: LabInfo) -> None:
+    params = json.loads((lab.state / "params.json").read_text())
+    assert params.get("local_admins_group", "") == ""
+    assert lab.vars.get("lab_local_admins_group", "") == ""

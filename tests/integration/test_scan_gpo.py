@@ -100,7 +100,8 @@ ARTICLE_INF = {
 
 
 @pytest.mark.parametrize(("policy", "addresses", "firewall"), [
-    (ScanPolicy(scanner_addresses=("10.202.0.1", "192.0.2.0/24")), "10.202.0.1,192.0.2.0/24", 1),
+    (ScanPolicy(scanner_addresses=("10.202.0.1", "192.0.2.0/24"), firewall_enabled=True),
+     "10.202.0.1,192.0.2.0/24", 1),
     (ScanPolicy(scanner_addresses=("*",), firewall_enabled=False), "*", 0),
     (ScanPolicy(scanner_addresses=("2001:db8::5",), firewall_enabled=None), "2001:db8::5", None),
 ])
@@ -294,7 +295,7 @@ def samba_gpo_state(lab: LabInfo, name: str) -> dict[str, Any]:
 
 
 def assert_converged(lab: LabInfo, *, version: int, links: list[str], addresses: str = "10.202.0.1,192.0.2.0/28",
-                     firewall: int | None = 1, enforced: bool = False, inf: bytes | None = EXPECTED_INF,
+                     firewall: int | None = None, enforced: bool = False, inf: bytes | None = EXPECTED_INF,
                      extra_pol: list[list[object]] | None = None, with_samba_tool: bool = True) -> str:
     """Exactly one GPO of that name, complete and consistent by Samba's reading; returns its GUID."""
     state = samba_gpo_state(lab, NAME)
@@ -399,12 +400,12 @@ def test_check_apply_idempotent_change_absent(lab: LabInfo, domain: dict[str, An
                              + pol_path.read_bytes()[8:])
         edited = snapshot(lab)
         would = run_module("scan_gpo", dict(args, firewall_enabled=False), check=True, diff=True)
-        assert would.changed and would.result["changes"] == ["DomainProfile\\EnableFirewall: 1 → 0"]
+        assert would.changed and would.result["changes"] == ["DomainProfile\\EnableFirewall: not configured → 0"]
         assert would.result["version"] == 2 and snapshot(lab) == edited
         changed = run_module("scan_gpo", dict(args, firewall_enabled=False), diff=True)
         assert changed.changed, changed.result
-        assert changed.result["changes"] == ["DomainProfile\\EnableFirewall: 1 → 0"]
-        assert "DomainProfile\\EnableFirewall: 1" in changed.result["diff"]["before"]
+        assert changed.result["changes"] == ["DomainProfile\\EnableFirewall: not configured → 0"]
+        assert "DomainProfile\\EnableFirewall: not configured" in changed.result["diff"]["before"]
         assert "DomainProfile\\EnableFirewall: 0" in changed.result["diff"]["after"]
         assert_converged(lab, version=2, links=links, firewall=0, inf=None,
                          extra_pol=[[r"Software\Policies\Vendor", "Kept", 4, 7]])
@@ -606,7 +607,8 @@ def test_crash_at_every_write_is_repaired_by_the_next_run(lab: LabInfo, domain: 
         # Creating: killed anywhere, the next run ends at exactly one complete GPO at version 1.
         creates = crash_at_every_write(
             lambda: run_store(lab, absent), lambda budget: run_store(lab, present, budget),
-            lambda _: repaired(present, lambda: assert_converged(lab, version=1, links=root, with_samba_tool=False)))
+            lambda _: repaired(present, lambda: assert_converged(
+                lab, version=1, links=root, firewall=1, with_samba_tool=False)))
         assert creates >= 15
         assert not run_store(lab, present).changed
 

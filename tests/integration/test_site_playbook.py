@@ -80,7 +80,7 @@ def test_example_inventory_decrypts_and_fits_the_playbooks(tmp_path: Path) -> No
         [str(BIN / "ansible"), "-i", str(EXAMPLE_INVENTORY), "--vault-password-file", str(vault_password), "localhost",
          "-m", "ansible.builtin.debug", "-a", probe], check=True, capture_output=True, text=True, env=env).stdout
     assert "True /etc/scanready/corp-ldaps-ca.pem" in shown
-    for name in ("site.yml", "verify.yml", "rollback.yml"):
+    for name in ("site.yml", "verify.yml", "rollback.yml", "scan_window.yml"):
         subprocess.run([str(BIN / "ansible-playbook"), "-i", str(EXAMPLE_INVENTORY), "--vault-password-file",
                         str(vault_password), "--syntax-check", str(REPO / "playbooks" / name)],
                        check=True, capture_output=True, text=True, env=env)

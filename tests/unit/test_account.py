@@ -10,6 +10,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._account import 
     UF_ACCOUNTDISABLE,
     UF_DONT_EXPIRE_PASSWD,
     UF_NORMAL_ACCOUNT,
+    UF_NOT_DELEGATED,
     Account,
     AccountRequest,
     Plan,
@@ -37,6 +38,7 @@ DOMAIN_SID = "S-1-5-21-1-2-3"
 PASSWORD = "Scanner-Pass-1"
 UF_PASSWD_NOTREQD = 0x20
 UF_TRUSTED_FOR_DELEGATION = 0x80000
+HARDENED = UF_NORMAL_ACCOUNT | UF_DONT_EXPIRE_PASSWD | UF_NOT_DELEGATED  # what every run leaves
 
 
 # --- names -------------------------------------------------------------------------------------------
@@ -67,23 +69,23 @@ def test_invalid_names(name: str, why: str) -> None:
 # --- userAccountControl ----------------------------------------------------------------------------
 
 def test_uac_enable_and_never_expire() -> None:
-    assert uac_for(UF_NORMAL_ACCOUNT | UF_ACCOUNTDISABLE, enabled=True, password_never_expires=True) == \
-        UF_NORMAL_ACCOUNT | UF_DONT_EXPIRE_PASSWD
+    assert uac_for(UF_NORMAL_ACCOUNT | UF_ACCOUNTDISABLE, enabled=True, password_never_expires=True) == HARDENED
 
 
 def test_uac_disable_keeps_other_flags() -> None:
     current = UF_NORMAL_ACCOUNT | UF_DONT_EXPIRE_PASSWD | UF_TRUSTED_FOR_DELEGATION | UF_PASSWD_NOTREQD
-    assert uac_for(current, enabled=False, password_never_expires=True) == current | UF_ACCOUNTDISABLE
+    assert uac_for(current, enabled=False, password_never_expires=True) == \
+        current | UF_ACCOUNTDISABLE | UF_NOT_DELEGATED
 
 
 def test_uac_clears_never_expire_when_asked() -> None:
     assert uac_for(UF_NORMAL_ACCOUNT | UF_DONT_EXPIRE_PASSWD, enabled=True, password_never_expires=False) == \
-        UF_NORMAL_ACCOUNT
+        UF_NORMAL_ACCOUNT | UF_NOT_DELEGATED
 
 
 def test_uac_is_idempotent() -> None:
     once = uac_for(0x10202, enabled=True, password_never_expires=True)
-    assert uac_for(once, enabled=True, password_never_expires=True) == once == 0x10200
+    assert uac_for(once, enabled=True, password_never_expires=True) == once == 0x110200
 
 
 # --- encodings ---------------------------------------------------------------------------------------
@@ -107,7 +109,7 @@ def test_escape_filter() -> None:
 
 # --- planning and diff -------------------------------------------------------------------------------
 
-def account(uac: int = UF_NORMAL_ACCOUNT | UF_DONT_EXPIRE_PASSWD, groups: tuple[str, ...] = (DA,),
+def account(uac: int = HARDENED, groups: tuple[str, ...] = (DA,),
             description: str | None = "scanner") -> Account:
     return Account(f"CN=qualys_scanner,{USERS}", f"{DOMAIN_SID}-1105", uac, description, groups)
 
@@ -115,7 +117,7 @@ def account(uac: int = UF_NORMAL_ACCOUNT | UF_DONT_EXPIRE_PASSWD, groups: tuple[
 def module_params(**overrides: Any) -> dict[str, Any]:
     return {"name": "qualys_scanner", "state": "present", "password": PASSWORD, "update_password": "on_create",
             "path": None, "description": None, "password_never_expires": True, "privilege": "domain_admins",
-            "create": True, "adopt": False} | overrides
+            "create": True, "adopt": False, "scanner_group": "Vulnerability Scanners", "expires": None} | overrides
 
 
 def test_request_from_params() -> None:
@@ -136,12 +138,12 @@ def desired(**overrides: Any) -> AccountRequest:
 def test_plan_create() -> None:
     plan = plan_changes(None, desired(description="scanner"), DA, create_dn=f"CN=qualys_scanner,{USERS}")
     assert plan == Plan(create_dn=f"CN=qualys_scanner,{USERS}", set_password=True,
-                        uac=UF_NORMAL_ACCOUNT | UF_DONT_EXPIRE_PASSWD, description="scanner", join=DA)
+                        uac=HARDENED, description="scanner", join=DA)
 
 
 def test_plan_create_disabled_without_privilege() -> None:
     plan = plan_changes(None, desired(state="disabled", privilege="none"), DA, create_dn="CN=x," + USERS)
-    assert plan.uac == UF_NORMAL_ACCOUNT | UF_DONT_EXPIRE_PASSWD | UF_ACCOUNTDISABLE
+    assert plan.uac == HARDENED | UF_ACCOUNTDISABLE
     assert plan.join is None
 
 
@@ -157,7 +159,7 @@ def test_plan_leaves_description_alone_when_not_given() -> None:
 
 def test_plan_disable_and_join() -> None:
     plan = plan_changes(account(groups=()), desired(state="disabled"), DA)
-    assert plan == Plan(uac=UF_NORMAL_ACCOUNT | UF_DONT_EXPIRE_PASSWD | UF_ACCOUNTDISABLE, join=DA)
+    assert plan == Plan(uac=HARDENED | UF_ACCOUNTDISABLE, join=DA)
 
 
 def test_plan_privilege_none_leaves_domain_admins_only() -> None:
@@ -195,7 +197,8 @@ def test_diff_create_and_delete() -> None:
     diff = build_diff(None, created, password_changes=False)
     assert diff["before"] == {"state": "absent"}
     assert diff["after"] == {"state": "present", "dn": "CN=x," + USERS, "enabled": True,
-                             "password_never_expires": False, "description": None, "groups": [DA],
+                             "password_never_expires": False, "not_delegated": False, "expires": None,
+                             "description": None, "groups": [DA],
                              "owner": None, "controlled_by_others": False, "foreign_aces": [],
                              "inherited_foreign_aces": [], "risky_flags": [], "service_principal_names": [],
                              "allowed_to_delegate_to": [], "alternate_credentials": []}
@@ -344,7 +347,7 @@ def test_create_then_nothing_to_do() -> None:
     assert outcome.changed and outcome.created
     assert directory.writes == [f"add {NEW_DN}", f"modify {NEW_DN} unicodePwd", f"modify {NEW_DN} userAccountControl",
                                 f"modify {DA} member"]
-    assert directory.objects[NEW_DN]["userAccountControl"] == [str(UF_NORMAL_ACCOUNT | UF_DONT_EXPIRE_PASSWD)]
+    assert directory.objects[NEW_DN]["userAccountControl"] == [str(HARDENED)]
     assert directory.objects[NEW_DN]["userPrincipalName"] == ["qualys_scanner@corp.example.com"]
     assert outcome.account.sid == f"{DOMAIN_SID}-1105"
     assert outcome.account.groups == (DA,)
@@ -516,14 +519,24 @@ def test_owned_by_the_operator_and_ad_defaults_are_not_foreign() -> None:
     assert not control["controlled_by_others"] and control["foreign_aces"] == []
 
 
-def test_risky_settings_on_a_trusted_account_are_reported_not_changed() -> None:
+def test_risky_settings_on_a_trusted_account_are_reported_not_changed_but_spns_are_removed() -> None:
     directory = FakeDirectory()
     plant_squatter(directory, owner=f"{DOMAIN_SID}-512")
+    check = run(directory, check_mode=True)
+    assert check.diff["before"]["service_principal_names"] == ["HTTP/squat.corp.example.com"]
+    assert check.diff["after"]["service_principal_names"] == []
+    assert not check.diff["before"]["not_delegated"] and check.diff["after"]["not_delegated"]
+    assert directory.writes == []
     outcome = run(directory)
-    assert outcome.warnings == ["qualys_scanner (" + SQUAT_DN + ") has DONT_REQ_PREAUTH, servicePrincipalName set, "
-                                "msDS-AllowedToDelegateTo set; adopt: true clears them"]
+    assert outcome.warnings == [
+        f"qualys_scanner ({SQUAT_DN}) has servicePrincipalName HTTP/squat.corp.example.com: removed, because anyone "
+        "in the domain can request a ticket for an SPN and crack the account's password offline (kerberoasting)",
+        f"qualys_scanner ({SQUAT_DN}) has DONT_REQ_PREAUTH, msDS-AllowedToDelegateTo set; adopt: true clears them"]
     assert outcome.account.risky_flags == ["DONT_REQ_PREAUTH"]
-    assert directory.objects[SQUAT_DN]["servicePrincipalName"] == ["HTTP/squat.corp.example.com"]
+    assert directory.objects[SQUAT_DN]["servicePrincipalName"] == []
+    assert directory.objects[SQUAT_DN]["msDS-AllowedToDelegateTo"] == ["cifs/dc1.corp.example.com"]
+    assert int(directory.objects[SQUAT_DN]["userAccountControl"][0]) & UF_NOT_DELEGATED
+    assert not run(directory).changed
 
 
 def test_adopting_takes_it_over_in_order_then_changes_nothing() -> None:
@@ -544,7 +557,7 @@ def test_adopting_takes_it_over_in_order_then_changes_nothing() -> None:
     sd = _acl.parse_sd(directory.objects[SQUAT_DN]["nTSecurityDescriptor"][0])
     assert sd.owner == f"{DOMAIN_SID}-512" and HELPER_SID not in {ace.sid for ace in sd.dacl}
     assert directory.passwords[SQUAT_DN] == PASSWORD
-    assert int(directory.objects[SQUAT_DN]["userAccountControl"][0]) == UF_NORMAL_ACCOUNT | UF_DONT_EXPIRE_PASSWD
+    assert int(directory.objects[SQUAT_DN]["userAccountControl"][0]) == HARDENED
     assert directory.objects[SQUAT_DN]["servicePrincipalName"] == []
     assert adopted.account.control is not None and not adopted.account.needs_adoption
 

@@ -35,9 +35,11 @@ from ansible_collections.scanready.windows.plugins.module_utils._gpo.policy impo
     settings_text,
 )
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.registry_pol import (
+    REG_DWORD,
     PolEntry,
     parse_registry_pol,
     pol_get,
+    pol_set,
     render_registry_pol,
 )
 from ansible_collections.scanready.windows.plugins.module_utils._ldap import DomainError
@@ -371,7 +373,7 @@ def test_addresses_required_unless_star_or_not_needed() -> None:
 
 
 def test_registry_pol_for_the_article() -> None:
-    pol = applied(full_policy()).pol
+    pol = applied(full_policy(firewall_enabled=True)).pol
     sz = ("10.0.0.5,192.0.2.0/24\0").encode("utf-16-le")
     one = struct.pack("<I", 1)
     assert pol == [PolEntry(FIREWALL, "EnableFirewall", 4, one),
@@ -383,12 +385,14 @@ def test_registry_pol_for_the_article() -> None:
 
 
 def test_firewall_enabled_true_false_unmanaged() -> None:
-    on = applied(full_policy())
+    on = applied(full_policy(firewall_enabled=True))
     off = applied(full_policy(firewall_enabled=False), on)
     assert pol_get(off.pol, FIREWALL, "EnableFirewall") == PolEntry(FIREWALL, "EnableFirewall", 4, b"\0\0\0\0")
     assert off.pol.index(pol_get(off.pol, FIREWALL, "EnableFirewall")) == 0  # changed in place
-    unmanaged = applied(full_policy(firewall_enabled=None), off)
-    assert unmanaged.pol == off.pol
+    # unmanaged (the default) removes the value an earlier run wrote: the choice goes back to whatever else sets it
+    unmanaged = applied(full_policy(), off)
+    assert pol_get(unmanaged.pol, FIREWALL, "EnableFirewall") is None and unmanaged.pol == off.pol[1:]
+    assert unmanaged.show(policy_settings(full_policy()))["DomainProfile\\EnableFirewall"] == "not configured"
     fresh = applied(full_policy(firewall_enabled=None))
     assert pol_get(fresh.pol, FIREWALL, "EnableFirewall") is None
 
@@ -419,12 +423,12 @@ def test_unmanaged_settings_are_preserved_and_apply_is_idempotent() -> None:
 
 
 def test_settings_level_diff() -> None:
-    settings = policy_settings(full_policy())
+    settings = policy_settings(full_policy(firewall_enabled=True))
     text = ("[Unicode]\r\nUnicode=yes\r\n[Registry Values]\r\nMACHINE\\System\\CurrentControlSet\\Control\\Lsa\\"
             'ForceGuest=4,1\r\n[Service General Setting]\r\n"RemoteRegistry",3,""\r\n')
     current = GpoContent(InfDocument.parse(b"\xff\xfe" + text.encode("utf-16-le")), [])
     before = current.show(settings)
-    after = applied(full_policy(), current).show(settings)
+    after = applied(full_policy(firewall_enabled=True), current).show(settings)
     changes = setting_changes(before, after)
     assert "ForceGuest: 1 → 0" in changes
     assert "RemoteRegistry start mode: 3 (Manual) → 2 (Automatic)" in changes
@@ -432,3 +436,14 @@ def test_settings_level_diff() -> None:
     assert len(changes) == len(settings)
     assert setting_changes(after, after) == []
     assert "ForceGuest: 0\n" in settings_text(after)
+
+
+def test_a_new_managed_value_goes_before_the_managed_values_that_follow_it() -> None:
+    """The firewall switch turned on later lands where a first run would have written it."""
+    foreign = PolEntry("Software\\Policies\\Vendor", "Kept", REG_DWORD, struct.pack("<I", 7))
+    later = PolEntry("SOFTWARE\\Policies\\B", "Enabled", REG_DWORD, struct.pack("<I", 1))
+    entries = pol_set([foreign, later], "SOFTWARE\\Policies\\A", "On", REG_DWORD, struct.pack("<I", 0),
+                      followers=[("software\\policies\\b", "enabled")])
+    assert [(e.key, e.value) for e in entries] == [(foreign.key, "Kept"), ("SOFTWARE\\Policies\\A", "On"),
+                                                   (later.key, "Enabled")]
+    assert pol_set(entries, "SOFTWARE\\Policies\\A", "On", REG_DWORD, None, followers=[("x", "y")]) == [foreign, later]

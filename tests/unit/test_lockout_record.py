@@ -101,6 +101,18 @@ def test_forget_clears_the_accounts_record_once_its_password_is_known(tmp_path: 
     forget("scanner", "ex.test")  # nothing left to clear: no error
 
 
+def test_forget_only_some_classes_keeps_a_wrong_password(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Enabling the account ends a refusal for 'disabled', not one for a wrong password."""
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    record = LockoutRecord(private_dir(record_dir()), "scanner", "ex.test")
+    record.write(refusal(time.time(), "logon_failure"))
+    forget("scanner", "ex.test", only=("account_disabled", "account_expired"))
+    assert record.read() is not None
+    record.write(refusal(time.time(), "account_disabled"))
+    forget("scanner", "ex.test", only=("account_disabled", "account_expired"))
+    assert record.read() is None
+
+
 def test_two_records_of_other_accounts_do_not_interfere(tmp_path: Path) -> None:
     directory = private_dir(tmp_path / "r")
     LockoutRecord(directory, "scanner", "ex.test").write(refusal(time.time()))

@@ -26,7 +26,7 @@ from impacket.dcerpc.v5.dcom import wmi
 from impacket.dcerpc.v5.rpcrt import DCERPCException
 
 CONTRACT_CLASSES = {"unreachable", "refused", "timeout", "logon_failure", "account_locked", "account_disabled",
-                    "account_expired", "password_expired", "access_denied", "share_missing",
+                    "account_expired", "password_expired", "access_denied", "share_missing", "dc_needs_domain_admin",
                     "registry_unavailable", "spn_hardening", "service_not_running", "service_not_automatic",
                     "service_unknown", "wmi_access_denied", "wmi_unavailable", "not_tested", "error",
                     "signing_not_required"}

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from ansible_collections.scanready.windows.plugins.module_utils._verify import fleet, run
 from ansible_collections.scanready.windows.plugins.module_utils._verify import guard as guard_module
+from ansible_collections.scanready.windows.plugins.module_utils._verify import target as target_module
 from ansible_collections.scanready.windows.plugins.module_utils._verify.credentials import Credentials, Endpoint
 from ansible_collections.scanready.windows.plugins.module_utils._verify.fixes import failed
 from ansible_collections.scanready.windows.plugins.module_utils._verify.fleet import run_fleet
@@ -25,7 +26,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._verify.names im
     dns_name,
     resolve,
 )
-from ansible_collections.scanready.windows.plugins.module_utils._verify.results import not_tested, passed
+from ansible_collections.scanready.windows.plugins.module_utils._verify.results import class_label, not_tested, passed
 from ansible_collections.scanready.windows.plugins.module_utils._verify.specs import (
     checked_names,
     scan_request,
@@ -37,7 +38,9 @@ from ansible_collections.scanready.windows.plugins.module_utils._verify.target i
     Progress,
     RunOptions,
     StopFlag,
+    Verifier,
     host_result,
+    name_dc_cause,
 )
 
 PASSWORD = "Unit-Test-Secret-9"
@@ -507,3 +510,92 @@ def test_a_scan_request_is_checked_whole_before_anything_is_contacted() -> None:
     assert request.checks.names() == ["logon", "smb_signing", "share:C$", "registry:HKLM\\Software"]
     with pytest.raises(ValueError, match="must start with HKLM"):
         scan_request({**scan, "registry_keys": ["Software"]})
+
+
+# ---------------------------------------------------------------- least privilege and scan windows
+
+@pytest.mark.parametrize(("cls", "words"), [
+    ("account_expired", "Fix: The scan window ended: run scanready.windows.scan_window with scanready_account_expires"),
+    ("account_disabled", "Fix: Enable the account"),
+])
+def test_an_expired_or_disabled_account_is_named_with_its_fix(guard: Any, cls: str, words: str) -> None:
+    """Expired comes straight from the KDC; disabled from the DC's NTLM answer after the KDC's "revoked"."""
+    FakeClient.error = KerberosError("account_expired" if cls == "account_expired" else "account_locked", "no")
+    with pytest.raises(GuardStop) as err:
+        preflight(CREDS, "dc1.ex.test", 5)
+    assert err.value.cls == cls
+    assert words in err.value.message
+    assert "No target was contacted" in err.value.message
+    assert PASSWORD not in err.value.message
+
+
+def test_a_target_can_be_marked_a_domain_controller_and_the_privilege_is_checked() -> None:
+    specs, _repeats = targets_from([{"name": "dc1.ex.test", "address": "10.0.0.1", "domain_controller": True},
+                                    {"name": "t1.ex.test", "address": "10.0.0.2"}])
+    assert [s.domain_controller for s in specs] == [True, False]
+    request = scan_request(params(workers=8, targets=[{"name": "dc1.ex.test", "domain_controller": True}],
+                                  shares=["C$"], registry_keys=[], services=[], wmi_namespaces=[],
+                                  privilege="local_admins"))
+    assert request.privilege == "local_admins"
+    assert request.targets[0].domain_controller
+    assert scan_request({**params(workers=8, targets=[{"name": "t1"}], shares=["C$"], registry_keys=[], services=[],
+                                  wmi_namespaces=[])}).privilege == "domain_admins"
+    with pytest.raises(ValueError, match="privilege must be one of"):
+        scan_request(params(workers=8, targets=[{"name": "t1"}], shares=["C$"], registry_keys=[], services=[],
+                            wmi_namespaces=[], privilege="enterprise_admins"))
+
+
+def test_resolve_keeps_the_domain_controller_mark() -> None:
+    jobs = resolve([TargetSpec("dc1.ex.test", "10.0.0.1", True), TargetSpec("t1.ex.test", "10.0.0.2")])
+    assert [j.domain_controller for j in jobs] == [True, False]
+
+
+DENIED = {"share:C$": failed("share", "access_denied", "C$: STATUS_ACCESS_DENIED", True),
+          "share:IPC$": passed("opened IPC$", True),
+          "registry:HKLM\\Software": failed("registry", "access_denied", "denied", True),
+          "service:MpsSvc": failed("service", "service_unknown", "unknown", False)}
+
+
+def test_on_a_dc_in_local_admins_mode_a_denied_admin_check_names_its_cause() -> None:
+    found = dict(DENIED)
+    name_dc_cause(found)
+    for name in ("share:C$", "registry:HKLM\\Software"):
+        assert found[name].cls == "dc_needs_domain_admin"
+        assert found[name].ok is False and found[name].required
+        assert "a domain controller" in found[name].detail
+        assert found[name].fix is not None
+        assert "domain controllers have no local administrators group" in found[name].fix.lower()
+        assert "Domain Admins account (a second scanner account)" in found[name].fix
+        assert "privilege domain_admins" in found[name].fix
+    assert found["share:IPC$"] == DENIED["share:IPC$"]
+    assert found["service:MpsSvc"] == DENIED["service:MpsSvc"], "only access denied is the DC's cause"
+    assert class_label("dc_needs_domain_admin") == "Domain controller needs a Domain Admin"
+
+
+class DeniedSession:
+    detail, scheme, signing_required = "logged on", "ntlmv2", True
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("dc", "privilege", "cls"), [
+    (True, "local_admins", "dc_needs_domain_admin"),
+    (True, "domain_admins", "access_denied"),
+    (False, "local_admins", "access_denied"),
+])
+def test_only_a_dc_in_local_admins_mode_gets_the_dc_cause(monkeypatch: pytest.MonkeyPatch, dc: bool, privilege: str,
+                                                          cls: str) -> None:
+    def shares(session: Any, names: Any, found: dict[str, Any]) -> None:
+        found["share:C$"] = failed("share", "access_denied", "C$: STATUS_ACCESS_DENIED", True)
+
+    monkeypatch.setattr(target_module, "logon", lambda *args: DeniedSession())
+    monkeypatch.setattr(target_module, "probe_shares", shares)
+    for probe in ("probe_registry", "probe_services", "probe_wmi"):
+        monkeypatch.setattr(target_module, probe, lambda *args: None)
+    flag = SimpleNamespace(is_set=lambda: False, set=lambda: None)
+    verifier = Verifier(CREDS, CheckSet(("C$",), (), (), ()), RunOptions(), None, privilege)
+    progress = Progress()
+    target_module.verify_target(Job(0, "dc1.ex.test", Endpoint("10.0.0.1", "dc1.ex.test"), domain_controller=dc),
+                                verifier, flag, progress)
+    assert progress.checks["share:C$"].cls == cls

@@ -25,6 +25,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._report.text imp
     render_junit,
     render_ticket,
 )
+from ansible_collections.scanready.windows.plugins.module_utils._verify.fixes import failed
 
 SAMPLE = Path(__file__).resolve().parents[2] / "docs" / "sample-report" / "scan_readiness-result.json"
 
@@ -413,3 +414,26 @@ def test_a_not_ready_host_is_explained_by_a_blocking_failure_or_an_untested_requ
     host["checks"]["share:IPC$"] = check(False, "access_denied", "IPC$: denied", "Be an admin.")
     entry = next(e for e in not_ready_summary(parse_result(result)) if e["name"] == host["name"])
     assert (entry["class"], entry["check"], entry["fix"]) == ("access_denied", "share:IPC$", "Be an admin.")
+
+
+def test_the_dc_cause_of_local_admins_mode_is_shown_like_every_other_class(result: dict[str, Any]) -> None:
+    """A DC whose C$ the verifier named dc_needs_domain_admin: its label and fix in all four reports."""
+    dc = result["hosts"][0]
+    found = failed("share", "dc_needs_domain_admin", "C$: STATUS_ACCESS_DENIED (a domain controller)", True)
+    dc["checks"]["share:C$"] = found.as_dict()
+    dc["ready"] = False
+    report = parse_result(result)
+    label = "Domain controller needs a Domain Admin"
+    html = render_html(report)
+    assert label in html and "scan them with a Domain Admins account (a second scanner account)" in html
+    junit = parse_xml(render_junit(report))
+    failures = [f for f in junit.iter("failure") if f.get("type") == "dc_needs_domain_admin"]
+    assert len(failures) == 1 and "privilege domain_admins" in (failures[0].get("message") or "")
+    doc = json.loads(render_json(report))
+    assert doc["summary"]["not_ready_by_class"]["dc_needs_domain_admin"] == 1
+    entry = next(h for h in doc["hosts"] if h["name"] == dc["name"])
+    assert entry["class"] == "dc_needs_domain_admin"
+    assert entry["checks"]["share:C$"]["fix"] == found.fix
+    assert label in render_ticket(report)
+    line = next(e for e in not_ready_summary(report) if e["name"] == dc["name"])
+    assert line["line"].startswith(f"{dc['name']} (10.201.0.2): {label} on share:C$")

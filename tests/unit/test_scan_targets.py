@@ -50,3 +50,21 @@ def test_anything_but_a_list_of_host_names_is_refused(hosts: object) -> None:
 
 def test_registered_under_its_documented_name() -> None:
     assert FilterModule().filters() == {"scan_targets": scan_targets}
+
+
+def test_with_the_domain_controllers_every_target_says_whether_it_is_one() -> None:
+    hosts = ["dc1.corp.example.com", "web01.corp.example.com"]
+    assert scan_targets(hosts, HOSTVARS, ["DC1.corp.example.com"]) == [
+        {"name": "dc1.corp.example.com", "address": "10.0.0.10", "domain_controller": True},
+        {"name": "web01.corp.example.com", "address": "10.0.1.21", "domain_controller": False}]
+
+
+def test_an_empty_list_of_domain_controllers_marks_none() -> None:
+    assert scan_targets(["db01.corp.example.com"], HOSTVARS, []) == [
+        {"name": "db01.corp.example.com", "address": "db01.corp.example.com", "domain_controller": False}]
+
+
+@pytest.mark.parametrize("dcs", ["dc1.corp.example.com", [1], {"dc1": {}}])
+def test_domain_controllers_must_be_a_list_of_host_names(dcs: object) -> None:
+    with pytest.raises(AnsibleFilterError, match="domain_controllers must be a list"):
+        scan_targets(["db01.corp.example.com"], HOSTVARS, dcs)

@@ -147,8 +147,9 @@ def test_samba_reads_every_setting_of_the_article_from_sysvol(dc: testinfra.host
     for service in ("RemoteRegistry", "LanmanServer", "MpsSvc"):
         assert [service, "2", ""] in seen["inf"]["Service General Setting"]
     addresses = ",".join(lab["vars"]["scanready_scanner_addresses"])
-    for entry in ([FIREWALL, "EnableFirewall", 4, 1],  # scanready_firewall_enabled defaults to true
-                  [FIREWALL + r"\RemoteAdminSettings", "Enabled", 4, 1],
+    # scanready_firewall_enabled defaults to unmanaged: the exceptions, but no EnableFirewall
+    assert not [entry for entry in seen["pol"] if entry[:2] == [FIREWALL, "EnableFirewall"]]
+    for entry in ([FIREWALL + r"\RemoteAdminSettings", "Enabled", 4, 1],
                   [FIREWALL + r"\RemoteAdminSettings", "RemoteAddresses", 1, addresses],
                   [FIREWALL + r"\Services\FileAndPrint", "Enabled", 4, 1],
                   [FIREWALL + r"\Services\FileAndPrint", "RemoteAddresses", 1, addresses],

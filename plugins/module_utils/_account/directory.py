@@ -14,6 +14,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._account.control
     DOMAIN_ADMINS_RID,
     ENTERPRISE_ADMINS_RID,
     SELF_SID,
+    Control,
     Trust,
     judge,
 )
@@ -35,7 +36,7 @@ USERS_CONTAINER_WKGUID: Final = "a9d1ca15768811d1aded00c04fd8d5cd"
 PASSWORD_RIGHT_CODES: Final = frozenset({"530", "531", "533", "701"})
 ACCOUNT_ATTRIBUTES: Final = (
     "objectClass", "objectSid", "userAccountControl", "description", "memberOf", "nTSecurityDescriptor",
-    *CLEARED_ATTRIBUTES)
+    "accountExpires", *CLEARED_ATTRIBUTES)
 
 
 class Directory(Protocol):
@@ -69,7 +70,15 @@ def account_from_entry(entry: Entry, trust: Trust | None = None) -> Account:
         groups=tuple(str(g) for g in entry.values("memberOf")),
         control=judge(entry.dn, entry.first("nTSecurityDescriptor"), trust) if trust else None,
         credentials=credentials,
+        expires=_filetime(entry.first("accountExpires")),
     )
+
+
+def _filetime(value: Any) -> int | None:
+    try:
+        return int(str(value)) if value is not None else None
+    except ValueError:
+        return None
 
 
 def _shown_credential(value: Any) -> str:
@@ -94,10 +103,14 @@ def find_account(conn: Directory, name: str, trust: Trust | None = None) -> Acco
     account = account_from_entry(entry, trust)
     if account.control is None:
         return account
-    control = account.control
+    return replace(account, control=with_names(conn, account.control))
+
+
+def with_names(conn: Directory, control: Control) -> Control:
+    """control with the owner and offending trustees named (their DNs), for messages."""
     unknown = {ace.sid for ace in (*control.foreign, *control.inherited)} | {control.owner or ""}
-    names = dict(control.names) | _names_of(conn, unknown - set(control.names) - set(_acl.WELL_KNOWN) - {""})
-    return replace(account, control=replace(control, names=names))
+    return replace(control, names=dict(control.names) | _names_of(
+        conn, unknown - set(control.names) - set(_acl.WELL_KNOWN) - {""}))
 
 
 def _names_of(conn: Directory, sids: set[str]) -> dict[str, str]:

@@ -8,6 +8,9 @@ DEFAULT_NAME: Final = "qualys_scanner"
 RESERVED_NAMES: Final = frozenset({"qualys"})  # the scanning vendor keeps this one for itself
 SAM_MAX_LENGTH: Final = 20  # user sAMAccountNames (pre-Windows 2000 logon names)
 SAM_FORBIDDEN: Final = frozenset('"/\\[]:;|=,+*?<>@')
+DEFAULT_GROUP: Final = "Vulnerability Scanners"  # scan_gpo's scanner_group default is the same name
+# A group's sAMAccountName may hold 256 characters, but the group is created as CN=<name>, and AD's cn holds 64.
+GROUP_MAX_LENGTH: Final = 64
 
 
 def name_problem(name: str) -> str | None:
@@ -28,4 +31,26 @@ def name_problem(name: str) -> str | None:
         return f"name {name!r} consists only of periods"
     if name.endswith("$"):
         return f"name {name!r} ends with '$', which marks computer accounts"
+    return None
+
+
+def group_name_problem(group: str, account: str) -> str | None:
+    """Why group cannot be the scanner group's name (its sAMAccountName and CN), or None when it can."""
+    if not group:
+        return "scanner_group is empty"
+    if len(group) > GROUP_MAX_LENGTH:
+        return (f"scanner_group {group!r} is {len(group)} characters; the group is created as CN={group[:8]}..., "
+                f"and a CN holds at most {GROUP_MAX_LENGTH}")
+    bad = sorted({c for c in group if c in SAM_FORBIDDEN or ord(c) < 32 or ord(c) == 127})
+    if bad:
+        shown = " ".join(repr(c) for c in bad)
+        return f"scanner_group {group!r} contains characters a sAMAccountName cannot hold: {shown}"
+    if group != group.strip():
+        return f"scanner_group {group!r} begins or ends with a space"
+    if set(group) <= {"."}:
+        return f"scanner_group {group!r} consists only of periods"
+    if group.endswith("$"):
+        return f"scanner_group {group!r} ends with '$', which marks computer accounts"
+    if group.lower() == account.lower():
+        return f"scanner_group {group!r} is the account's own name; users and groups share sAMAccountNames"
     return None

@@ -5,18 +5,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Final
 
 from ansible_collections.scanready.windows.plugins.module_utils import _acl
 from ansible_collections.scanready.windows.plugins.module_utils._account.control import Control, adopted_descriptor
-from ansible_collections.scanready.windows.plugins.module_utils._account.request import UPDATE_ALWAYS, AccountRequest
+from ansible_collections.scanready.windows.plugins.module_utils._account.expires import from_filetime, iso
+from ansible_collections.scanready.windows.plugins.module_utils._account.request import (
+    DOMAIN_ADMINS,
+    UPDATE_ALWAYS,
+    AccountRequest,
+)
 from ansible_collections.scanready.windows.plugins.module_utils._account.uac import (
     RISKY_FLAGS,
     UF_ACCOUNTDISABLE,
     UF_DONT_EXPIRE_PASSWD,
     UF_NORMAL_ACCOUNT,
+    UF_NOT_DELEGATED,
     uac_for,
 )
+
+SPN: Final = "servicePrincipalName"  # removed on every run: an SPN on a privileged account can be kerberoasted
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,7 @@ class Account:
     groups: tuple[str, ...]
     control: Control | None = None  # None for an account not created yet
     credentials: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # CLEARED_ATTRIBUTES that are set
+    expires: int | None = None  # accountExpires (FILETIME) as read; None when the DC has none
 
     @property
     def risky_flags(self) -> list[str]:
@@ -50,6 +60,14 @@ class Account:
     def password_never_expires(self) -> bool:
         return bool(self.uac & UF_DONT_EXPIRE_PASSWD)
 
+    @property
+    def not_delegated(self) -> bool:
+        return bool(self.uac & UF_NOT_DELEGATED)
+
+    @property
+    def expires_at(self) -> datetime | None:
+        return from_filetime(self.expires)
+
     def in_group(self, group_dn: str) -> bool:
         return any(g.lower() == group_dn.lower() for g in self.groups)
 
@@ -64,7 +82,8 @@ class Plan:
     leave: str | None = None  # group DN to take the account out of
     set_password: bool = False
     security_descriptor: bytes | None = field(default=None, repr=False)  # the new owner and DACL, when adopting
-    clear: tuple[str, ...] = ()  # CLEARED_ATTRIBUTES to empty, when adopting
+    clear: tuple[str, ...] = ()  # CLEARED_ATTRIBUTES to empty: SPNs always, the others when adopting
+    expires: int | None = None  # the new accountExpires (FILETIME), when it changes
     adopting: bool = False
 
     @property
@@ -74,9 +93,10 @@ class Plan:
 
 def plan_changes(current: Account | None, desired: AccountRequest, domain_admins: str, *,
                  create_dn: str | None = None, password_matches: bool | None = None,
-                 domain_admins_sid: str | None = None) -> Plan:
+                 domain_admins_sid: str | None = None, now: datetime | None = None) -> Plan:
     """What to do to get from current to desired (the state is present or disabled, or absent).
 
+    Every run sets NOT_DELEGATED, removes SPNs and sets accountExpires when asked (durations count from now).
     Adopting an account that needs it sets its password, clears RISKY_FLAGS and CLEARED_ATTRIBUTES, and,
     when others control it, makes domain_admins_sid its owner and drops the foreign explicit ACEs.
     """
@@ -92,7 +112,8 @@ def plan_changes(current: Account | None, desired: AccountRequest, domain_admins
                     uac=uac_for(UF_NORMAL_ACCOUNT, enabled=enabled,
                                 password_never_expires=desired.password_never_expires),
                     description=desired.description or None,
-                    join=domain_admins if desired.privilege == "domain_admins" else None)
+                    join=domain_admins if desired.privilege == DOMAIN_ADMINS else None,
+                    expires=_new_expiry(None, desired, now))
     uac = uac_for(current.uac, enabled=enabled, password_never_expires=desired.password_never_expires)
     adopting = desired.adopt and current.needs_adoption
     if adopting:
@@ -100,7 +121,7 @@ def plan_changes(current: Account | None, desired: AccountRequest, domain_admins
     description = desired.description
     if description is not None and description == (current.description or ""):
         description = None
-    wants_admin = desired.privilege == "domain_admins"
+    wants_admin = desired.privilege == DOMAIN_ADMINS
     return Plan(
         uac=uac if uac != current.uac else None,
         description=description,
@@ -109,9 +130,21 @@ def plan_changes(current: Account | None, desired: AccountRequest, domain_admins
         set_password=adopting or (desired.update_password == UPDATE_ALWAYS and desired.password is not None
                                   and password_matches is not True),
         security_descriptor=adopted_descriptor(current.control, domain_admins_sid) if adopting else None,
-        clear=tuple(current.credentials) if adopting else (),
+        clear=tuple(current.credentials) if adopting else tuple(k for k in current.credentials if k == SPN),
         adopting=adopting,
+        expires=_new_expiry(current, desired, now),
     )
+
+
+def _new_expiry(current: Account | None, desired: AccountRequest, now: datetime | None) -> int | None:
+    """The accountExpires to write, or None when it stays (or is not managed)."""
+    if desired.expires is None:
+        return None
+    wanted = desired.expires.filetime(now or datetime.now(UTC))
+    have = current.expires if current is not None else None
+    if from_filetime(wanted) is None and from_filetime(have) is None:
+        return None  # never either way (0, 0x7FFFFFFFFFFFFFFF or unset)
+    return wanted if wanted != have else None
 
 
 def predict(current: Account | None, plan: Plan) -> Account | None:
@@ -134,6 +167,7 @@ def predict(current: Account | None, plan: Plan) -> Account | None:
                           descriptor=descriptor)
     credentials = {k: v for k, v in base.credentials.items() if k not in plan.clear}
     return replace(base, uac=plan.uac if plan.uac is not None else base.uac,
+                   expires=plan.expires if plan.expires is not None else base.expires,
                    description=base.description if plan.description is None else plan.description or None,
                    groups=tuple(groups), control=control, credentials=credentials)
 
@@ -147,6 +181,8 @@ def account_view(account: Account | None) -> dict[str, Any]:
         "dn": account.dn,
         "enabled": account.enabled,
         "password_never_expires": account.password_never_expires,
+        "not_delegated": account.not_delegated,
+        "expires": iso(account.expires_at),
         "description": account.description,
         "groups": sorted(account.groups, key=str.lower),
         **control_view(account),

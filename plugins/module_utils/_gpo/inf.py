@@ -25,6 +25,10 @@ INF_FIXED_SECTIONS: Final = {
 SYSTEM_ACCESS: Final = "System Access"
 REGISTRY_VALUES: Final = "Registry Values"
 SERVICES: Final = "Service General Setting"
+# Lists of SIDs, which Samba (and Windows) write as 'key = *SID,*SID': rendered that way, whatever was read.
+SID_LIST_SECTIONS: Final = ("privilege rights", "group membership")
+# Restricted Groups "Members" of BUILTIN\Administrators replaces that group's members on every host it reaches.
+REPLACING_ADMINISTRATORS: Final = ("*s-1-5-32-544__members", "s-1-5-32-544__members", "administrators__members")
 SECTION_HEADER = re.compile(r"^\[([^\[\]]+)\]$")
 _SERVICE_LINE = re.compile(r'^"([^"]+)"\s*,\s*(\d+)\s*,(.*)$')
 
@@ -61,7 +65,11 @@ class InfDocument:
         return doc
 
     def render(self) -> bytes:
-        """UTF-16LE with BOM, CRLF, sections in Windows' order, no blank lines (Samba's parser needs that)."""
+        """UTF-16LE with BOM, CRLF, sections in Windows' order, no blank lines (Samba's parser needs that).
+
+        GpoFormatError when [Group Membership] sets the members of BUILTIN\\Administrators: that line would
+        empty every linked host's local Administrators but the listed ones, and is never written.
+        """
         out: list[str] = []
         known = {name.lower(): name for name in INF_SECTION_ORDER}
         present = {name.lower(): name for name in self.sections}
@@ -69,7 +77,7 @@ class InfDocument:
             lines = INF_FIXED_SECTIONS.get(lower) or self.sections.get(present.get(lower, ""), [])
             if lines:
                 out.append(f"[{name}]")
-                out.extend(lines)
+                out.extend(_canonical(name, line) for line in lines)
         for name, lines in self.sections.items():
             if name.lower() not in known and lines:
                 out.append(f"[{name}]")
@@ -113,6 +121,21 @@ class InfDocument:
         """Comparable content: section (lower case) -> lines, empty and fixed sections left out."""
         return {name.lower(): list(lines) for name, lines in self.sections.items()
                 if lines and name.lower() not in INF_FIXED_SECTIONS}
+
+
+def _canonical(section: str, line: str) -> str:
+    """A SID-list line as Samba writes it back ('key = *S-1,*S-2'); other lines as they are."""
+    if section.lower() not in SID_LIST_SECTIONS:
+        return line
+    key, sep, value = line.partition("=")
+    if not sep:
+        return line
+    key = key.strip()
+    if section.lower() == "group membership" and key.lower() in REPLACING_ADMINISTRATORS:
+        raise GpoFormatError(f"GptTmpl.inf [Group Membership] holds {key}, which replaces the members of "
+                             "BUILTIN\\Administrators on every host the GPO reaches; this collection never writes "
+                             "that line. Remove it (Restricted Groups in the Group Policy editor), then run again")
+    return f"{key} = " + ",".join(item.strip() for item in value.split(","))
 
 
 def _inf_entry(section: str, line: str) -> tuple[str, str, str] | None:

@@ -40,8 +40,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._gpo.gpt_ini imp
 )
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.policy import (
     GpoContent,
-    InfSetting,
-    PolSetting,
+    Setting,
     apply_policy,
     machine_extensions,
     setting_changes,
@@ -83,7 +82,7 @@ class Reading:
     targets: tuple[Container, ...]  # the containers to link it to
 
 
-def plan_present(reading: Reading, name: str, settings: Sequence[InfSetting | PolSetting], enforced: bool,
+def plan_present(reading: Reading, name: str, settings: Sequence[Setting], enforced: bool,
                  reset: SecurityDescriptor | None) -> GpoPlan:
     """The writes that make the GPO hold settings, named name, linked exactly at the targets."""
     plan = GpoPlan()
@@ -159,7 +158,7 @@ def _plan_inside(plan: GpoPlan, folder: str, inherited: bytes, state: FolderStat
                 plan.add(f"rewrite {path} under the new ACL", Kind.REWRITE_FILE, join(folder, path))
 
 
-def _plan_content(plan: GpoPlan, reading: Reading, settings: Sequence[InfSetting | PolSetting]) -> None:
+def _plan_content(plan: GpoPlan, reading: Reading, settings: Sequence[Setting]) -> None:
     found, folder, state, current = reading.found, reading.folder, reading.state, reading.content
     for relative, entries in state.listings.items():
         for name, is_dir in entries or []:
@@ -183,7 +182,10 @@ def _plan_content(plan: GpoPlan, reading: Reading, settings: Sequence[InfSetting
     if content_changes and pending != target:
         plan.add(f"record pending version {target}", Kind.WRITE_FILE, join(folder, PENDING),
                  data=str(target).encode("ascii"))
-    _plan_files(plan, folder, state, current, wanted)
+    try:
+        _plan_files(plan, folder, state, current, wanted)
+    except GpoFormatError as exc:
+        raise GpoStoreError(f"{found.names()}: {exc}. Nothing was changed") from None
     if extensions != found.extensions:
         plan.add(f"set gPCMachineExtensionNames {extensions}", Kind.REPLACE_ATTRIBUTE, found.dn,
                  attribute="gPCMachineExtensionNames", value=extensions)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Union
 
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.errors import GpoInputError
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.extensions import (
@@ -22,6 +22,13 @@ from ansible_collections.scanready.windows.plugins.module_utils._gpo.inf import 
     SERVICES,
     SYSTEM_ACCESS,
     InfDocument,
+)
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.privilege import (
+    NOT_CONFIGURED,
+    MemberOf,
+    Principal,
+    RightMember,
+    privilege_settings,
 )
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.registry_pol import (
     REG_DWORD,
@@ -68,7 +75,6 @@ FILE_PRINT_KEY: Final = FIREWALL_KEY + r"\Services\FileAndPrint"
 ICMP_KEY: Final = FIREWALL_KEY + r"\IcmpSettings"
 LSA: Final = r"MACHINE\System\CurrentControlSet\Control\Lsa"
 SERVICE_MODES: Final = {"2": "Automatic", "3": "Manual", "4": "Disabled"}
-NOT_CONFIGURED: Final = "not configured"
 
 
 @dataclass(frozen=True)
@@ -81,11 +87,15 @@ class ScanPolicy:
     remote_registry_automatic: bool = True
     server_automatic: bool = True
     windows_firewall_automatic: bool = True
-    firewall_enabled: bool | None = True  # None: the GPO's EnableFirewall is left as it is
+    firewall_enabled: bool | None = None  # None (unmanaged): no EnableFirewall in the GPO; another GPO decides
     remote_admin_exception: bool = True
     file_print_exception: bool = True
     icmp_echo_exception: bool = True
     scanner_addresses: tuple[str, ...] | None = None
+    scanner_group: Principal | None = None  # resolved; None: not found, so there is no entry of it to manage
+    local_admins: bool = False  # the scanner group is a member of each host's BUILTIN\Administrators
+    scanner_account: Principal | None = None  # resolved; None: not found
+    deny_interactive_logon: bool = False  # the account is denied local, RDP, batch and service logon
 
     def needs_addresses(self) -> bool:
         return self.remote_admin_exception or self.file_print_exception
@@ -137,7 +147,10 @@ class PolSetting:
         return NOT_CONFIGURED if entry is None else entry.display()
 
 
-def policy_settings(policy: ScanPolicy) -> list[InfSetting | PolSetting]:
+Setting = Union[InfSetting, PolSetting, MemberOf, RightMember]  # noqa: UP007 (a runtime alias: pylint, Python 3.9)
+
+
+def policy_settings(policy: ScanPolicy) -> list[Setting]:
     """Every setting the policy manages, with its wanted value (None = not configured)."""
     def when(flag: bool, value: str) -> str | None:
         return value if flag else None
@@ -146,7 +159,7 @@ def policy_settings(policy: ScanPolicy) -> list[InfSetting | PolSetting]:
         return PolSetting(label, key, name, reg_type, data if flag else None)
 
     addresses = policy.remote_addresses() or ""
-    settings: list[InfSetting | PolSetting] = [
+    settings: list[Setting] = [
         InfSetting("EnableGuestAccount", SYSTEM_ACCESS, "EnableGuestAccount", when(policy.guest_account_disabled, "0")),
         InfSetting("ForceGuest", REGISTRY_VALUES, LSA + r"\ForceGuest", when(policy.sharing_model_classic, "4,0")),
         InfSetting("EveryoneIncludesAnonymous", REGISTRY_VALUES, LSA + r"\EveryoneIncludesAnonymous",
@@ -156,10 +169,12 @@ def policy_settings(policy: ScanPolicy) -> list[InfSetting | PolSetting]:
         InfSetting("LanmanServer start mode", SERVICES, "LanmanServer", when(policy.server_automatic, "2")),
         InfSetting("MpsSvc start mode", SERVICES, "MpsSvc", when(policy.windows_firewall_automatic, "2")),
     ]
-    if policy.firewall_enabled is not None:
-        settings.append(pol(True, r"DomainProfile\EnableFirewall", FIREWALL_KEY, "EnableFirewall", REG_DWORD,
-                            dword(1 if policy.firewall_enabled else 0)))
+    settings += privilege_settings(policy.scanner_group, policy.local_admins, policy.scanner_account,
+                                   policy.deny_interactive_logon)
+    # unmanaged removes an EnableFirewall an earlier run wrote: the choice goes back to whatever else sets it
     settings += [
+        pol(policy.firewall_enabled is not None, r"DomainProfile\EnableFirewall", FIREWALL_KEY, "EnableFirewall",
+            REG_DWORD, dword(1 if policy.firewall_enabled else 0)),
         pol(policy.remote_admin_exception, r"RemoteAdminSettings\Enabled", REMOTE_ADMIN_KEY, "Enabled",
             REG_DWORD, dword(1)),
         pol(policy.remote_admin_exception, r"RemoteAdminSettings\RemoteAddresses", REMOTE_ADMIN_KEY,
@@ -187,21 +202,31 @@ class GpoContent:
     def same_settings(self, other: GpoContent) -> bool:
         return self.inf.settings() == other.inf.settings() and self.pol == other.pol
 
-    def show(self, settings: Sequence[InfSetting | PolSetting]) -> dict[str, str]:
+    def show(self, settings: Sequence[Setting]) -> dict[str, str]:
         """label -> value as an administrator reads it, for each managed setting."""
-        return {s.label: s.show(s.current(self.inf)) if isinstance(s, InfSetting) else s.show(s.current(self.pol))
-                for s in settings}
+        return {s.label: self._shown(s) for s in settings}
+
+    def _shown(self, setting: Setting) -> str:
+        if isinstance(setting, InfSetting):
+            return setting.show(setting.current(self.inf))
+        if isinstance(setting, PolSetting):
+            return setting.show(setting.current(self.pol))
+        return setting.show(self.inf)
 
 
-def apply_policy(content: GpoContent, settings: Sequence[InfSetting | PolSetting]) -> GpoContent:
+def apply_policy(content: GpoContent, settings: Sequence[Setting]) -> GpoContent:
     """A copy of content with every managed setting at its wanted value; everything else untouched."""
     inf = InfDocument({name: list(lines) for name, lines in content.inf.sections.items()})
     pol = list(content.pol)
+    pol_order = [(s.key, s.value_name) for s in settings if isinstance(s, PolSetting)]
     for setting in settings:
         if isinstance(setting, InfSetting):
             inf.set(setting.section, setting.key, setting.value)
+        elif isinstance(setting, (MemberOf, RightMember)):
+            setting.apply(inf)
         else:
-            pol = pol_set(pol, setting.key, setting.value_name, setting.type, setting.data)
+            followers = pol_order[pol_order.index((setting.key, setting.value_name)) + 1:]
+            pol = pol_set(pol, setting.key, setting.value_name, setting.type, setting.data, followers)
     return GpoContent(inf, pol)
 
 

@@ -105,11 +105,17 @@ def pol_get(entries: Sequence[PolEntry], key: str, value: str) -> PolEntry | Non
     return next((entry for entry in entries if entry.same_value(key, value)), None)
 
 
-def pol_set(entries: Sequence[PolEntry], key: str, value: str, reg_type: int, data: bytes | None) -> list[PolEntry]:
-    """A copy with key\\value set in place (appended when new); data None removes it."""
+def pol_set(entries: Sequence[PolEntry], key: str, value: str, reg_type: int, data: bytes | None,
+            followers: Sequence[tuple[str, str]] = ()) -> list[PolEntry]:
+    """A copy with key\\value set in place; data None removes it. A new entry goes before the first entry
+    that is one of `followers` (the managed values that come after it), else at the end, so that a GPO
+    holds its managed values in one order whichever of them were written first."""
     out: list[PolEntry] = []
     done = data is None
     for entry in entries:
+        if not done and data is not None and any(entry.same_value(*follower) for follower in followers):
+            out.append(PolEntry(key, value, reg_type, data))
+            done = True
         if not entry.same_value(key, value):
             out.append(entry)
         elif not done and data is not None:

@@ -43,12 +43,15 @@ from ansible_collections.scanready.windows.plugins.module_utils._gpo.policy impo
     ScanPolicy,
     policy_settings,
 )
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.principals import resolve
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.trust import Verdict, folder_of, judge
 from ansible_collections.scanready.windows.plugins.module_utils._ldap import RIGHTS, DomainConnection, DomainError
 from ansible_collections.scanready.windows.plugins.module_utils._ldap.names import check_dn, normalize_dn
 from ansible_collections.scanready.windows.plugins.module_utils._sysvol import TEMP_SUFFIX, Sysvol
 
 DEFAULT_NAME: Final = "Authenticated scanning (scanready)"
+DEFAULT_GROUP: Final = "Vulnerability Scanners"
+DEFAULT_ACCOUNT: Final = "qualys_scanner"
 SYSVOL_SHARE: Final = "sysvol"
 COMPUTER_DISABLED: Final = 2
 
@@ -62,6 +65,8 @@ class Request:
     enforced: bool
     adopt: bool = False  # take over a GPO this collection did not make: reset its ACL to the default
     guid: str | None = None  # this exact GPO is the scan policy (counts as adopting it)
+    scanner_group: str = DEFAULT_GROUP  # its Restricted Groups entry (policy.local_admins), by sAMAccountName
+    account_name: str = DEFAULT_ACCOUNT  # denied interactive logons (policy.deny_interactive_logon)
 
     @property
     def adopting(self) -> bool:
@@ -73,6 +78,10 @@ class Request:
             raise GpoInputError("name must not be empty")
         if self.guid is not None:
             check_guid(self.guid)
+        if not self.scanner_group.strip():
+            raise GpoInputError("scanner_group must not be empty")
+        if not self.account_name.strip():
+            raise GpoInputError("account_name must not be empty")
         if self.state == "present":
             policy_settings(self.policy)  # the scanner addresses
             for dn in self.links or ():
@@ -125,7 +134,9 @@ def run(ldap: DomainConnection, open_sysvol: Callable[[str], Sysvol], request: R
 
 def _present(directory: GpoDirectory, open_sysvol: Callable[[str], Sysvol], request: Request, domain: str,
              check_mode: bool) -> Outcome:
-    settings = policy_settings(request.policy)
+    policy, warnings = resolve(directory.ldap, request.policy, request.scanner_group.strip(),
+                               request.account_name.strip(), check_mode)
+    settings = policy_settings(policy)
     targets = directory.link_targets(request.link_dns(directory.base_dn))
     found = directory.locate(request.name, request.guid)
     creating = found is None
@@ -148,7 +159,7 @@ def _present(directory: GpoDirectory, open_sysvol: Callable[[str], Sysvol], requ
             execute(plan.steps, directory, sysvol)
     outcome = _outcome(found, plan)
     outcome.security = verdict.security
-    outcome.warnings += verdict.warnings
+    outcome.warnings += warnings + verdict.warnings
     if found.flags & COMPUTER_DISABLED:
         outcome.warnings.append(f"GPO {found.guid} has its computer settings disabled (flags={found.flags}); "
                                 "clients ignore them until they are enabled again")

@@ -17,6 +17,10 @@ LOCAL_ADMIN: Final = ("Make the scanner account a local administrator of the hos
                       "of a group in the host's Administrators group (e.g. by a Restricted Groups GPO). A local "
                       "account also needs HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Policies\\System\\"
                       "LocalAccountTokenFilterPolicy = 1 (DWORD).")
+DC_NEEDS_DOMAIN_ADMIN: Final = (
+    "Domain controllers have no local Administrators group: scan them with a Domain Admins account (a second "
+    "scanner account) or use privilege domain_admins (scanready_account_privilege: domain_admins). The scanner "
+    "group's membership, which the scan policy GPO gives every other host's Administrators, does not reach them.")
 SLOW: Final = ("The host answers too slowly: check its load and the network path to it; if the link is known to "
                "be slow, raise target_timeout.")
 GPO_SERVICE: Final = ("the scan policy GPO (Computer Configuration > Windows Settings > Security Settings > System "
@@ -42,8 +46,11 @@ FIXES: Final[dict[tuple[str, str], str]] = {
         "Unlock the account (Active Directory Users and Computers > the account > Account > Unlock account, "
         "or Unlock-ADAccount) and find what still uses an old password."),
     ("logon", FailureClass.ACCOUNT_DISABLED): (
-        "Enable the account (scanready.windows.scan_account with state=present)."),
-    ("logon", FailureClass.ACCOUNT_EXPIRED): "Clear or extend the account's expiry date (Account expires: Never).",
+        "Enable the account: run scanready.windows.scan_window (which enables it for a scan window), or "
+        "scanready.windows.scan_account with state=present."),
+    ("logon", FailureClass.ACCOUNT_EXPIRED): (
+        "The scan window ended: run scanready.windows.scan_window with scanready_account_expires set to the "
+        "window's end (e.g. 8h) before the scan, or clear the expiry (scanready_account_expires: never)."),
     ("logon", FailureClass.PASSWORD_EXPIRED): (
         "Set a new password for the account and make it never expire (Password never expires), as a scanner "
         "account needs; then update it in the scanner."),
@@ -58,6 +65,9 @@ FIXES: Final[dict[tuple[str, str], str]] = {
         "The host could not complete the logon (see the detail), e.g. it cannot reach a domain controller or "
         "its trust with the domain is broken (Test-ComputerSecureChannel -Repair)."),
     ("share", FailureClass.ACCESS_DENIED): LOCAL_ADMIN,
+    ("share", FailureClass.DC_NEEDS_DOMAIN_ADMIN): DC_NEEDS_DOMAIN_ADMIN,
+    ("registry", FailureClass.DC_NEEDS_DOMAIN_ADMIN): DC_NEEDS_DOMAIN_ADMIN,
+    ("service", FailureClass.DC_NEEDS_DOMAIN_ADMIN): DC_NEEDS_DOMAIN_ADMIN,
     ("share", FailureClass.SHARE_MISSING): (
         "Restore the administrative shares: set AutoShareServer (servers) or AutoShareWks (workstations) "
         "under HKLM\\SYSTEM\\CurrentControlSet\\Services\\LanmanServer\\Parameters to 1 (or remove the "

@@ -23,6 +23,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._lockout import 
 )
 from ansible_collections.scanready.windows.plugins.module_utils._ntstatus import CREDENTIAL_STATUSES
 from ansible_collections.scanready.windows.plugins.module_utils._verify.credentials import Credentials, Endpoint
+from ansible_collections.scanready.windows.plugins.module_utils._verify.fixes import fix_for
 from ansible_collections.scanready.windows.plugins.module_utils._verify.kerberos import KerberosClient, KerberosError
 from ansible_collections.scanready.windows.plugins.module_utils._verify.names import ipv4_address
 from ansible_collections.scanready.windows.plugins.module_utils._verify.results import (
@@ -114,8 +115,9 @@ GUARD_REASONS: Final[dict[str, str]] = {
 
 def _guard_message(creds: Credentials, dc: str, cls: str, seen: str) -> str:
     reason = GUARD_REASONS.get(cls, "refused the account")
+    fix = fix_for("logon", cls)
     return (f"The domain controller {dc} {reason} for {creds.username}@{creds.realm} ({seen}). No target was "
-            "contacted, so that no further failed logon counts towards a lockout.")
+            "contacted, so that no further failed logon counts towards a lockout." + (f" Fix: {fix}" if fix else ""))
 
 
 @contextlib.contextmanager

@@ -20,10 +20,12 @@ DNS_LABEL: Final = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)")
 
 @dataclass(frozen=True)
 class TargetSpec:
-    """A target as the play names it: its name, and its address when given."""
+    """A target as the play names it: its name, its address when given, and whether it is a domain
+    controller (which has no local Administrators group of its own)."""
 
     name: str
     address: str | None = None
+    domain_controller: bool = False
 
 
 @dataclass
@@ -34,6 +36,7 @@ class Job:
     name: str
     endpoint: Endpoint | None
     unresolved: str = ""
+    domain_controller: bool = False
 
 
 def ipv4_address(name: str, port: int) -> str:
@@ -74,7 +77,8 @@ def resolve(targets: Sequence[TargetSpec], ask_dc: ReverseLookup | None = None) 
                 address = ipv4_address(address, 445)
             except OSError as exc:
                 return Job(index, spec.name, None, f"the name {address} does not resolve ({exc})")
-        return Job(index, spec.name, Endpoint(address, *dns_name(spec.name, address, ask_dc)))
+        return Job(index, spec.name, Endpoint(address, *dns_name(spec.name, address, ask_dc)),
+                   domain_controller=spec.domain_controller)
 
     with ThreadPoolExecutor(max_workers=max(1, min(RESOLVE_THREADS, len(targets)))) as pool:
         return list(pool.map(one, enumerate(targets)))

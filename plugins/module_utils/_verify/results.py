@@ -28,6 +28,8 @@ class FailureClass(StrEnum):
     PASSWORD_EXPIRED = "password_expired"  # noqa: S105 (a class name, not a password)
     ACCESS_DENIED = "access_denied"
     SHARE_MISSING = "share_missing"
+    # local_admins mode: an admin share denied on a domain controller, which has no local Administrators.
+    DC_NEEDS_DOMAIN_ADMIN = "dc_needs_domain_admin"
     REGISTRY_UNAVAILABLE = "registry_unavailable"
     SPN_HARDENING = "spn_hardening"
     SERVICE_NOT_RUNNING = "service_not_running"
@@ -59,6 +61,7 @@ LABELS: Final[dict[str, str]] = {
     FailureClass.PASSWORD_EXPIRED: "Password expired",
     FailureClass.ACCESS_DENIED: "Access denied",
     FailureClass.SHARE_MISSING: "Share missing",
+    FailureClass.DC_NEEDS_DOMAIN_ADMIN: "Domain controller needs a Domain Admin",
     FailureClass.REGISTRY_UNAVAILABLE: "Remote registry unavailable",
     FailureClass.SPN_HARDENING: "SPN target-name hardening",
     FailureClass.SERVICE_NOT_RUNNING: "Service not running",

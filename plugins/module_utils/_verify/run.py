@@ -87,7 +87,7 @@ def _verify(request: VerifyRequest, started: float) -> Verification:
     tickets = Tickets(creds, dc, max(options.connect_timeout, 10.0), client, unavailable)
     try:
         jobs = resolve(request.targets, dc_reverse_lookup(dc, min(options.connect_timeout, 5.0)))
-        verifier = Verifier(creds, request.checks, options, tickets)
+        verifier = Verifier(creds, request.checks, options, tickets, request.privilege)
         stop = multiprocessing.get_context("fork").Event()
 
         def work(job: Job, flag: StopFlag, progress: Progress) -> None:

@@ -15,6 +15,9 @@ from ansible_collections.scanready.windows.plugins.module_utils._verify.names im
 from ansible_collections.scanready.windows.plugins.module_utils._verify.probes.registry import split_key
 from ansible_collections.scanready.windows.plugins.module_utils._verify.target import CheckSet, RunOptions
 
+# How the account is made an administrator of the targets (scan_account's privilege option).
+PRIVILEGES: Final = ("domain_admins", "local_admins", "none")
+
 # Bounds for the run options: beyond them a value is a typo, not a wish.
 MAX_TIMEOUT_S: Final = 3600
 MAX_WORKERS: Final = 1024
@@ -69,7 +72,8 @@ def targets_from(items: Sequence[dict[str, Any]]) -> tuple[list[TargetSpec], int
     unique: dict[str, TargetSpec] = {}
     conflicts: list[str] = []
     for item in items:
-        spec = TargetSpec(item["name"].strip(), (item.get("address") or "").strip() or None)
+        spec = TargetSpec(item["name"].strip(), (item.get("address") or "").strip() or None,
+                          bool(item.get("domain_controller")))
         if not spec.name:
             raise ValueError("every target needs a non-empty name")
         seen = unique.setdefault(spec.name.lower(), spec)
@@ -106,6 +110,7 @@ class VerifyRequest:
     checks: CheckSet
     options: RunOptions
     repeats: int = 0  # exact repeats dropped from the targets
+    privilege: str = PRIVILEGES[0]  # how the account is made an administrator of the targets
 
 
 def scan_request(params: dict[str, Any]) -> VerifyRequest:
@@ -116,7 +121,10 @@ def scan_request(params: dict[str, Any]) -> VerifyRequest:
                       checked_names("registry_keys", params["registry_keys"]),
                       checked_names("services", params["services"]),
                       checked_names("wmi_namespaces", params["wmi_namespaces"]))
-    return VerifyRequest(creds, dc, tuple(targets), checks, options, repeats)
+    privilege = params.get("privilege") or PRIVILEGES[0]
+    if privilege not in PRIVILEGES:
+        raise ValueError(f"privilege must be one of {', '.join(PRIVILEGES)}, not {privilege!r}")
+    return VerifyRequest(creds, dc, tuple(targets), checks, options, repeats, privilege)
 
 
 def single_request(params: dict[str, Any], checks: CheckSet) -> VerifyRequest:

@@ -79,12 +79,14 @@ class Progress:
 
 @dataclass(frozen=True)
 class Verifier:
-    """What every target's check needs: the account, what to check, the times, the tickets."""
+    """What every target's check needs: the account, what to check, the times, the tickets, and how the
+    account is made an administrator of the targets (scan_account's privilege)."""
 
     creds: Credentials
     checks: CheckSet
     options: RunOptions
     tickets: Tickets | None
+    privilege: str = "domain_admins"
 
 
 def verify_target(job: Job, verifier: Verifier, stop: StopFlag, progress: Progress) -> None:
@@ -119,6 +121,24 @@ def verify_target(job: Job, verifier: Verifier, stop: StopFlag, progress: Progre
         progress.unfinished = str(exc)
     finally:
         session.close()
+        if job.domain_controller and verifier.privilege == "local_admins":
+            name_dc_cause(found)
+
+
+# The checks a local administrator passes: on a domain controller only a Domain Admin (or a member of
+# the domain's own Administrators) does.
+ADMIN_KINDS: Final = ("share", "registry", "service")
+
+
+def name_dc_cause(found: dict[str, CheckResult]) -> None:
+    """local_admins mode, on a domain controller: an admin check denied is the mode's known limit (a
+    DC has no local Administrators group for the scanner group to join), named as such with its fix."""
+    for name, check in list(found.items()):
+        kind = name.split(":", 1)[0]
+        if kind in ADMIN_KINDS and check.cls == FailureClass.ACCESS_DENIED:
+            found[name] = failed(kind, FailureClass.DC_NEEDS_DOMAIN_ADMIN,
+                                 check.detail + " (a domain controller, and the account is a local administrator "
+                                 "only through the scanner group)", check.required)
 
 
 def host_result(job: Job, progress: Progress, names: Sequence[str], now: float, gave_up: bool,

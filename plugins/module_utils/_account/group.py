@@ -1,0 +1,228 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The scanner group (privilege local_admins): a domain global security group whose only member is the scanner
+account, and which the scan policy GPO adds to every linked host's BUILTIN\\Administrators.
+
+Whoever can add a member to it is a local Administrator everywhere the policy reaches, so an existing group of
+that name is judged by the same trust rule as the account (its owner, and explicit ACEs that let others write
+it, its member attribute included, or add themselves), and one with other members is refused too; adopting
+takes it over and removes them. In the other privilege modes the account only leaves the group.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Final
+
+from ansible_collections.scanready.windows.plugins.module_utils import _acl
+from ansible_collections.scanready.windows.plugins.module_utils._account.control import (
+    FOREIGN,
+    Control,
+    Trust,
+    adopted_descriptor,
+    judge,
+)
+from ansible_collections.scanready.windows.plugins.module_utils._account.plan import Account
+from ansible_collections.scanready.windows.plugins.module_utils._account.request import LOCAL_ADMINS, AccountRequest
+from ansible_collections.scanready.windows.plugins.module_utils._ldap import (
+    CONFIG,
+    MODIFY_ADD,
+    MODIFY_DELETE,
+    MODIFY_REPLACE,
+    SD_OWNER_DACL,
+    SD_OWNER_GROUP_DACL,
+    DomainError,
+    escape_filter,
+    escape_rdn,
+    sid_to_str,
+)
+
+GLOBAL_SECURITY: Final = -2147483646  # GROUP_TYPE_ACCOUNT_GROUP | GROUP_TYPE_SECURITY_ENABLED, as AD returns it
+GROUP_OBJECT_CLASSES: Final = ("top", "group")
+GROUP_ATTRIBUTES: Final = ("objectClass", "objectSid", "groupType", "member", "nTSecurityDescriptor")
+GROUP_DESCRIPTION: Final = ("Vulnerability scanner accounts: local Administrators on the hosts the scan policy "
+                            "GPO reaches (scanready)")
+_KINDS: Final = {2: "global", 4: "domain local", 8: "universal"}
+
+
+@dataclass(frozen=True)
+class ScannerGroup:
+    dn: str
+    sid: str | None  # None: not created yet (check mode)
+    group_type: int
+    members: tuple[str, ...]
+    control: Control | None = None
+
+    def has(self, dn: str | None) -> bool:
+        return dn is not None and any(m.lower() == dn.lower() for m in self.members)
+
+    @property
+    def kind(self) -> str:
+        scope = _KINDS.get(self.group_type & 0xE, "builtin" if self.group_type & 1 else "unknown")
+        return f"{scope} {'security' if self.group_type & 0x80000000 else 'distribution'}"
+
+
+@dataclass(frozen=True)
+class GroupPlan:
+    dn: str | None = None  # the group's DN (to be created, when create)
+    create: bool = False
+    security_descriptor: bytes | None = field(default=None, repr=False)  # owner and DACL, when adopting
+    remove: tuple[str, ...] = ()  # other members, when adopting
+    join: str | None = None  # the account's DN, to add
+    leave: str | None = None  # the account's DN, to take out
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.create or self.security_descriptor is not None or self.remove or self.join or self.leave)
+
+
+def find_group(conn: Any, name: str, trust: Trust, *, required: bool) -> ScannerGroup | None:
+    """The group whose sAMAccountName is name, judged against trust. Another kind of object holding the name
+    is an error when required (local_admins), else ignored."""
+    entries = conn.search(conn.base_dn, f"(sAMAccountName={escape_filter(name)})", GROUP_ATTRIBUTES,
+                          sd_flags=SD_OWNER_GROUP_DACL)
+    if not entries:
+        return None
+    entry = entries[0]
+    classes = {str(c).lower() for c in entry.values("objectClass")}
+    if "group" not in classes:
+        if not required:
+            return None
+        kind = "computer" if "computer" in classes else "user" if "user" in classes else "non-group object"
+        raise DomainError(f"scanner_group {name!r} is already taken by a {kind}: {entry.dn}; choose another "
+                          "scanner_group", CONFIG)
+    raw_sid = entry.first("objectSid")
+    return ScannerGroup(dn=entry.dn, sid=sid_to_str(raw_sid) if raw_sid else None,
+                        group_type=int(str(entry.first("groupType") or 0)),
+                        members=tuple(str(m) for m in entry.values("member")),
+                        control=judge(entry.dn, entry.first("nTSecurityDescriptor"), trust))
+
+
+def check_group(group: ScannerGroup, desired: AccountRequest, account_dn: str | None) -> list[str]:
+    """Refuse a group of another type, or one others control or with other members (unless adopting);
+    warnings for what is only inherited."""
+    name = desired.scanner_group
+    if group.group_type != GLOBAL_SECURITY:
+        raise DomainError(f"scanner_group {name!r} exists as {group.dn} but is a {group.kind} group (groupType "
+                          f"{group.group_type}), not a global security group; rename or remove it, or choose another "
+                          "scanner_group. Nothing was changed", CONFIG)
+    control = group.control
+    problems = control.problems() if control is not None and control.by_others else []
+    others = other_members(group, account_dn)
+    if others:
+        problems.append(f"members other than {desired.name}: {'; '.join(others)} (they would become local "
+                        "Administrators on every host the scan policy reaches)")
+    if problems and not desired.adopt:
+        raise DomainError(
+            f"scanner_group {name!r} already exists as {group.dn} and is not only the scanner's: "
+            f"{'; '.join(problems)}. Nothing was changed. If this group is yours, adopt it with adopt: true (role "
+            "variable scanready_account_adopt: true): that makes Domain Admins its owner, removes the foreign ACEs "
+            "and the other members", FOREIGN)
+    if control is not None and control.inherited:
+        return [f"{group.dn} inherits ACEs from its container that let others change its members: "
+                f"{'; '.join(control.describe(ace) for ace in control.inherited)}; "
+                "adopt: true stops the group inheriting them; or remove that delegation"]
+    return []
+
+
+def other_members(group: ScannerGroup, account_dn: str | None) -> tuple[str, ...]:
+    return tuple(m for m in group.members if account_dn is None or m.lower() != account_dn.lower())
+
+
+def plan_group(group: ScannerGroup | None, desired: AccountRequest, account_dn: str | None, *,
+               container: str | None, domain_admins_sid: str | None) -> GroupPlan:
+    """What to do to the group: create it, take it over (adopt) and add the account in local_admins mode;
+    take the account out of it in the others. account_dn is None when the account will not exist."""
+    if desired.state == "absent" or account_dn is None:
+        return GroupPlan()
+    if desired.privilege != LOCAL_ADMINS:
+        return GroupPlan(dn=group.dn, leave=account_dn) if group is not None and group.has(account_dn) else GroupPlan()
+    if group is None:
+        if container is None:
+            raise ValueError("container is needed to create the scanner group")
+        return GroupPlan(dn=f"CN={escape_rdn(desired.scanner_group)},{container}", create=True, join=account_dn)
+    adopting = desired.adopt
+    return GroupPlan(
+        dn=group.dn,
+        security_descriptor=adopted_descriptor(group.control, domain_admins_sid) if adopting else None,
+        remove=other_members(group, account_dn) if adopting else (),
+        join=None if group.has(account_dn) else account_dn,
+    )
+
+
+def predict_group(group: ScannerGroup | None, plan: GroupPlan) -> ScannerGroup | None:
+    """The group after plan (no SID for one not created yet)."""
+    if plan.create and plan.dn is not None:
+        return ScannerGroup(plan.dn, None, GLOBAL_SECURITY, (plan.join,) if plan.join else ())
+    if group is None:
+        return None
+    gone = {m.lower() for m in plan.remove} | ({plan.leave.lower()} if plan.leave else set())
+    members = [m for m in group.members if m.lower() not in gone] + ([plan.join] if plan.join else [])
+    control = group.control
+    if plan.security_descriptor is not None and control is not None:
+        descriptor = _acl.parse_sd(plan.security_descriptor)
+        control = replace(control, owner=descriptor.owner, owner_trusted=True, foreign=(), inherited=(),
+                          descriptor=descriptor)
+    return replace(group, members=tuple(members), control=control)
+
+
+def with_group(account: Account | None, plan: GroupPlan) -> Account | None:
+    """account with its predicted membership of the scanner group."""
+    if account is None or plan.dn is None:
+        return account
+    groups = [g for g in account.groups if not (plan.leave and g.lower() == plan.dn.lower())]
+    if plan.join and not account.in_group(plan.dn):
+        groups.append(plan.dn)
+    return replace(account, groups=tuple(groups))
+
+
+def group_view(group: ScannerGroup | None) -> dict[str, Any] | None:
+    """The scanner_group return value (and its part of the diff)."""
+    if group is None:
+        return None
+    return {"dn": group.dn, "sid": group.sid, "members": sorted(group.members, key=str.lower)}
+
+
+def create_and_join(conn: Any, plan: GroupPlan, name: str) -> bool:
+    """Create the group (when planned), take it over, prune and add the account; a group created here is
+    removed again when a later step fails. True when it was created."""
+    if plan.dn is None:
+        return False
+    if plan.create:
+        conn.add(plan.dn, GROUP_OBJECT_CLASSES, {"sAMAccountName": name, "groupType": str(GLOBAL_SECURITY),
+                                                 "description": GROUP_DESCRIPTION})
+    try:
+        if plan.security_descriptor is not None:
+            conn.modify(plan.dn, {"nTSecurityDescriptor": [(MODIFY_REPLACE, [plan.security_descriptor])]},
+                        sd_flags=SD_OWNER_DACL)
+        if plan.remove:
+            conn.modify(plan.dn, {"member": [(MODIFY_DELETE, list(plan.remove))]})
+        if plan.join:
+            conn.modify(plan.dn, {"member": [(MODIFY_ADD, [plan.join])]})
+    except DomainError as exc:
+        if plan.create:
+            remove_created(conn, plan.dn, exc)
+        raise
+    return plan.create
+
+
+def remove_created(conn: Any, dn: str, exc: DomainError) -> None:
+    """Delete a group this run created, after exc; the message says whether that worked (exc is re-raised)."""
+    try:
+        conn.delete(dn)
+    except DomainError as cleanup:
+        raise DomainError(f"{exc.message}; removing the group {dn} created in this run failed too: "
+                          f"{cleanup.message}", exc.cause, exc.result_code, exc.detail) from None
+    raise DomainError(f"{exc.message}; the group {dn} created in this run was removed again", exc.cause,
+                      exc.result_code, exc.detail) from None
+
+
+def parent_dn(dn: str) -> str:
+    """The container of dn: everything after its first unescaped comma."""
+    escaped = False
+    for index, char in enumerate(dn):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == ",":
+            return dn[index + 1:].strip()
+    raise DomainError(f"{dn!r} has no parent container", CONFIG)
