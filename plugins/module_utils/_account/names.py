@@ -21,16 +21,21 @@ def name_problem(name: str) -> str | None:
         return f"name {name!r} is reserved by the scanning vendor; choose another, e.g. {DEFAULT_NAME}"
     if len(name) > SAM_MAX_LENGTH:
         return f"name {name!r} is {len(name)} characters; a sAMAccountName holds at most {SAM_MAX_LENGTH}"
-    bad = sorted({c for c in name if c in SAM_FORBIDDEN or ord(c) < 32 or ord(c) == 127})
+    return sam_name_problem("name", name)
+
+
+def sam_name_problem(label: str, value: str) -> str | None:
+    """What a user's and a group's sAMAccountName both cannot be; `label` names the option in the message."""
+    bad = sorted({c for c in value if c in SAM_FORBIDDEN or ord(c) < 32 or ord(c) == 127})
     if bad:
         shown = " ".join(repr(c) for c in bad)
-        return f"name {name!r} contains characters a sAMAccountName cannot hold: {shown}"
-    if name != name.strip():
-        return f"name {name!r} begins or ends with a space"
-    if set(name) <= {"."}:
-        return f"name {name!r} consists only of periods"
-    if name.endswith("$"):
-        return f"name {name!r} ends with '$', which marks computer accounts"
+        return f"{label} {value!r} contains characters a sAMAccountName cannot hold: {shown}"
+    if value != value.strip():
+        return f"{label} {value!r} begins or ends with a space"
+    if set(value) <= {"."}:
+        return f"{label} {value!r} consists only of periods"
+    if value.endswith("$"):
+        return f"{label} {value!r} ends with '$', which marks computer accounts"
     return None
 
 
@@ -41,16 +46,9 @@ def group_name_problem(group: str, account: str) -> str | None:
     if len(group) > GROUP_MAX_LENGTH:
         return (f"scanner_group {group!r} is {len(group)} characters; the group is created as CN={group[:8]}..., "
                 f"and a CN holds at most {GROUP_MAX_LENGTH}")
-    bad = sorted({c for c in group if c in SAM_FORBIDDEN or ord(c) < 32 or ord(c) == 127})
-    if bad:
-        shown = " ".join(repr(c) for c in bad)
-        return f"scanner_group {group!r} contains characters a sAMAccountName cannot hold: {shown}"
-    if group != group.strip():
-        return f"scanner_group {group!r} begins or ends with a space"
-    if set(group) <= {"."}:
-        return f"scanner_group {group!r} consists only of periods"
-    if group.endswith("$"):
-        return f"scanner_group {group!r} ends with '$', which marks computer accounts"
+    problem = sam_name_problem("scanner_group", group)
+    if problem:
+        return problem
     if group.lower() == account.lower():
         return f"scanner_group {group!r} is the account's own name; users and groups share sAMAccountNames"
     return None
