@@ -28,6 +28,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._account.group i
     plan_group,
     predict_group,
     remove_created,
+    undo_create,
     with_group,
 )
 from ansible_collections.scanready.windows.plugins.module_utils._account.plan import (
@@ -240,13 +241,8 @@ def _create(conn: Directory, dn: str, plan: Plan, group_plan: GroupPlan, desired
         conn.modify(dn, {"userAccountControl": [(MODIFY_REPLACE, [str(plan.uac)])]})
         _memberships(conn, dn, plan, group_plan, desired.scanner_group)
     except DomainError as exc:
-        try:
-            conn.delete(dn)
-        except DomainError as cleanup:
-            raise DomainError(f"{exc.message}; removing the half-created account {dn} failed too: "
-                              f"{cleanup.message}", exc.cause, exc.result_code, exc.detail) from None
-        raise DomainError(f"{exc.message}; the account was not created (nothing left behind)", exc.cause,
-                          exc.result_code, exc.detail) from None
+        undo_create(conn, dn, exc, f"the half-created account {dn}",
+                    "the account was not created (nothing left behind)")
 
 
 def _update(conn: Directory, current: Account, plan: Plan, group_plan: GroupPlan, desired: AccountRequest) -> None:

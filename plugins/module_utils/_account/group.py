@@ -206,13 +206,18 @@ def create_and_join(conn: Any, plan: GroupPlan, name: str) -> bool:
 
 def remove_created(conn: Any, dn: str, exc: DomainError) -> None:
     """Delete a group this run created, after exc; the message says whether that worked (exc is re-raised)."""
+    undo_create(conn, dn, exc, f"the group {dn} created in this run",
+                f"the group {dn} created in this run was removed again")
+
+
+def undo_create(conn: Any, dn: str, exc: DomainError, what: str, undone: str) -> None:
+    """Delete `what` (at dn), made in this run before exc; re-raise exc saying whether that worked."""
     try:
         conn.delete(dn)
     except DomainError as cleanup:
-        raise DomainError(f"{exc.message}; removing the group {dn} created in this run failed too: "
-                          f"{cleanup.message}", exc.cause, exc.result_code, exc.detail) from None
-    raise DomainError(f"{exc.message}; the group {dn} created in this run was removed again", exc.cause,
-                      exc.result_code, exc.detail) from None
+        raise DomainError(f"{exc.message}; removing {what} failed too: {cleanup.message}", exc.cause,
+                          exc.result_code, exc.detail) from None
+    raise DomainError(f"{exc.message}; {undone}", exc.cause, exc.result_code, exc.detail) from None
 
 
 def parent_dn(dn: str) -> str:
