@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import base64
+import importlib.metadata
 import json
 import os
 import re
@@ -27,6 +28,7 @@ import ansible_runner
 import jsonschema
 import pytest
 import yaml
+from packaging.specifiers import SpecifierSet
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from tests.lab_support import BIN, REPO, LabInfo, ansible_env, load_lab
@@ -182,6 +184,29 @@ def test_execution_environment_context_installs_the_collection_with_its_requirem
                            str(installed)], check=True, capture_output=True, text=True)
     for needed in ("impacket", "ldap3", "pywinrm", "krb5-workstation [platform:rpm]"):
         assert needed in proc.stdout, f"{needed} missing from the EE's introspected requirements:\n{proc.stdout}"
+    # The EE's own additions for the WMI stage: WinRM and PSRP with Kerberos, and what builds their bindings.
+    user_pip = (context / "_build" / "requirements.txt").read_text()
+    assert "pywinrm[kerberos]" in user_pip and "pypsrp[kerberos]" in user_pip
+    bindep_lines = (proc.stdout + (context / "_build" / "bindep.txt").read_text()).splitlines()
+    compile_profile = [line.strip("-' ") for line in bindep_lines if "compile]" in line]
+    for needed in ("gcc", "krb5-devel", "python3.12-devel"):
+        assert any(line.startswith(needed + " ") for line in compile_profile), f"{needed} not in the compile profile"
+
+
+def test_execution_environment_python_runs_the_ansible_core_it_installs() -> None:
+    """The base image's interpreter is one the newest allowed ansible-core runs on as controller
+    (RHEL 9's own python3, 3.9, is not), and the package manager is the image's."""
+    definition = yaml.safe_load((REPO / "execution-environment.yml").read_text())
+    interpreter = definition["dependencies"]["python_interpreter"]
+    version = re.fullmatch(r"/usr/bin/python(3\.\d+)", interpreter["python_path"])
+    assert version and interpreter["package_system"] == f"python{version[1]}"
+    requires = SpecifierSet(importlib.metadata.metadata("ansible-core")["Requires-Python"])
+    assert version[1] + ".0" in requires, f"ansible-core {importlib.metadata.version('ansible-core')} needs {requires}"
+    assert importlib.metadata.version("ansible-core") in SpecifierSet(
+        definition["dependencies"]["ansible_core"]["package_pip"].removeprefix("ansible-core"))
+    image = definition["images"]["base_image"]["name"]
+    assert "fedora:41" not in image and "ubi-minimal" in image
+    assert definition["options"]["package_manager_path"] == "/usr/bin/microdnf"
 
 
 # --- jobs through ansible-runner against the lab, set up as AWX sets them up -----------------------
