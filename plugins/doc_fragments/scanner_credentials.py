@@ -3,8 +3,8 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # The scanner account, how targets are reached, and the attributes shared by scan_readiness,
-    # share_access and registry_access.
+    # The scanner account and how targets are reached, shared by scan_readiness, share_access and
+    # registry_access.
     DOCUMENTATION = r"""
 options:
   username:
@@ -69,24 +69,6 @@ options:
         About 30 requests are made per target, so a healthy host needs well under a second.
     type: int
     default: 15
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: Read-only; runs the same in check mode and never reports C(changed).
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-    details: Nothing changes, so there is no diff.
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
-    details: "Runs on the controller (C(delegate_to: localhost)) and reaches the targets over SMB, DCE/RPC and DCOM."
-  action_group:
-    description: Use C(group/scanready.windows.verify) in C(module_defaults) to set the scanner account once.
-    support: full
-    membership: [scanready.windows.verify]
 notes:
   - "Runs on the controller (C(delegate_to: localhost)) and talks SMB 2/3, DCE/RPC and DCOM to the
     targets, as a vulnerability scanner does. Nothing on a target is written or changed, and no service
@@ -112,6 +94,8 @@ notes:
   - Set the account once per play with C(module_defaults) for C(group/scanready.windows.verify).
 requirements:
   - impacket (Python library on the controller)
+  - dnspython (Python library on the controller), to ask the domain controller's DNS for the name of a
+    target given by address when the controller's resolver has none; without it that lookup is skipped
   - MIT Kerberos client programs C(kinit) and C(kvno) on the controller for the Kerberos schemes
     (Debian/Ubuntu C(krb5-user), RHEL C(krb5-workstation)); without them targets are tried with
     NTLM only.

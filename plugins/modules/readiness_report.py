@@ -22,6 +22,8 @@ description:
     (C(password=...), C(secret=...)) and hash-like hex strings, which are masked.
 author:
   - scanready maintainers (@scanready)
+extends_documentation_fragment:
+  - scanready.windows.attributes
 options:
   result:
     description:
@@ -45,17 +47,12 @@ options:
     type: str
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reports which files would be written, writes nothing and creates no directory.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Shows the change of each file that changes.
   platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
     details: Writes on the host it runs on, usually the controller.
 notes:
   - Not-ready targets come first in the HTML page and the ticket, grouped by the class of the
@@ -96,8 +93,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 dest:
-  description: The directory the reports are in, as an absolute path.
-  returned: always
+  description: The directory the reports are in (or were to be written into), as an absolute path.
+  returned: always, also on failure
   type: str
   sample: /home/ops/reports
 files:
@@ -109,6 +106,19 @@ files:
     junit.xml: /home/ops/reports/junit.xml
     readiness.html: /home/ops/reports/readiness.html
     ticket.md: /home/ops/reports/ticket.md
+  contains:
+    readiness.json:
+      description: The report for machines.
+      type: str
+    junit.xml:
+      description: The report for CI.
+      type: str
+    readiness.html:
+      description: The report for people.
+      type: str
+    ticket.md:
+      description: The text for the scanning provider.
+      type: str
 changed_files:
   description: Names of the reports whose content changed (or would change, in check mode).
   returned: always
@@ -120,6 +130,16 @@ summary:
   returned: always
   type: dict
   sample: {total: 9, ready: 4, not_ready: 5}
+  contains:
+    total:
+      description: Targets in the reports.
+      type: int
+    ready:
+      description: Targets that are ready.
+      type: int
+    not_ready:
+      description: Targets that are not ready.
+      type: int
 not_ready:
   description:
     - One entry per target that is not ready, in report order, with the failure that stands for it.
@@ -136,6 +156,31 @@ not_ready:
       fix: Make the scan account a member of the host's local Administrators group.
       reason: Access denied on share:C$
       line: "t0004.example.com (10.0.1.4): Access denied on share:C$: opening ... Fix: Make the scan account ..."
+  contains:
+    name:
+      description: The target's name.
+      type: str
+    address:
+      description: The target's address.
+      type: str
+    class:
+      description: The class of the failure that stands for the target.
+      type: str
+    check:
+      description: The check that failed, or null when the target failed as a whole (for example, unreachable).
+      type: str
+    detail:
+      description: What the check saw, with password-like values masked; null without a check.
+      type: str
+    fix:
+      description: What to do about it; null when there is no fix to give.
+      type: str
+    reason:
+      description: Class and check, as one line.
+      type: str
+    line:
+      description: Target, address, reason, detail and fix, as one line.
+      type: str
 """
 
 import os

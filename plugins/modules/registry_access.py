@@ -23,6 +23,8 @@ description:
 author:
   - scanready maintainers (@scanready)
 extends_documentation_fragment:
+  - scanready.windows.attributes
+  - scanready.windows.attributes.verify
   - scanready.windows.scanner_credentials
   - scanready.windows.single_target
 options:
@@ -62,12 +64,12 @@ EXAMPLES = r"""
 RETURN = r"""
 name:
   description: The host's name as given (O(name), else O(target)).
-  returned: success
+  returned: success, and on failure when a target was tried
   type: str
   sample: web01.corp.example.com
 address:
   description: The address connected to.
-  returned: success
+  returned: success, and on failure when a target was tried
   type: str
   sample: 10.0.1.21
 readable:
@@ -77,25 +79,35 @@ readable:
   sample: true
 auth_scheme:
   description: The authentication scheme of the session, or null without one.
-  returned: success
+  returned: success, and on failure when a target was tried
   type: str
   sample: kerberos-aes
 duration_s:
   description: Seconds the check took.
-  returned: success
+  returned: success, and on failure when a target was tried
   type: float
   sample: 0.21
 checks:
   description:
     - C(logon) and one C(registry:<key>) entry per key, each with C(ok), C(class), C(required),
       C(detail) and C(fix), as in M(scanready.windows.scan_readiness).
-  returned: success
+  returned: success, and on failure when a target was tried
   type: dict
   sample:
     logon: {ok: true, class: ok, required: true, detail: "logged on with Kerberos AES", fix: null}
     "registry:HKLM\\Software": {ok: false, class: registry_unavailable, required: true,
                                 detail: "the winreg pipe did not open (STATUS_OBJECT_NAME_NOT_FOUND) ...",
                                 fix: "Start the Remote Registry service and set it to Automatic ..."}
+failure_class:
+  description:
+    - Why the run stopped before any target was tried, when the domain controller refused the account
+      or could not be asked, or a refusal recorded earlier for the account is still in force (the
+      lockout guard, see the notes); C(msg) says what happened and what to do.
+    - One of C(logon_failure), C(account_locked), C(account_disabled), C(account_expired),
+      C(password_expired), C(unreachable), C(timeout) or C(error).
+  returned: failure, when the run stopped before any target
+  type: str
+  sample: logon_failure
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -32,6 +32,8 @@ description:
 author:
   - scanready maintainers (@scanready)
 extends_documentation_fragment:
+  - scanready.windows.attributes
+  - scanready.windows.attributes.domain
   - scanready.windows.domain_connection
 options:
   name:
@@ -162,18 +164,14 @@ options:
     default: false
 attributes:
   check_mode:
-    description: Can run in check mode and report what would change without changing it.
     support: full
     details: Reads the account and reports what would change; changes nothing.
   diff_mode:
-    description: Reports what changed (or would change) in diff mode.
     support: full
     details: The account's state, flags (C(not_delegated) included), expiry, description, groups,
       RV(control) and RV(scanner_group) before and after; a password change is named, the password never shown.
-  action_group:
-    description: Use C(group/scanready.windows.domain) in C(module_defaults) to set the connection options once.
-    support: full
-    membership: [scanready.windows.domain]
+  platform:
+    details: "Runs on the controller (C(delegate_to: localhost)) and talks LDAP over TLS to a domain controller."
 notes:
   - Kerberos (SASL GSSAPI) binds are not offered; the operator binds with a password over TLS.
 seealso:
@@ -228,31 +226,31 @@ EXAMPLES = r"""
 RETURN = r"""
 dn:
   description: The account's DN (the DN it would get, in check mode; the removed one for O(state=absent)).
-  returned: always
+  returned: success
   type: str
   sample: CN=qualys_scanner,CN=Users,DC=corp,DC=example,DC=com
 sid:
   description: The account's SID; null when it does not exist (yet, in check mode).
-  returned: always
+  returned: success
   type: str
   sample: S-1-5-21-2903830873-965500289-3601398399-1104
 created:
   description: Whether the account was (or, in check mode, would be) created.
-  returned: always
+  returned: success
   type: bool
 groups:
   description: DNs of the groups the account is a direct member of (not its primary group).
-  returned: always
+  returned: success
   type: list
   elements: str
   sample: [CN=Domain Admins,CN=Users,DC=corp,DC=example,DC=com]
 enabled:
   description: Whether the account is enabled; false when it does not exist.
-  returned: always
+  returned: success
   type: bool
 expires:
   description: When the account expires (C(accountExpires)), ISO 8601 in UTC; null for never, or no account.
-  returned: always
+  returned: success
   type: str
   sample: "2025-06-01T18:00:00Z"
   version_added: 0.2.0
@@ -262,7 +260,7 @@ scanner_group:
       exist and O(privilege) is not V(local_admins).
     - The SID is what the scan policy's Restricted Groups entry names (M(scanready.windows.scan_gpo) looks it up
       by name itself).
-  returned: always
+  returned: success
   type: dict
   version_added: 0.2.0
   contains:
@@ -282,7 +280,7 @@ control:
   description:
     - Who controls the account and what lets others in, as read from the DC (after the run's changes);
       empty when the account does not exist, and null owner for one only about to be created in check mode.
-  returned: always
+  returned: success
   type: dict
   contains:
     owner:

@@ -43,6 +43,8 @@ description:
 author:
   - scanready maintainers (@scanready)
 extends_documentation_fragment:
+  - scanready.windows.attributes
+  - scanready.windows.attributes.domain
   - scanready.windows.domain_connection
 options:
   name:
@@ -210,23 +212,14 @@ requirements:
   - pycryptodomex (Python library on the controller)
 attributes:
   check_mode:
-    description: Can run in check mode and report what would change without changing it.
     support: full
     details: Reads the GPO, its folder and its links and reports the writes it would make (RV(actions)); writes
       nothing.
   diff_mode:
-    description: Reports what changed (or would change) in diff mode.
     support: full
     details: The GPO's version, each managed setting and each link before and after, not the files' bytes.
   platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
     details: "Runs on the controller (C(delegate_to: localhost)) and talks LDAP and SMB to a domain controller."
-  action_group:
-    description: Use C(group/scanready.windows.domain) in C(module_defaults) to set the connection options once.
-    support: full
-    membership: [scanready.windows.domain]
 seealso:
   - module: scanready.windows.scan_account
 """
@@ -283,24 +276,24 @@ EXAMPLES = r"""
 RETURN = r"""
 guid:
   description: The GPO's GUID (the one it would get, in check mode); null when absent and not found.
-  returned: always
+  returned: success
   type: str
   sample: "{0F3C1A52-8D0E-4B7E-9A51-2C6B1D7E3F40}"
 dn:
   description: The GPO's DN; null when absent and not found.
-  returned: always
+  returned: success
   type: str
   sample: CN={0F3C1A52-8D0E-4B7E-9A51-2C6B1D7E3F40},CN=Policies,CN=System,DC=corp,DC=example,DC=com
 version:
   description:
     - The GPO's C(versionNumber) after the run (user version in the high 16 bits, computer version in the low 16).
     - For O(state=absent), the version of the deleted GPO; null when there was none.
-  returned: always
+  returned: success
   type: int
   sample: 3
 links:
   description: DNs of the containers the GPO is linked to after the run.
-  returned: always
+  returned: success
   type: list
   elements: str
   sample: [DC=corp,DC=example,DC=com]
@@ -312,14 +305,44 @@ security:
       holds that the module does not write; C(trusted) whether it passed without adoption; C(adopted) whether
       O(adopt) or O(guid) was given; C(acl_reset) whether its ACL is (or in check mode would be) reset.
     - Empty for O(state=absent).
-  returned: always
+  returned: success
   type: dict
   sample: {"owner": "Domain Admins", "owner_sid": "S-1-5-21-1004336348-1177238915-682003330-512",
            "folder_owner": "Domain Admins", "offending_aces": [], "foreign_content": [], "trusted": true,
            "adopted": false, "acl_reset": false}
+  contains:
+    owner:
+      description: Name of the owner of the GPO's LDAP object.
+      type: str
+    owner_sid:
+      description: SID of that owner.
+      type: str
+    folder_owner:
+      description: Name of the owner of the GPO's SYSVOL folder; null when the folder does not exist.
+      type: str
+    offending_aces:
+      description: The explicit ACEs, of the object and of the folder, that give a non-privileged principal control.
+      type: list
+      elements: str
+    foreign_content:
+      description: What the GPO holds that the module does not write.
+      type: list
+      elements: str
+    trusted:
+      description: Whether the GPO passed without adoption.
+      type: bool
+    adopted:
+      description: Whether O(adopt) or O(guid) was given.
+      type: bool
+    acl_reset:
+      description: Whether its ACL is (or in check mode would be) reset.
+      type: bool
+    created:
+      description: True for a GPO the run creates (the only other keys then given are C(trusted) and C(adopted)).
+      type: bool
 changes:
   description: What changed (or would change), per setting and per link.
-  returned: always
+  returned: success
   type: list
   elements: str
   sample: ["ForceGuest: 1 → 0", "link DC=corp,DC=example,DC=com: not linked → linked",
@@ -327,7 +350,7 @@ changes:
             S-1-5-21-1004336348-1177238915-682003330-1105 (Vulnerability Scanners)"]
 actions:
   description: The writes made (or, in check mode, that would be made), in order.
-  returned: always
+  returned: success
   type: list
   elements: str
   sample: ["write Machine\\Microsoft\\Windows NT\\SecEdit\\GptTmpl.inf", "set GPT.INI Version=4", "set versionNumber 4"]

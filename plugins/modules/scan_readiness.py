@@ -33,6 +33,8 @@ description:
 author:
   - scanready maintainers (@scanready)
 extends_documentation_fragment:
+  - scanready.windows.attributes
+  - scanready.windows.attributes.verify
   - scanready.windows.scanner_credentials
 options:
   targets:
@@ -158,6 +160,16 @@ summary:
   returned: success
   type: dict
   sample: {total: 9, ready: 4, not_ready: 5}
+  contains:
+    total:
+      description: Targets verified.
+      type: int
+    ready:
+      description: Targets that are ready.
+      type: int
+    not_ready:
+      description: Targets that are not ready.
+      type: int
 elapsed_s:
   description: Seconds the whole run took.
   returned: success
@@ -193,6 +205,37 @@ hosts:
                 detail: "logged on with Kerberos AES (session key aes256-cts-hmac-sha1-96, ...)"}
         "share:C$": {ok: false, class: access_denied, required: true, detail: "C$: STATUS_ACCESS_DENIED",
                      fix: "Make the scanner account a local administrator of the host ..."}
+  contains:
+    name:
+      description: The target's name as given.
+      type: str
+    address:
+      description: The address connected to.
+      type: str
+    ready:
+      description: Whether every check with C(required=true) has C(ok=true).
+      type: bool
+    auth_scheme:
+      description: The scheme the session used, or null without a session.
+      type: str
+    duration_s:
+      description: Seconds the target took.
+      type: float
+    checks:
+      description:
+        - By check name, a dict with C(ok), C(class), C(required), C(detail) and C(fix), as described
+          for RV(hosts) above.
+      type: dict
+failure_class:
+  description:
+    - Why the run stopped before any target was tried, when the domain controller refused the account
+      or could not be asked, or a refusal recorded earlier for the account is still in force (the
+      lockout guard, see the notes); C(msg) says what happened and what to do.
+    - One of C(logon_failure), C(account_locked), C(account_disabled), C(account_expired),
+      C(password_expired), C(unreachable), C(timeout) or C(error).
+  returned: failure, when the run stopped before any target
+  type: str
+  sample: logon_failure
 """
 
 from ansible.module_utils.basic import AnsibleModule
