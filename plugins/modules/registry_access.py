@@ -8,7 +8,7 @@ module: registry_access
 version_added: 0.1.0
 short_description: Check that the scanner account can read a target's registry remotely
 description:
-  - The article's C(reg query \\host\HKLM\Software) for one target, from the controller, as the
+  - The source article's C(reg query \\host\HKLM\Software) for one target, from the controller, as the
     scanner account.
   - Logs on with the highest authentication scheme that works (Kerberos AES, Kerberos RC4, NTLMv2,
     NTLMv1 only when allowed), opens the winreg pipe, and opens each key in O(keys) for reading

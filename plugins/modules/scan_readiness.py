@@ -9,7 +9,7 @@ version_added: 0.1.0
 short_description: Prove from the scanner's side that every target can be scanned with authentication
 description:
   - Verifies a whole list of targets in one run, concurrently, with the scanner account, as the
-    vulnerability scanner will reach them - the article's C(net use \\host\C$) and
+    vulnerability scanner will reach them - the source article's C(net use \\host\C$) and
     C(reg query \\host\HKLM\Software), done for a fleet before the first scan.
   - "For each target: the highest authentication scheme that works (Kerberos AES, Kerberos RC4,
     NTLMv2, NTLMv1 only when allowed); the shares (C$ with its root listed, ADMIN$, IPC$); registry

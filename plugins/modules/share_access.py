@@ -8,7 +8,7 @@ module: share_access
 version_added: 0.1.0
 short_description: Check that the scanner account can open a target's administrative shares
 description:
-  - The article's C(net use \\host\C$) for one target, from the controller, as the scanner account.
+  - The source article's C(net use \\host\C$) for one target, from the controller, as the scanner account.
   - Logs on with the highest authentication scheme that works (Kerberos AES, Kerberos RC4, NTLMv2,
     NTLMv1 only when allowed), opens each share in O(shares) and lists the root of drive shares
     (C(C$), C(D$), ...).
