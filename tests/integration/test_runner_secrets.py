@@ -28,8 +28,8 @@ import ansible_runner
 import jsonschema
 import pytest
 import yaml
-from packaging.specifiers import SpecifierSet
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from packaging.specifiers import SpecifierSet
 
 from tests.lab_support import BIN, REPO, LabInfo, ansible_env, load_lab
 
