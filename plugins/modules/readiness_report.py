@@ -98,7 +98,9 @@ dest:
   type: str
   sample: /home/ops/reports
 files:
-  description: Absolute path of each report, by file name.
+  description:
+    - Absolute path of each report, by file name (C(readiness.json), C(junit.xml), C(readiness.html) and
+      C(ticket.md); with a dot in each name, read them as C(files['ticket.md'])).
   returned: always
   type: dict
   sample:
@@ -106,19 +108,6 @@ files:
     junit.xml: /home/ops/reports/junit.xml
     readiness.html: /home/ops/reports/readiness.html
     ticket.md: /home/ops/reports/ticket.md
-  contains:
-    readiness.json:
-      description: The report for machines.
-      type: str
-    junit.xml:
-      description: The report for CI.
-      type: str
-    readiness.html:
-      description: The report for people.
-      type: str
-    ticket.md:
-      description: The text for the scanning provider.
-      type: str
 changed_files:
   description: Names of the reports whose content changed (or would change, in check mode).
   returned: always

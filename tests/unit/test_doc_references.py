@@ -46,7 +46,7 @@ def test_every_relative_link_resolves(doc: Path) -> None:
     for target in re.findall(r"\]\(([^)\s]+)\)", doc.read_text()):
         if re.match(r"[a-z]+:", target):
             continue
-        file_part, _, anchor = target.partition("#")
+        file_part, anchor = target.split("#", 1) if "#" in target else (target, "")
         resolved = (doc.parent / file_part).resolve() if file_part else doc
         if not resolved.exists() or (anchor and resolved.suffix == ".md" and anchor not in anchors(resolved)):
             broken.append(target)
