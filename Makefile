@@ -15,8 +15,9 @@ venv:
 collection:
 	@mkdir -p $(dir $(COLLECTION_LINK)) && ln -sfn $(CURDIR) $(COLLECTION_LINK)
 
-# The tarball a user installs (docs/install.md): dist/scanready-windows-<version>.tar.gz.
-dist: venv
+# The tarball a user installs (docs/install.md): dist/scanready-windows-<version>.tar.gz. Needs only an
+# ansible-galaxy: .venv's, else the one on PATH.
+dist:
 	ansible-galaxy collection build --force --output-path dist
 
 lab-up: venv
