@@ -49,7 +49,7 @@ class Terminal:
         self._bash.stdin.flush()
         out, deadline = b"", time.monotonic() + timeout
         while self.END.encode() not in out:
-            ready, _, _ = select.select([self._bash.stdout], [], [], max(0.0, deadline - time.monotonic()))
+            ready = select.select([self._bash.stdout], [], [], max(0.0, deadline - time.monotonic()))[0]
             chunk = os.read(self._bash.stdout.fileno(), 65536) if ready else b""
             if not chunk:
                 why = "timed out" if not ready else f"exited {self._bash.wait()}"
