@@ -6,7 +6,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 INVENTORY := lab/inventory.yml
 COLLECTION_LINK := .cache/collections/ansible_collections/scanready/windows
 
-.PHONY: demo test venv collection lab-up lab-down lint sanity unit integration molecule bench ee clean
+.PHONY: demo test venv collection dist lab-up lab-down lint sanity unit integration molecule matrix bench ee clean
 
 venv:
 	@scripts/bootstrap
@@ -14,6 +14,11 @@ venv:
 # Playbooks and tests use the checkout itself as scanready.windows.
 collection:
 	@mkdir -p $(dir $(COLLECTION_LINK)) && ln -sfn $(CURDIR) $(COLLECTION_LINK)
+
+# The tarball a user installs (docs/install.md): dist/scanready-windows-<version>.tar.gz. Needs only an
+# ansible-galaxy: .venv's, else the one on PATH.
+dist:
+	ansible-galaxy collection build --force --output-path dist
 
 lab-up: venv
 	@lab/lab up
@@ -43,7 +48,11 @@ integration: venv collection lab-up
 molecule: venv collection
 	scripts/molecule-all
 
-test: venv collection lint sanity unit integration molecule
+# The other leg of the supported versions (README, "Supported versions"): unit, sanity, the site playbook.
+matrix: venv collection
+	scripts/matrix
+
+test: venv collection lint sanity unit integration molecule matrix
 
 bench: venv collection
 	bench/verify_fleet --targets 1000 --rtt-ms 20
@@ -53,4 +62,4 @@ ee: venv
 	ansible-builder create
 
 clean: lab-down
-	rm -rf .venv .cache reports
+	rm -rf .venv .cache reports dist

@@ -5,6 +5,7 @@ import json
 import os
 import ssl
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,8 @@ import ldap3
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-BIN = REPO / ".venv" / "bin"
+# The venv that runs the tests: .venv, or the other leg of the version matrix (scripts/matrix).
+BIN = Path(sys.executable).parent
 LAB = REPO / "lab" / "lab"
 SAMBA_PYTHON = "/usr/bin/python3"  # Debian's samba bindings import only here
 DEFAULT_INSTANCE = "default"
@@ -101,6 +103,9 @@ def ansible_env(**extra: str) -> dict[str, str]:
     env["ANSIBLE_CONFIG"] = str(REPO / "ansible.cfg")
     env["ANSIBLE_COLLECTIONS_PATH"] = str(REPO / ".cache" / "collections")
     env["ANSIBLE_NOCOLOR"] = "1"
+    # The modules run on the controller under the venv's Python, never one interpreter discovery finds first on
+    # PATH (another Python of the version matrix, or a pyenv shim of a version not selected).
+    env["ANSIBLE_PYTHON_INTERPRETER"] = str(BIN / "python")
     env.update(extra)
     return env
 

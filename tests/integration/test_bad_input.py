@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from tests.lab_support import (
+    BIN,
     LAB,
     REPO,
     SAMDB_OPEN,
@@ -474,7 +475,7 @@ def run_any(module: str, args: dict[str, Any], *, check: bool, tmp: Path) -> Mod
     playbook = tmp / "big.yml"
     playbook.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False,
                                      "tasks": [{f"scanready.windows.{module}": args}]}]))
-    cmd = [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook)]
+    cmd = [str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook)]
     cmd += ["--check", "--diff"] if check else []
     env = ansible_env(ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
     proc = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env, timeout=ROW_TIMEOUT, cwd=REPO)

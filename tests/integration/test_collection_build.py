@@ -1,6 +1,7 @@
 """The collection as a user gets it: built with ansible-galaxy, no lab state or secrets, installable offline."""
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import tarfile
@@ -33,6 +34,20 @@ def test_tarball_has_no_lab_state_venv_or_reports(tarball: Path) -> None:
     forbidden = ("lab/", ".venv", "reports/", ".cache/", "inventory.yml", ".git/", "__pycache__", "bench/results")
     assert not [n for n in names if any(f in n for f in forbidden)]
     assert "plugins/modules" in names or any(n.startswith("plugins/") for n in names)
+
+
+def test_tarball_carries_the_license_and_galaxy_yml_only_true_fields(tarball: Path) -> None:
+    """The file headers say "see COPYING": it is in the tarball, the GPL-3.0 galaxy.yml declares; no placeholder URL."""
+    with tarfile.open(tarball) as tar:
+        copying = tar.extractfile("COPYING").read().decode()  # type: ignore[union-attr]
+        manifest = json.load(tar.extractfile("MANIFEST.json"))  # type: ignore[arg-type]
+    assert "GNU GENERAL PUBLIC LICENSE" in copying and "Version 3, 29 June 2007" in copying
+    assert manifest["collection_info"]["license"] == ["GPL-3.0-or-later"]
+    galaxy = (REPO / "galaxy.yml").read_text()
+    assert not re.search(r"example\.(invalid|com|org)", galaxy)
+    for field in ("repository", "documentation", "homepage", "issues"):
+        url = manifest["collection_info"].get(field)
+        assert url is None or not re.search(r"example\.", url), field
 
 
 def test_tarball_holds_no_lab_password(tarball: Path) -> None:
