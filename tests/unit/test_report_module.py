@@ -9,7 +9,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._report.files im
 from ansible_collections.scanready.windows.plugins.module_utils._report.model import parse_result
 
 from tests.lab_support import BIN, ansible_env, run_module
-from tests.unit.test_report import PASSWORD, fleet_result
+from tests.unit.test_report import PASSWORD, SETTINGS, fleet_result
 
 
 def written(dest: Path) -> dict[str, str]:
@@ -28,7 +28,7 @@ def test_check_mode_then_write_then_unchanged(tmp_path: Path) -> None:
 
     first = run_module("readiness_report", args)
     assert first.changed and not first.failed, first.output
-    assert written(dest) == render_all(parse_result(result))
+    assert written(dest) == render_all(parse_result(result), SETTINGS)
     assert first.result["files"] == {name: str(dest / name) for name in REPORT_FILES}
     assert first.result["summary"] == {"total": 9, "ready": 4, "not_ready": 5}
     assert [e["name"] for e in first.result["not_ready"]] == [
