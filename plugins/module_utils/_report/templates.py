@@ -62,6 +62,10 @@ def render(name: str, settings: ReportSettings, filters: Mapping[str, Callable[.
     except jinja2.TemplateSyntaxError as exc:
         raise ReportError(f"template {exc.filename or _origin(exc.name or name, settings)}, line {exc.lineno}: "
                           f"{exc.message}") from exc
+    except jinja2.TemplateNotFound as exc:
+        raise ReportError(f"template {_origin(name, settings)}: no template named {exc.name} among "
+                          f"{sorted(SHIPPED)}{' or in ' + settings.templates_dir if settings.templates_dir else ''}"
+                          ) from exc
     except (jinja2.TemplateError, UnicodeDecodeError) as exc:
         raise ReportError(f"template {_origin(name, settings)}: {exc}") from exc
     return text.rstrip("\n") + "\n"
