@@ -43,8 +43,8 @@ def test_a_templates_directory_changes_the_page_and_the_ticket(result: dict[str,
     shipped = render_all(parse_result(result), SETTINGS)
     html = (COPIES / "readiness.html.j2").read_text().replace("<h1>Scan readiness:", "<h1>Scan status:")
     ticket = (COPIES / "ticket.md.j2").read_text().replace("Hello,", "Dear scanning team,")
-    edited = render_all(parse_result(result), with_templates(tmp_path / "mine", **{"readiness.html.j2": html,
-                                                                                  "ticket.md.j2": ticket}))
+    mine = with_templates(tmp_path / "mine", **{"readiness.html.j2": html, "ticket.md.j2": ticket})
+    edited = render_all(parse_result(result), mine)
     assert "<h1>Scan status: lab1.example.test</h1>" in edited["readiness.html"]
     assert edited["readiness.html"].replace("Scan status:", "Scan readiness:", 1) == shipped["readiness.html"]
     assert edited["ticket.md"] == shipped["ticket.md"].replace("Hello,", "Dear scanning team,")

@@ -16,6 +16,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._verify.results 
 
 # ---------------------------------------------------------------- readiness.json
 
+
 def readiness_document(report: Readiness) -> dict[str, Any]:
     """The hosts as scan_readiness returns them (without run times), plus a class per host and summary counts;
     docs/sample-report/readiness.json shows one."""
