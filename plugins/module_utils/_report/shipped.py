@@ -17,23 +17,19 @@ from ansible_collections.scanready.windows.plugins.module_utils._report.css impo
 # provider, ticket_subject. Autoescaped: every value is HTML-escaped where it is printed.
 _HTML = """\
 {#- readiness.html: a self-contained page (inline CSS, no scripts, no external assets). -#}
-{% macro mark_cell(name, check) -%}
-{% if check is none -%}
-<td class="m" title="no result for this check"><b class="absent">\u00b7</b></td>
-{%- elif check.ok -%}
-<td class="m"><b class="ok">{{ marks.ok }}</b></td>
-{%- else -%}
-<td class="m" title="{{ name }}: {{ check.cls | label }}: {{ check.detail }}
-{%- if check.ok is false and check.fix %} | fix: {{ check.fix }}{% endif %}">\
-<b class="{{ check.mark }}">{{ marks[check.mark] }}</b></td>
-{%- endif %}
-{%- endmacro %}
 {% macro host_row(host, columns, group_fix) -%}
 {% set why = host.why -%}
 <tr><td class="host">{{ host.name }}<div class="a">{{ host.shown_address }}</div></td>
 {%- if host.auth_scheme is none %}<td class="scheme none">none</td>
 {%- else %}<td class="scheme">{{ host.auth_scheme | scheme }}</td>{% endif %}
-{%- for name in columns %}{{ mark_cell(name, host.checks.get(name)) }}{% endfor -%}
+{%- for name in columns %}{% set check = host.checks.get(name) %}
+{%- if check is none %}<td class="m" title="no result for this check"><b class="absent">\u00b7</b></td>
+{%- elif check.ok %}<td class="m"><b class="ok">{{ marks.ok }}</b></td>
+{%- else %}<td class="m" title="{{ name }}: {{ check.cls | label }}: {{ check.detail }}
+{%- if check.ok is false and check.fix %} | fix: {{ check.fix }}{% endif %}">\
+<b class="{{ check.mark }}">{{ marks[check.mark] }}</b></td>
+{%- endif %}
+{%- endfor -%}
 <td class="why">
 {%- if why %}<div><b>{{ why[0] }}</b>: {{ why[1].detail }}</div>
 {%- if why[1].fix and why[1].fix != group_fix %}<div>Fix: {{ why[1].fix }}</div>{% endif %}
