@@ -32,6 +32,8 @@ CRYPTODOME_IMPORT_ERROR = import_error("Cryptodome")  # pycryptodomex: SMB3 sign
 HAS_CRYPTODOME = CRYPTODOME_IMPORT_ERROR is None
 DNSPYTHON_IMPORT_ERROR = import_error("dns")
 HAS_DNSPYTHON = DNSPYTHON_IMPORT_ERROR is None
+JINJA2_IMPORT_ERROR = import_error("jinja2")  # the report templates; always there on a controller
+HAS_JINJA2 = JINJA2_IMPORT_ERROR is None
 
 
 def require_library(module: Any, library: str, error: str | None) -> None:

@@ -15,6 +15,10 @@ description:
     C(junit.xml) for CI (one testcase per target and check), C(readiness.html) for people (a
     self-contained page without scripts or external assets), and C(ticket.md), the text the scanning
     provider asks for (scan account, domain, the IP addresses of the ready targets).
+  - The page and the ticket are Jinja2 templates, C(readiness.html.j2) (with its style sheet
+    C(readiness.css.j2)) and C(ticket.md.j2). A file of the same name in O(templates_dir) replaces the
+    shipped one; C(docs/report-templates/) in the collection has each shipped template to copy and edit.
+    The page's template is autoescaped, so every value from the result is escaped where it is printed.
   - The reports are a pure function of O(result) and O(generated_at); run times in the result are
     left out, so a re-run over an unchanged fleet changes no file and reports C(changed=false).
   - The module takes no password. Reports are built from the result's documented fields only, and
@@ -22,6 +26,8 @@ description:
     (C(password=...), C(secret=...)) and hash-like hex strings, which are masked.
 author:
   - scanready maintainers (@scanready)
+requirements:
+  - jinja2 (installed with ansible-core, so present on the controller)
 extends_documentation_fragment:
   - scanready.windows.attributes
 options:
@@ -37,8 +43,35 @@ options:
     description:
       - Directory to write the reports into; created, with its parents, when missing.
       - Files in it other than the four reports are left alone.
+      - A relative path is taken from the directory the module runs in, which for a task on the
+        controller is the playbook's directory (Ansible runs local modules there). For the directory
+        C(ansible-playbook) runs in, resolve it on the controller first, as EXAMPLES do with
+        C(ansible.builtin.realpath).
     type: path
     required: true
+  templates_dir:
+    description:
+      - Directory of report templates that replace the shipped ones, on the host the module runs on.
+      - A file named C(readiness.html.j2), C(readiness.css.j2) or C(ticket.md.j2) there replaces the
+        shipped template of that name; the others stay the shipped ones. Start from a copy of the shipped
+        template in C(docs/report-templates/) of the collection.
+      - "The templates see C(report) (the result as the reports show it), C(provider) and
+        C(ticket_subject); C(docs/report-templates/README.md) lists every variable and filter."
+      - A relative path is taken as for O(dest).
+    type: path
+    version_added: 0.3.0
+  provider:
+    description:
+      - The scanning provider the ticket is for, named in the ticket's default subject and in the page.
+    type: str
+    default: Qualys
+    version_added: 0.3.0
+  ticket_subject:
+    description:
+      - The ticket's subject line.
+      - "Default: the article's, O(provider) followed by C(scan – with Windows authentication)."
+    type: str
+    version_added: 0.3.0
   generated_at:
     description:
       - Text stamped into every report as the time it was generated, for example an ISO 8601 time
@@ -59,7 +92,7 @@ notes:
     failure that makes them not ready (a required check first), the class with most targets first.
 seealso:
   - module: scanready.windows.scan_readiness
-"""
+"""  # noqa: RUF001 (the en dash of the default subject)
 
 EXAMPLES = r"""
 - name: Verify every scan target from the scanner's side
@@ -74,13 +107,25 @@ EXAMPLES = r"""
   run_once: true
   register: readiness
 
-- name: Write the reports next to the playbook
+- name: Write the reports into ./reports of the directory ansible-playbook runs in
   scanready.windows.readiness_report:
     result: "{{ readiness }}"
-    dest: "{{ playbook_dir }}/reports"
+    # realpath resolves on the controller; a bare relative dest would be the playbook's directory.
+    dest: "{{ 'reports' | ansible.builtin.realpath }}"
   delegate_to: localhost
   run_once: true
   register: reports
+
+- name: Write the reports with our own wording, for another provider
+  scanready.windows.readiness_report:
+    result: "{{ readiness }}"
+    dest: "{{ 'reports' | ansible.builtin.realpath }}"
+    # ticket.md.j2 copied from the collection's docs/report-templates/ and edited
+    templates_dir: "{{ playbook_dir }}/report-templates"
+    provider: Example Scanning Ltd
+    ticket_subject: Authenticated Windows scanning for example.com
+  delegate_to: localhost
+  run_once: true
 
 - name: Stamp the reports with the run time (the files then change on every run)
   scanready.windows.readiness_report:
@@ -178,12 +223,14 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
+from ansible_collections.scanready.windows.plugins.module_utils._compat import JINJA2_IMPORT_ERROR, require_library
 from ansible_collections.scanready.windows.plugins.module_utils._report.files import REPORT_FILES, render_all
 from ansible_collections.scanready.windows.plugins.module_utils._report.model import (
     ReportError,
     not_ready_summary,
     parse_result,
 )
+from ansible_collections.scanready.windows.plugins.module_utils._report.templates import ReportSettings
 
 
 def read_existing(path: str) -> str | None:
@@ -213,13 +260,19 @@ def main() -> None:
             "result": {"type": "dict", "required": True},
             "dest": {"type": "path", "required": True},
             "generated_at": {"type": "str"},
+            "templates_dir": {"type": "path"},
+            "provider": {"type": "str", "default": "Qualys"},
+            "ticket_subject": {"type": "str"},
         },
         supports_check_mode=True,
     )
+    require_library(module, "jinja2", JINJA2_IMPORT_ERROR)
     dest = os.path.abspath(module.params["dest"])
+    settings = ReportSettings(provider=module.params["provider"], ticket_subject=module.params["ticket_subject"],
+                              templates_dir=module.params["templates_dir"])
     try:
         report = parse_result(module.params["result"], module.params["generated_at"])
-        contents = render_all(report)
+        contents = render_all(report, settings)
         if os.path.lexists(dest) and not os.path.isdir(dest):
             raise ReportError(f"dest {dest} exists and is not a directory")
         existing = {name: read_existing(os.path.join(dest, name)) for name in REPORT_FILES}

@@ -50,6 +50,15 @@ def test_tarball_carries_the_license_and_galaxy_yml_only_true_fields(tarball: Pa
         assert url is None or not re.search(r"example\.", url), field
 
 
+def test_tarball_ships_the_report_schema_and_the_template_copies(tarball: Path) -> None:
+    """What the README points users to: readiness.json's schema, and the templates to copy and edit."""
+    with tarfile.open(tarball) as tar:
+        names = set(tar.getnames())
+    shipped = {"docs/readiness.schema.json", "docs/report-templates/README.md"} | {
+        f"docs/report-templates/{p.name}" for p in (REPO / "docs" / "report-templates").glob("*.j2")}
+    assert len(shipped) == 5 and shipped <= names, shipped - names
+
+
 def test_tarball_holds_no_lab_password(tarball: Path) -> None:
     with tarfile.open(tarball) as tar:
         contents = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}  # type: ignore[union-attr]

@@ -1,4 +1,4 @@
-"""registry_access against the lab: the article's `reg query \\\\host\\HKLM\\Software` for one target."""
+"""registry_access against the lab: the source article's `reg query \\\\host\\HKLM\\Software` for one target."""
 from __future__ import annotations
 
 from collections.abc import Iterator

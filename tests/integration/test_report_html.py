@@ -12,7 +12,7 @@ import pytest
 from ansible_collections.scanready.windows.plugins.module_utils._report.html import render_html
 from ansible_collections.scanready.windows.plugins.module_utils._report.model import parse_result
 
-from tests.unit.test_report import HOSTILE, fleet_result
+from tests.unit.test_report import HOSTILE, SETTINGS, fleet_result
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed")
@@ -92,7 +92,7 @@ def render_page(tmp_path: Path, hosts: int) -> Path:
     result = fleet_result(hosts)
     result["hosts"][3]["name"] = HOSTILE  # a not-ready host with a hostile name
     page = tmp_path / "readiness.html"
-    page.write_text(render_html(parse_result(result, "2030-01-01T00:00:00Z")), encoding="utf-8")
+    page.write_text(render_html(parse_result(result, "2030-01-01T00:00:00Z"), SETTINGS), encoding="utf-8")
     return page
 
 

@@ -1,4 +1,4 @@
-"""share_access against the lab: the article's `net use \\\\host\\C$` for one target, as a per-host task."""
+"""share_access against the lab: the source article's `net use \\\\host\\C$` for one target, as a per-host task."""
 from __future__ import annotations
 
 from collections.abc import Iterator

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.lab_support import LabInfo, load_lab, run_module, run_playbook
+from tests.lab_support import REPO, LabInfo, load_lab, run_module, run_playbook
 from tests.unit.test_report import fleet_result
 
 REPORT_PLAY = """\
@@ -66,6 +66,37 @@ def test_a_relative_report_dir_is_taken_from_where_ansible_playbook_runs(tmp_pat
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (work / "reports" / "readiness.html").is_file()
     assert not (plays / "reports").exists()
+
+
+def test_report_templates_provider_and_subject_change_the_reports(tmp_path: Path) -> None:
+    """The role's wording variables; a relative templates directory is the operator's, like the report dir."""
+    plays, work = tmp_path / "plays", tmp_path / "work"
+    plays.mkdir()
+    (work / "mine").mkdir(parents=True)
+    (plays / "report.yml").write_text(REPORT_PLAY)
+    copies = REPO / "docs" / "report-templates"
+    (work / "mine" / "readiness.html.j2").write_text(
+        (copies / "readiness.html.j2").read_text().replace("<h1>Scan readiness:", "<h1>Scan status:"))
+    (work / "mine" / "ticket.md.j2").write_text((copies / "ticket.md.j2").read_text().replace("Hello,", "Dear team,"))
+    shipped = {"scanready_verify_result": fleet_result(2), "scanready_verify_fail_on_not_ready": False}
+    (tmp_path / "shipped.json").write_text(json.dumps(shipped))
+    (tmp_path / "mine.json").write_text(json.dumps({
+        **shipped, "scanready_verify_report_templates_dir": "mine",
+        "scanready_verify_report_provider": "Example Scanning",
+        "scanready_verify_report_ticket_subject": "Windows scanning, please"}))
+
+    def reports(variables: str) -> tuple[str, str]:
+        proc = run_playbook(plays / "report.yml", Path("localhost,"), "-e", f"@{tmp_path / variables}", "-c", "local",
+                            cwd=work)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return (work / "reports" / "readiness.html").read_text(), (work / "reports" / "ticket.md").read_text()
+
+    html, ticket = reports("shipped.json")
+    assert "<h1>Scan readiness: lab1.example.test</h1>" in html and "ticket.md (for Qualys)" in html
+    assert ticket.startswith("Subject: Qualys scan \u2013 with Windows authentication\n\nHello,\n")
+    html, ticket = reports("mine.json")
+    assert "<h1>Scan status: lab1.example.test</h1>" in html and "ticket.md (for Example Scanning)" in html
+    assert ticket.startswith("Subject: Windows scanning, please\n\nDear team,\n")
 
 
 def test_report_step_passes_when_told_not_to_fail_and_is_idempotent(tmp_path: Path) -> None:

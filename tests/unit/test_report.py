@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from ansible_collections.scanready.windows.plugins.module_utils._report.files import render_all
 from ansible_collections.scanready.windows.plugins.module_utils._report.html import render_html
 from ansible_collections.scanready.windows.plugins.module_utils._report.model import (
@@ -19,6 +20,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._report.model im
     parse_result,
     redact,
 )
+from ansible_collections.scanready.windows.plugins.module_utils._report.templates import ReportSettings
 from ansible_collections.scanready.windows.plugins.module_utils._report.text import (
     address_ranges,
     render_json,
@@ -26,8 +28,11 @@ from ansible_collections.scanready.windows.plugins.module_utils._report.text imp
     render_ticket,
 )
 from ansible_collections.scanready.windows.plugins.module_utils._verify.fixes import failed
+from ansible_collections.scanready.windows.plugins.modules import readiness_report
 
 SAMPLE = Path(__file__).resolve().parents[2] / "docs" / "sample-report" / "scan_readiness-result.json"
+# The wording readiness_report uses when not told otherwise, as its documentation states it.
+SETTINGS = ReportSettings(provider=yaml.safe_load(readiness_report.DOCUMENTATION)["options"]["provider"]["default"])
 
 # ------------------------------------------------------------------ fixtures: a result per lab class
 
@@ -134,21 +139,21 @@ def test_summary_is_counted_from_the_hosts_not_copied(result: dict[str, Any]) ->
 
 
 def test_reports_are_deterministic_whatever_the_host_order_and_timings(result: dict[str, Any]) -> None:
-    first = render_all(parse_result(result))
+    first = render_all(parse_result(result), SETTINGS)
     shuffled = copy.deepcopy(result)
     random.Random(7).shuffle(shuffled["hosts"])  # noqa: S311 (test data)
     for host in shuffled["hosts"]:
         host["duration_s"] = 99.0
     shuffled["elapsed_s"] = 42.0
-    assert render_all(parse_result(shuffled)) == first
+    assert render_all(parse_result(shuffled), SETTINGS) == first
 
 
 def test_generated_at_is_stamped_only_when_given(result: dict[str, Any]) -> None:
-    stamped = render_all(parse_result(result, "2025-01-02T03:04:05+00:00"))
+    stamped = render_all(parse_result(result, "2025-01-02T03:04:05+00:00"), SETTINGS)
     assert json.loads(stamped["readiness.json"])["generated_at"] == "2025-01-02T03:04:05+00:00"
     for name, text in stamped.items():
         assert "2025-01-02T03:04:05" in text, name
-    assert all("2025-01-02" not in text for text in render_all(parse_result(result)).values())
+    assert all("2025-01-02" not in text for text in render_all(parse_result(result), SETTINGS).values())
 
 
 # ------------------------------------------------------------------ junit.xml
@@ -214,25 +219,25 @@ def test_html_escapes_every_value(result: dict[str, Any]) -> None:
     result["domain"] = "<style>body{display:none}</style>"
     result["account"] = "<svg onload=alert(1)>"
     result["hosts"][1]["checks"][HOSTILE] = check(False, HOSTILE, HOSTILE, HOSTILE)
-    page = render_html(parse_result(result))
+    page = render_html(parse_result(result), SETTINGS)
     lowered = page.lower()
     assert "<script" not in lowered and "<img" not in lowered and "<iframe" not in lowered and "<svg" not in lowered
     assert "<b>bold" not in page and lowered.count("<style") == 1
-    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
-    assert "&lt;b&gt;bold&lt;/b&gt; &amp; &#x27;quoted&#x27;" in page
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
+    assert "&lt;b&gt;bold&lt;/b&gt; &amp; &#39;quoted&#39;" in page
 
 
 def test_html_is_self_contained(result: dict[str, Any]) -> None:
-    page = render_html(parse_result(result))
+    page = render_html(parse_result(result), SETTINGS)
     lowered = page.lower()
     for needle in ("http://", "https://", "<link", "<script", "src=", "@import", "url("):
         assert needle not in lowered, needle
 
 
 def test_html_has_summary_matrix_and_fixes(result: dict[str, Any]) -> None:
-    page = render_html(parse_result(result))
+    page = render_html(parse_result(result), SETTINGS)
     for text in ("qualys_scanner", "lab1.example.test", "Kerberos AES (6)", '<div class="n">9</div>',
-                 '<div class="n">4</div>', '<div class="n">5</div>', "What to fix", FIREWALL_FIX.replace("'", "&#x27;"),
+                 '<div class="n">4</div>', '<div class="n">5</div>', "What to fix", FIREWALL_FIX.replace("'", "&#39;"),
                  "Set the Remote Registry service to Automatic and start it.", "Access denied", "Ready (4)"):
         assert text in page, text
     # Five not-ready hosts, each with one blocking failure, and one advisory; plus the legend's marks.
@@ -244,7 +249,7 @@ def test_html_has_summary_matrix_and_fixes(result: dict[str, Any]) -> None:
 
 def test_html_puts_not_ready_first_grouped_by_class_largest_first() -> None:
     report = parse_result(fleet_result(2000))
-    page = render_html(report)
+    page = render_html(report, SETTINGS)
     groups = [page.index(f'id="class-{cls}"') for cls in
               ("access_denied", "refused", "registry_unavailable", "timeout", "unreachable")]
     assert groups == sorted(groups)  # equal counts: ordered by label
@@ -256,7 +261,7 @@ def test_html_puts_not_ready_first_grouped_by_class_largest_first() -> None:
 def test_html_for_2000_targets_renders_fast_and_stays_compact() -> None:
     result = fleet_result(2000)
     start = time.perf_counter()
-    files = render_all(parse_result(result))
+    files = render_all(parse_result(result), SETTINGS)
     elapsed = time.perf_counter() - start
     assert elapsed < 5.0  # about 1.3 s on the shared 2-core test machine
     assert len(files["readiness.html"]) < 4_000_000
@@ -264,7 +269,7 @@ def test_html_for_2000_targets_renders_fast_and_stays_compact() -> None:
 
 
 def test_empty_result_renders() -> None:
-    files = render_all(parse_result({"domain": "d.test", "account": "a", "hosts": []}))
+    files = render_all(parse_result({"domain": "d.test", "account": "a", "hosts": []}), SETTINGS)
     assert json.loads(files["readiness.json"])["summary"]["total"] == 0
     assert int(parse_xml(files["junit.xml"]).get("tests", "")) == 0
     assert "No targets were verified" in files["readiness.html"]
@@ -274,7 +279,7 @@ def test_empty_result_renders() -> None:
 # ------------------------------------------------------------------ ticket.md
 
 def test_ticket_has_what_the_provider_asks_for(result: dict[str, Any]) -> None:
-    ticket = render_ticket(parse_result(result))
+    ticket = render_ticket(parse_result(result), SETTINGS)
     assert ticket.startswith("Subject: Qualys scan \u2013 with Windows authentication\n")
     assert "Username of the scan account: `qualys_scanner`" in ticket
     assert "Domain of the scan account: `lab1.example.test`" in ticket
@@ -292,12 +297,12 @@ def test_ticket_has_what_the_provider_asks_for(result: dict[str, Any]) -> None:
 
 def test_ticket_asks_for_ntlmv1_when_a_ready_host_needs_it(result: dict[str, Any]) -> None:
     result["hosts"][0]["auth_scheme"] = "ntlmv1"
-    assert "please enable it" in render_ticket(parse_result(result))
+    assert "please enable it" in render_ticket(parse_result(result), SETTINGS)
 
 
 def test_a_target_without_address_says_so(result: dict[str, Any]) -> None:
     result["hosts"][2]["address"] = ""  # t0002: its name did not resolve
-    files = render_all(parse_result(result))
+    files = render_all(parse_result(result), SETTINGS)
     assert "| t0002.lab1.example.test | no address |" in files["ticket.md"]
     assert '<div class="a">no address</div>' in files["readiness.html"]
     assert json.loads(files["readiness.json"])["hosts"][2]["address"] == ""
@@ -305,7 +310,7 @@ def test_a_target_without_address_says_so(result: dict[str, Any]) -> None:
 
 def test_ticket_table_cells_cannot_break_the_table(result: dict[str, Any]) -> None:
     result["hosts"][2]["checks"]["logon"]["detail"] = "a | b\nc"
-    ticket = render_ticket(parse_result(result))
+    ticket = render_ticket(parse_result(result), SETTINGS)
     row = next(ln for ln in ticket.splitlines() if ln.startswith("| t0002"))
     assert row.count(" | ") == 2 and "a \\| b c" in row
 
@@ -317,7 +322,7 @@ def test_ticket_table_cells_cannot_break_the_table(result: dict[str, Any]) -> No
 ])
 def test_ticket_cells_keep_windows_paths_readable(result: dict[str, Any], detail: str, cell: str) -> None:
     result["hosts"][2]["checks"]["logon"]["detail"] = detail
-    row = next(ln for ln in render_ticket(parse_result(result)).splitlines() if ln.startswith("| t0002"))
+    row = next(ln for ln in render_ticket(parse_result(result), SETTINGS).splitlines() if ln.startswith("| t0002"))
     assert row.endswith(f": {cell} |")
 
 
@@ -342,7 +347,7 @@ def test_password_like_values_are_redacted_from_every_report(result: dict[str, A
     result["invocation"] = {"module_args": {"account_password": PASSWORD}}
     result["hosts"][0]["password"] = PASSWORD
     result["hosts"][0]["checks"]["logon"]["password"] = PASSWORD
-    files = render_all(parse_result(result))
+    files = render_all(parse_result(result), SETTINGS)
     summaries = json.dumps(not_ready_summary(parse_result(result)))
     for text in (*files.values(), summaries):
         assert PASSWORD not in text and "two words" not in text and "8846F7EAEE8FB117AD06BDD830B7586C" not in text
@@ -397,7 +402,7 @@ def test_not_ready_summary_lines(result: dict[str, Any]) -> None:
 def test_sample_result_renders_to_the_committed_sample_reports() -> None:
     """docs/sample-report is what the renderers make of the committed sample result (regenerate on change)."""
     sample = json.loads(SAMPLE.read_text())
-    files = render_all(parse_result(sample["result"], sample["generated_at"]))
+    files = render_all(parse_result(sample["result"], sample["generated_at"]), SETTINGS)
     for name, text in files.items():
         assert (SAMPLE.parent / name).read_text(encoding="utf-8") == text, f"docs/sample-report/{name} is stale"
 
@@ -424,7 +429,7 @@ def test_the_dc_cause_of_local_admins_mode_is_shown_like_every_other_class(resul
     dc["ready"] = False
     report = parse_result(result)
     label = "Domain controller needs a Domain Admin"
-    html = render_html(report)
+    html = render_html(report, SETTINGS)
     assert label in html and "scan them with a Domain Admins account (a second scanner account)" in html
     junit = parse_xml(render_junit(report))
     failures = [f for f in junit.iter("failure") if f.get("type") == "dc_needs_domain_admin"]
@@ -434,6 +439,6 @@ def test_the_dc_cause_of_local_admins_mode_is_shown_like_every_other_class(resul
     entry = next(h for h in doc["hosts"] if h["name"] == dc["name"])
     assert entry["class"] == "dc_needs_domain_admin"
     assert entry["checks"]["share:C$"]["fix"] == found.fix
-    assert label in render_ticket(report)
+    assert label in render_ticket(report, SETTINGS)
     line = next(e for e in not_ready_summary(report) if e["name"] == dc["name"])
     assert line["line"].startswith(f"{dc['name']} (10.201.0.2): {label} on share:C$")

@@ -1,15 +1,20 @@
 """readiness_report through real Ansible (no lab needed): check mode, writing, idempotency, diff, bad input."""
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
 
+import yaml
 from ansible_collections.scanready.windows.plugins.module_utils._report.files import REPORT_FILES, render_all
 from ansible_collections.scanready.windows.plugins.module_utils._report.model import parse_result
+from ansible_collections.scanready.windows.plugins.modules import readiness_report
 
-from tests.lab_support import BIN, ansible_env, run_module
-from tests.unit.test_report import PASSWORD, fleet_result
+from tests.lab_support import BIN, REPO, ansible_env, run_module, run_playbook
+from tests.unit.test_report import PASSWORD, SETTINGS, fleet_result
+
+COPIES = REPO / "docs" / "report-templates"
 
 
 def written(dest: Path) -> dict[str, str]:
@@ -28,7 +33,7 @@ def test_check_mode_then_write_then_unchanged(tmp_path: Path) -> None:
 
     first = run_module("readiness_report", args)
     assert first.changed and not first.failed, first.output
-    assert written(dest) == render_all(parse_result(result))
+    assert written(dest) == render_all(parse_result(result), SETTINGS)
     assert first.result["files"] == {name: str(dest / name) for name in REPORT_FILES}
     assert first.result["summary"] == {"total": 9, "ready": 4, "not_ready": 5}
     assert [e["name"] for e in first.result["not_ready"]] == [
@@ -107,3 +112,45 @@ def test_documentation_renders() -> None:
                           text=True, env=ansible_env(), check=False)
     assert proc.returncode == 0, proc.stderr
     assert "generated_at" in proc.stdout and "changed_files" in proc.stdout
+
+
+def test_templates_dir_provider_and_subject_through_ansible(tmp_path: Path) -> None:
+    mine = tmp_path / "templates"
+    mine.mkdir()
+    (mine / "ticket.md.j2").write_text((COPIES / "ticket.md.j2").read_text().replace("Hello,", "Dear team,"))
+    args: dict[str, Any] = {"result": fleet_result(8), "dest": str(tmp_path / "r"), "templates_dir": str(mine),
+                            "provider": "Example Scanning", "ticket_subject": "Windows scanning, please"}
+    run = run_module("readiness_report", args)
+    assert run.changed and not run.failed, run.output
+    ticket = (tmp_path / "r" / "ticket.md").read_text()
+    assert ticket.startswith("Subject: Windows scanning, please\n\nDear team,\n")
+    assert "ticket.md (for Example Scanning)" in (tmp_path / "r" / "readiness.html").read_text()
+    assert not run_module("readiness_report", args).changed
+    (mine / "ticket.md.j2").write_text("{{ report.account }} {% if %}")
+    broken = run_module("readiness_report", args)
+    assert broken.failed and broken.result["msg"] == (
+        f"readiness_report: template {mine / 'ticket.md.j2'}, line 1: Expected an expression, got 'end of "
+        "statement block'")
+
+
+def test_the_examples_write_where_ansible_playbook_runs_with_the_users_templates(tmp_path: Path) -> None:
+    """The EXAMPLES' report tasks, verbatim, in a playbook elsewhere: ./reports of the working directory,
+    and the ticket from the edited copy in report-templates/ next to the playbook."""
+    examples = yaml.safe_load(readiness_report.EXAMPLES)
+    tasks = [t for t in examples if "scanready.windows.readiness_report" in t and "realpath" in
+             t["scanready.windows.readiness_report"]["dest"]]
+    assert len(tasks) == 2
+    plays, work = tmp_path / "plays", tmp_path / "work"
+    (plays / "report-templates").mkdir(parents=True)
+    work.mkdir()
+    (plays / "report-templates" / "ticket.md.j2").write_text(
+        (COPIES / "ticket.md.j2").read_text().replace("Hello,", "Dear Example Scanning team,"))
+    (plays / "report.yml").write_text(yaml.safe_dump(
+        [{"name": "Reports", "hosts": "localhost", "gather_facts": False, "tasks": tasks}], sort_keys=False))
+    (tmp_path / "vars.json").write_text(json.dumps({"readiness": fleet_result(8)}))
+    proc = run_playbook(plays / "report.yml", Path("localhost,"), "-c", "local", "-e", f"@{tmp_path / 'vars.json'}",
+                        cwd=work)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not (plays / "reports").exists()
+    ticket = (work / "reports" / "ticket.md").read_text()
+    assert ticket.startswith("Subject: Authenticated Windows scanning for example.com\n\nDear Example Scanning team,")

@@ -1,5 +1,5 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The HTML report's style sheet, inlined into the page (no external assets)."""
+"""The HTML report's style sheet: the shipped readiness.css.j2, included inline by readiness.html.j2."""
 from __future__ import annotations
 
 from typing import Final

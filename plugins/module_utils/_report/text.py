@@ -11,12 +11,11 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from ansible_collections.scanready.windows.plugins.module_utils._report.model import Readiness, scheme_label
+from ansible_collections.scanready.windows.plugins.module_utils._report.templates import ReportSettings, render
 from ansible_collections.scanready.windows.plugins.module_utils._verify.results import class_label
 
-TICKET_SUBJECT: Final = "Qualys scan \u2013 with Windows authentication"  # the article's subject, en dash
-
-
 # ---------------------------------------------------------------- readiness.json
+
 
 def readiness_document(report: Readiness) -> dict[str, Any]:
     """The hosts as scan_readiness returns them (without run times), plus a class per host and summary counts;
@@ -123,52 +122,21 @@ def address_ranges(addresses: Sequence[str]) -> list[str]:
     return out
 
 
-def _md_cell(text: str) -> str:
+def md_cell(text: str) -> str:
     """One table cell: one line, pipes escaped, and a backslash doubled only where Markdown would
     read it as an escape (before punctuation), so HKLM\\Software stays readable as plain text."""
     escaped = re.sub(r"\\(?=[!-/:-@[-`{-~])", r"\\\\", text).replace("|", "\\|")
     return " ".join(escaped.split())
 
 
-def render_ticket(report: Readiness) -> str:
-    """What the scanning provider asks for: account username, domain, the IP addresses to scan."""
+TICKET_FILTERS: Final[dict[str, Any]] = {"label": class_label, "md_cell": md_cell, "scheme": scheme_label}
+
+
+def render_ticket(report: Readiness, settings: ReportSettings) -> str:
+    """What the scanning provider asks for (ticket.md.j2): account username, domain, the IP addresses to scan."""
     ready = report.ready_hosts
     schemes = Counter(h.auth_scheme for h in ready if h.auth_scheme)
-    lines = [
-        f"Subject: {TICKET_SUBJECT}",
-        "",
-        "Hello,",
-        "",
-        "please set up authenticated (trusted) Windows scanning for the hosts below.",
-        "",
-        f"- Username of the scan account: `{report.account}`",
-        f"- Domain of the scan account: `{report.domain}`",
-        f"- IP addresses to scan ({len(ready)}):",
-        "",
-        "```",
-        ", ".join(address_ranges([h.address for h in ready])) if ready else "(none yet)",
-        "```",
-        "",
-    ]
-    if schemes:
-        used = ", ".join(f"{scheme_label(s)} ({n})" for s, n in sorted(schemes.items(), key=lambda kv: -kv[1]))
-        ntlmv1 = ("NTLMv1 is needed by some hosts: please enable it in the Windows authentication record."
-                  if "ntlmv1" in schemes else "NTLMv1 is not needed: please leave it disabled.")
-        lines += [f"We verified the account from the scanner's side; authentication that worked: {used}. {ntlmv1}", ""]
-    lines += ["The password is not part of this ticket; we will send it through your secure channel.", ""]
-    not_ready = [h for cls, hosts in report.not_ready_groups for h in hosts]
-    if not_ready:
-        lines += [
-            f"Not ready yet, please do not scan these until we confirm ({len(not_ready)}):",
-            "",
-            "| Host | IP address | Why |",
-            "|---|---|---|",
-        ]
-        for host in not_ready:
-            why = host.why
-            reason = class_label(host.cls) + (f": {why[1].detail}" if why else "")
-            lines.append(f"| {_md_cell(host.name)} | {_md_cell(host.shown_address)} | {_md_cell(reason)} |")
-        lines.append("")
-    if report.generated_at is not None:
-        lines += [f"Verified at {report.generated_at}.", ""]
-    return "\n".join(lines)
+    return render("ticket.md.j2", settings, TICKET_FILTERS, report=report, ready=ready,
+                  addresses=address_ranges([h.address for h in ready]),
+                  schemes=dict(sorted(schemes.items(), key=lambda kv: -kv[1])),
+                  not_ready=[h for _cls, hosts in report.not_ready_groups for h in hosts])
