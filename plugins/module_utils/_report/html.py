@@ -108,7 +108,7 @@ def render_html(report: Readiness) -> str:
         f"<style>{CSS}</style></head><body><main>",
         f"<h1>Scan readiness: {_e(report.domain)}</h1>",
         '<p class="sub">Checked from the scanner\'s side with the scan account: admin shares, remote registry, '
-        "services, WMI at Packet Privacy, and the authentication scheme that worked.</p>",
+        "services, WMI as a scanner connects to it, and the authentication scheme that worked.</p>",
         *_cards(report),
         *_verdict(report),
         *_recommended(report),
