@@ -4,6 +4,7 @@
 Shares (the article's `net use \\\\host\\C$`), registry keys over the winreg pipe (`reg query
 \\\\host\\HKLM\\Software`), services over svcctl (the service manager opened for connect and
 enumerate only; configuration and status are queried, nothing is started or changed) and WMI over
-DCOM at Packet Privacy: one module each, with what they share (classifying errors) in `classify`.
+DCOM at Packet Integrity as a scanner connects (then Packet Privacy where refused): one module each, with
+what they share (classifying errors) in `classify`.
 Nothing here writes to a target.
 """
