@@ -76,8 +76,8 @@ def encryption() -> BaseException:
     (encryption(), TimeoutError(), "wmi_privacy_not_enforced", "did not settle it (WMI did not answer in time)"),
     (denied(), OSError(113, "No route to host"), "wmi_access_denied", "did not settle it"),
 ])
-def test_the_logon_at_packet_privacy_tells_the_refusals_apart(refused: BaseException, at_privacy: BaseException | None,
-                                                               cls: str, words: str) -> None:
+def test_the_logon_at_packet_privacy_tells_the_refusals_apart(
+        refused: BaseException, at_privacy: BaseException | None, cls: str, words: str) -> None:
     ok, seen, detail, definitive = refusal_verdict(refused, at_privacy)
     assert (ok, seen, definitive) == (False, cls, True)
     assert words in detail

@@ -43,6 +43,7 @@ ACCESS_DENIED_CODES: Final = (WBEM_ACCESS_DENIED, E_ACCESSDENIED, RPC_ACCESS_DEN
 UNAVAILABLE_MARKS: Final = ("abstract_syntax_not_supported", "nca_s_unk_if", "proposed_transfer_syntaxes",
                             "rpc_s_unknown_if", "ept_s_not_registered", "class not registered", "0x80040154")
 
+
 def error_code(exc: BaseException) -> int | None:
     code = exc.get_error_code() if isinstance(exc, DCERPCException) else None
     return code if isinstance(code, int) else None
