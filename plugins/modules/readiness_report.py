@@ -69,7 +69,7 @@ options:
   ticket_subject:
     description:
       - The ticket's subject line.
-      - "Default: the article's, O(provider) followed by C(scan – with Windows authentication)."
+      - "Default: the source article's: O(provider) followed by C(scan – with Windows authentication)."
     type: str
     version_added: 0.3.0
   generated_at:

@@ -14,11 +14,17 @@ description:
   - "For each target: the highest authentication scheme that works (Kerberos AES, Kerberos RC4,
     NTLMv2, NTLMv1 only when allowed); the shares (C$ with its root listed, ADMIN$, IPC$); registry
     keys over the winreg pipe; start type and state of services over svcctl; and a logon to WMI
-    namespaces over DCOM at Packet Privacy."
+    namespaces over DCOM at Packet Integrity, as a scanner connects (a host whose WMI runs in its own
+    svchost at level 6 raises it to Packet Privacy; a namespace that requires encryption refuses it
+    otherwise), tried again at Packet Privacy where it is refused, to tell the two causes apart."
   - Every failure is classified and names its fix. A target is ready when the logon, the shares and
     the registry keys all work; a service or WMI failure makes it not ready only when it is
-    definitive (a service disabled, WMI access denied at Packet Privacy). WMI that cannot be tested
-    (a host without DCOM, such as Samba) is reported as C(wmi_unavailable) with C(ok=null).
+    definitive (a service disabled; WMI access denied at both levels, C(wmi_access_denied); a namespace
+    that refuses a scanner's Packet Integrity logon and opens at Packet Privacy, or answers
+    WBEM_E_ENCRYPTED_CONNECTION_REQUIRED (0x80041087), C(wmi_privacy_not_enforced), whose fix is
+    C(winmgmt /standalonehost 6) and a restart of WMI - the P(scanready.windows.wmi_privacy#role) role).
+    WMI that cannot be tested (a host without DCOM, such as Samba) is reported as C(wmi_unavailable)
+    with C(ok=null).
   - Read-only. Nothing on a target is written or changed (on Windows 8 and later, opening the winreg
     pipe trigger-starts a stopped Remote Registry service, as any registry client does); the module
     never reports C(changed) and runs the same in check mode.
@@ -100,7 +106,8 @@ options:
     default: [RemoteRegistry, LanmanServer, MpsSvc]
   wmi_namespaces:
     description:
-      - WMI namespaces to log on to at Packet Privacy, as the scanner's WMI checks do.
+      - WMI namespaces to log on to at Packet Integrity, as a scanner's WMI checks connect (and, where
+        that is refused, at Packet Privacy). The defaults are the two namespaces that require encryption.
       - An empty list skips WMI.
     type: list
     elements: str
@@ -190,7 +197,7 @@ hosts:
       C(account_disabled), C(account_expired), C(password_expired), C(access_denied),
       C(share_missing), C(dc_needs_domain_admin), C(registry_unavailable), C(spn_hardening), C(service_not_running),
       C(service_not_automatic), C(service_unknown), C(wmi_access_denied), C(wmi_unavailable),
-      C(signing_not_required), C(not_tested), C(error)."
+      C(wmi_privacy_not_enforced), C(signing_not_required), C(not_tested), C(error)."
   returned: success
   type: list
   elements: dict

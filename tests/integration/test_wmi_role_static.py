@@ -2,10 +2,11 @@
 
 Real ansible-playbook runs prove: the syntax, the argument specs rejecting bad input, hosts without WinRM
 skipped with one line and no connection attempt, and the molecule/windows scenario skipping (not passing)
-when no host is named. The role's control flow (check mode, the winmgmt command, the handler's restart of
-exactly the running dependants, idempotence, rollback, bounded waits) runs against a simulated host: a
-stand-in `ansible.windows` collection whose modules keep a Windows-like service and registry state in a JSON
-file, reached through a `winrm` connection that runs them locally. The simulation follows what
+when no host is named. The role's control flow (check mode, the winmgmt command and the record written before
+it, the restart of exactly the running dependants, a restart that failed finished by the next run, idempotence,
+a rollback of only the hosts the role moved, bounded waits) runs against a simulated host (fake_windows.py): a
+stand-in `ansible.windows` collection whose modules keep a Windows-like service, process and registry state in a
+JSON file, reached through a `winrm` connection that runs them locally. The simulation follows what
 docs/windows-host-testing.md says of `winmgmt /standalonehost 6`; molecule/windows checks the same against real
 Windows.
 """
@@ -15,22 +16,20 @@ import json
 import os
 import re
 import subprocess
-import textwrap
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from tests.integration.fake_windows import OWN, SHARED, FakeWindows, build_tree, recap
 from tests.lab_support import BIN, REPO, ansible_env, run_playbook
 
-SHARED = r"C:\Windows\system32\svchost.exe -k netsvcs -p"
-OWN = r"%systemroot%\system32\svchost.exe -k winmgmt"
-LEVEL_KEY = r"HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion\Svchost\winmgmt"
-RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)", re.M)
+RECORDED = r"regedit HKLM:\SOFTWARE\scanready\windows WmiPriorHostMode=shared"
+FORGOTTEN = r"regedit HKLM:\SOFTWARE\scanready\windows WmiPriorHostMode=(deleted)"
+RESTART = ("stop Winmgmt iphlpsvc NcaSvc", "start Winmgmt", "start iphlpsvc", "start NcaSvc")
 UNROUTABLE = "192.0.2.10"  # TEST-NET-1: any connection attempt would hang, then fail as unreachable
 
 PLAYBOOK = """\
@@ -40,11 +39,6 @@ PLAYBOOK = """\
   roles:
     - role: scanready.windows.wmi_privacy
 """
-
-
-def recap(output: str) -> dict[str, dict[str, int]]:
-    keys = ("ok", "changed", "unreachable", "failed", "skipped")
-    return {m[0]: dict(zip(keys, map(int, m[1:]), strict=True)) for m in RECAP.findall(output)}
 
 
 def said(output: str) -> str:
@@ -177,235 +171,9 @@ def test_molecule_windows_does_not_pass_when_no_host_is_named() -> None:
 
 # --- against a simulated Windows host ---------------------------------------------------------------
 
-FAKE_WINDOWS = r'''
-"""A Windows host as the wmi_privacy role reads and changes it, kept in the JSON file $FAKE_WINDOWS_STATE."""
-import json
-import os
-import time
-
-from ansible.module_utils.basic import AnsibleModule
-
-SHARED = r"C:\Windows\system32\svchost.exe -k netsvcs -p"
-OWN = r"%systemroot%\system32\svchost.exe -k winmgmt"
-LEVEL_KEY = r"HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion\Svchost\winmgmt"
-
-
-class Host:
-    def __init__(self):
-        self.path = os.environ["FAKE_WINDOWS_STATE"]
-        with open(self.path) as f:
-            self.state = json.load(f)
-        self.services = self.state["services"]
-
-    def save(self):
-        with open(self.path, "w") as f:
-            json.dump(self.state, f, indent=1)
-
-    def log(self, line):
-        self.state["log"].append(line)
-
-    def name(self, name):
-        return next((n for n in self.services if n.lower() == name.lower()), None)
-
-    def dependants(self, name):
-        """Every service depending on name, directly or not (EnumDependentServices)."""
-        found, pending = [], [name.lower()]
-        while pending:
-            current = pending.pop()
-            for other, svc in sorted(self.services.items()):
-                if current in [d.lower() for d in svc["dependencies"]] and other not in found:
-                    found.append(other)
-                    pending.append(other.lower())
-        return found
-
-    def start(self, name):
-        svc = self.services[name]
-        if svc["state"] == "started":
-            return
-        if name in self.state["faults"].get("start_fails", []):
-            raise RuntimeError("Failed to start service %s: the service did not respond" % name)
-        for dependency in svc["dependencies"]:  # the SCM starts dependencies first
-            self.start(self.name(dependency))
-        svc["state"] = "started"
-        svc["pid"] = self.state["next_pid"]
-        self.state["next_pid"] += 4
-        self.log("start " + name)
-
-
-def win_service_info(module, host):
-    names = [host.name(module.params["name"])] if module.params["name"] else sorted(host.services)
-    services = [{
-        "name": n, "path": host.services[n]["path"], "state": host.services[n]["state"],
-        "start_mode": "auto", "dependencies": host.services[n]["dependencies"],
-        "dependency_of": host.dependants(n),
-        "process_id": host.services[n]["pid"] if host.services[n]["state"] == "started" else 0,
-    } for n in names if n]
-    module.exit_json(changed=False, exists=bool(services), services=services)
-
-
-def win_reg_stat(module, host):
-    values = host.state["registry"].get(module.params["path"])
-    service_key = "HKLM:\\SYSTEM\\CurrentControlSet\\Services\\"
-    if module.params["path"].startswith(service_key):
-        service = host.name(module.params["path"][len(service_key):])
-        values = {"ImagePath": host.services[service]["path"]} if service else None
-    name = module.params["name"]
-    if name is None:
-        module.exit_json(changed=False, exists=values is not None, properties={
-            k: {"type": kind(v), "value": v, "raw_value": v} for k, v in (values or {}).items()})
-    if values is None or name not in values:
-        module.exit_json(changed=False, exists=False)
-    module.exit_json(changed=False, exists=True, type=kind(values[name]), value=values[name], raw_value=values[name])
-
-
-def kind(value):
-    return "REG_DWORD" if isinstance(value, int) else "REG_EXPAND_SZ"
-
-
-def win_service(module, host):
-    name = host.name(module.params["name"])
-    svc = host.services[name]
-    wanted = module.params["state"]
-    if wanted == "stopped":
-        if svc["state"] == "stopped":
-            module.exit_json(changed=False)
-        running = [d for d in host.dependants(name) if host.services[d]["state"] == "started"]
-        if running and not module.params["force_dependent_services"]:
-            module.fail_json(msg="Cannot stop service '%s' because it has dependent services" % name)
-        if not module.check_mode:
-            time.sleep(host.state["faults"].get("stop_seconds", 0))
-            for stopped in running + [name]:
-                host.services[stopped]["state"] = "stopped"
-            host.log("stop " + " ".join([name] + running))
-            host.save()
-        module.exit_json(changed=True)
-    if svc["state"] == "started":
-        module.exit_json(changed=False)
-    if not module.check_mode:
-        try:
-            host.start(name)
-        except RuntimeError as e:
-            host.save()
-            module.fail_json(msg=str(e))
-        host.save()
-    module.exit_json(changed=True)
-
-
-def win_command(module, host):
-    argv = [a.lower() for a in module.params["argv"]]
-    if argv[:2] == ["winmgmt", "/standalonehost"]:
-        host.services[host.name("winmgmt")]["path"] = OWN
-        if not host.state["faults"].get("level_ignored"):
-            host.state["registry"][LEVEL_KEY] = {"AuthenticationLevel": int(argv[2]) if len(argv) > 2 else 4}
-    elif argv == ["winmgmt", "/sharedhost"]:
-        host.services[host.name("winmgmt")]["path"] = SHARED
-    elif argv[0] != "gpupdate":
-        module.fail_json(msg="not simulated: %s" % " ".join(argv), rc=1)
-    host.log(" ".join(module.params["argv"]))
-    host.save()
-    module.exit_json(changed=True, rc=0, stdout="done", stderr="")
-
-
-SPECS = {
-    "win_service_info": ({"name": {"type": "str"}}, True),
-    "win_reg_stat": ({"path": {"type": "str", "required": True}, "name": {"type": "str"}}, True),
-    "win_service": ({"name": {"type": "str", "required": True}, "state": {"type": "str"},
-                     "force_dependent_services": {"type": "bool", "default": False}}, True),
-    "win_command": ({"argv": {"type": "list", "elements": "str", "required": True}}, False),
-    "win_ping": ({}, True),
-}
-
-
-def main(kind):
-    spec, check_mode = SPECS[kind]
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=check_mode)
-    if kind == "win_ping":
-        module.exit_json(changed=False, ping="pong")
-    globals()[kind](module, Host())
-'''
-
-FAKE_WINRM_CONNECTION = '''
-from __future__ import annotations
-
-DOCUMENTATION = """
-    name: winrm
-    short_description: runs the simulated Windows host's modules locally, under the name winrm
-    description: [Test stand-in for the winrm connection.]
-    author: scanready maintainers
-    options:
-        become_success_timeout:
-            type: int
-            default: 10
-            description: [As for local.]
-        become_strip_preamble:
-            type: bool
-            default: true
-            description: [As for local.]
-    extends_documentation_fragment:
-        - connection_pipelining
-"""
-
-from ansible.plugins.connection.local import Connection as LocalConnection
-
-
-class Connection(LocalConnection):
-    transport = "winrm"
-'''
-
-
-def windows_services(winmgmt_path: str) -> dict[str, dict[str, Any]]:
-    """IP Helper depends on Winmgmt, the Network Connectivity Assistant on IP Helper; Internet Connection
-    Sharing depends on Winmgmt but is stopped; nsi is unrelated."""
-    def svc(path: str, deps: list[str], state: str, pid: int) -> dict[str, Any]:
-        return {"path": path, "dependencies": deps, "state": state, "pid": pid}
-    return {
-        "RpcSs": svc(SHARED, [], "started", 100),
-        "nsi": svc(SHARED, [], "started", 104),
-        "Winmgmt": svc(winmgmt_path, ["RPCSS"], "started", 1000),
-        "iphlpsvc": svc(SHARED, ["RpcSs", "nsi", "winmgmt"], "started", 1100),
-        "NcaSvc": svc(SHARED, ["nsi", "iphlpsvc"], "started", 1200),
-        "SharedAccess": svc(SHARED, ["Netman", "WinMgmt"], "stopped", 0),
-    }
-
-
-@dataclass
-class FakeWindows:
-    state_file: Path
-    inventory: Path
-    playbook: Path
-    env: dict[str, str]
-
-    def set(self, winmgmt_path: str, level: int | None = None, faults: dict[str, Any] | None = None) -> None:
-        registry = {} if level is None else {LEVEL_KEY: {"AuthenticationLevel": level}}
-        self.state_file.write_text(json.dumps({"services": windows_services(winmgmt_path), "registry": registry,
-                                               "log": [], "next_pid": 5000, "faults": faults or {}}))
-
-    @property
-    def state(self) -> dict[str, Any]:
-        return dict(json.loads(self.state_file.read_text()))
-
-    def run(self, *extra: str) -> tuple[dict[str, int], str]:
-        proc = run_playbook(self.playbook, self.inventory, *extra, env=self.env, timeout=300)
-        output = proc.stdout + proc.stderr
-        return recap(output).get("win1", {}), output
-
-
 @pytest.fixture(scope="module")
 def fake_windows_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("fake_windows")
-    collection = root / "collections" / "ansible_collections" / "ansible" / "windows"
-    (collection / "plugins" / "module_utils").mkdir(parents=True)
-    (collection / "plugins" / "modules").mkdir()
-    (collection / "plugins" / "module_utils" / "fake_windows.py").write_text(FAKE_WINDOWS)
-    for kind in ("win_service_info", "win_reg_stat", "win_service", "win_command", "win_ping"):
-        (collection / "plugins" / "modules" / f"{kind}.py").write_text(textwrap.dedent(f"""\
-            #!/usr/bin/python
-            from ansible_collections.ansible.windows.plugins.module_utils.fake_windows import main
-            main({kind!r})
-            """))
-    (root / "connection_plugins").mkdir()
-    (root / "connection_plugins" / "winrm.py").write_text(FAKE_WINRM_CONNECTION)
-    return root
+    return build_tree(tmp_path_factory.mktemp("fake_windows"))
 
 
 @pytest.fixture
@@ -429,10 +197,11 @@ def test_check_mode_says_what_it_would_do_and_changes_nothing(fake: FakeWindows)
     fake.set(SHARED)
     before = fake.state
     result, output = fake.run("--check", "-e", "scanready_gpupdate=true")
-    assert result["failed"] == 0 and result["changed"] == 2, output  # the WMI change and the policy refresh
-    assert ("WMI runs in the svchost group 'netsvcs'; it needs `winmgmt /standalonehost 6` and a restart of "
-            "Winmgmt; check mode, nothing run: would run `winmgmt /standalonehost 6`, restart Winmgmt and start "
-            "again iphlpsvc, NcaSvc") in said(output)
+    # the WMI change, the record it would write and the policy refresh
+    assert result["failed"] == 0 and result["changed"] == 3, output
+    assert ("wmi_privacy: configured shared, running shared; WMI is configured to run in the svchost group 'netsvcs'; "
+            "it needs `winmgmt /standalonehost 6` and a restart of Winmgmt; check mode, nothing run: would run "
+            "`winmgmt /standalonehost 6`, restart Winmgmt and start again iphlpsvc, NcaSvc") in said(output)
     assert "would run `gpupdate /target:computer /force /wait:300`" in output
     assert fake.state == before, "check mode changed the host"
 
@@ -448,23 +217,26 @@ def test_molecule_windows_scenario_passes_against_the_simulated_host(fake: FakeW
     output = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)
     assert proc.returncode == 0, output
     assert "not-a-secret" not in output
+    skipped = "scanner-side WMI check skipped ({}) - SCANREADY_WIN_DOMAIN is not set"
+    for when in ("WMI in the shared svchost", "WMI in its own svchost at level 6"):
+        assert skipped.format(when) in said(output)
     for step in ("create", "cleanup", "check", "converge", "idempotence", "side_effect", "verify"):
         assert f"{step}: Executed: Successful" in output, step
     assert fake.state["log"] == [
         # cleanup: already in the shared host, nothing; check: nothing; converge:
+        RECORDED,
         "winmgmt /standalonehost 6",
-        "stop Winmgmt iphlpsvc NcaSvc",  # net stop winmgmt /y
-        "start Winmgmt",
-        "start iphlpsvc",  # dependencies before dependants; SharedAccess was stopped and stays so
-        "start NcaSvc",
-        # idempotence: nothing; side_effect:
+        *RESTART,  # net stop winmgmt /y; dependencies before dependants; SharedAccess was stopped and stays so
+        # idempotence: nothing; side_effect: the policy refresh,
         "gpupdate /target:computer /force /wait:300",
+        # the rollback of the host the role moved,
+        "winmgmt /sharedhost", *RESTART, FORGOTTEN,
+        # a run whose restart failed (the record and the command, no restart), finished by the role's restart,
+        RECORDED, "winmgmt /standalonehost 6", *RESTART,
+        # a host the role did not move (no record), left alone by the rollback; the record put back,
+        FORGOTTEN, RECORDED,
         # verify: reads only; cleanup (the rollback):
-        "winmgmt /sharedhost",
-        "stop Winmgmt iphlpsvc NcaSvc",
-        "start Winmgmt",
-        "start iphlpsvc",
-        "start NcaSvc",
+        "winmgmt /sharedhost", *RESTART, FORGOTTEN,
     ]
     assert fake.state["services"]["SharedAccess"]["state"] == "stopped"
 
@@ -474,8 +246,8 @@ def test_a_restart_that_does_not_bring_the_wanted_state_fails_clearly(fake: Fake
     fake.set(OWN, level=4, faults={"level_ignored": True})
     result, output = fake.run()
     assert result["failed"] == 1, output
-    assert ("wmi_privacy: after `winmgmt` and the restart, Winmgmt is started and WMI runs in its own svchost at "
-            "authentication level 4, not 6") in said(output)
+    assert ("wmi_privacy: after `winmgmt` and the restart, Winmgmt is started and WMI is configured to run in its own "
+            "svchost at authentication level 4, not 6") in said(output)
 
 
 def test_a_stop_that_hangs_is_bounded(fake: FakeWindows) -> None:
@@ -486,3 +258,75 @@ def test_a_stop_that_hangs_is_bounded(fake: FakeWindows) -> None:
     assert result["failed"] == 1, output
     assert "Timed out after 3 second(s)" in output
     assert fake.state["services"]["Winmgmt"]["path"] == OWN  # done, but not in effect until Winmgmt restarts
+
+
+def test_configured_standalone_running_shared_is_restarted_not_reconfigured(fake: FakeWindows) -> None:
+    # What a run whose restart failed leaves: the command's configuration, the record, WMI still shared.
+    fake.set(OWN, level=6, running=SHARED, record="shared")
+    before = fake.state
+    result, output = fake.run("--check")
+    assert result["failed"] == 0 and result["changed"] == 1, output
+    assert ("wmi_privacy: configured standalone, running shared; WMI is configured to run in its own svchost at "
+            "authentication level 6; runs shared (process 1000, svchost group 'netsvcs'); the configuration has not "
+            "taken effect (a restart failed or never happened): restart Winmgmt; check mode, nothing run: would "
+            "restart Winmgmt and start again iphlpsvc, NcaSvc") in said(output)
+    assert fake.state == before, "check mode changed the host"
+
+    result, output = fake.run()
+    assert result["failed"] == 0, output
+    assert fake.state["log"] == ["stop Winmgmt iphlpsvc NcaSvc", "start Winmgmt", "start iphlpsvc", "start NcaSvc"]
+    assert "-k winmgmt" in fake.winmgmt_runs
+    assert "wmi_privacy: restarted; configured standalone, running standalone (process 5000)" in said(output)
+
+
+def test_a_failed_restart_is_retried_by_the_next_run(fake: FakeWindows) -> None:
+    fake.set(SHARED, faults={"stop_fails": True})
+    result, output = fake.run()
+    assert result["failed"] == 1, output
+    assert "Failed to stop service Winmgmt: the dependant NcaSvc did not stop" in output
+    # The record came first, then the command; WMI still runs in the shared svchost.
+    assert fake.state["log"] == [r"regedit HKLM:\SOFTWARE\scanready\windows WmiPriorHostMode=shared",
+                                 "winmgmt /standalonehost 6"]
+    assert "-k netsvcs" in fake.winmgmt_runs
+
+    fake.change()  # the dependant stops now
+    result, output = fake.run()
+    assert result["failed"] == 0, output
+    assert fake.state["log"][2:] == ["stop Winmgmt iphlpsvc NcaSvc", "start Winmgmt", "start iphlpsvc", "start NcaSvc"]
+    assert "-k winmgmt" in fake.winmgmt_runs and fake.record == "shared"
+    result, output = fake.run()
+    assert result["changed"] == 0, output
+
+
+@pytest.mark.parametrize("record", [None, "standalone"])
+def test_rollback_leaves_a_host_it_did_not_move_alone(fake: FakeWindows, record: str | None) -> None:
+    fake.set(OWN, level=6, record=record)
+    playbook = fake.playbook.parent / "rollback.yml"
+    playbook.write_text(PLAYBOOK.replace("role: scanready.windows.wmi_privacy",
+                                         "role: scanready.windows.wmi_privacy\n      scanready_wmi_revert: true"))
+    rollback = FakeWindows(fake.state_file, fake.inventory, playbook, fake.env)
+    result, output = rollback.run()
+    assert result["failed"] == 0 and result["changed"] == (record is not None), output  # a record is forgotten
+    assert "WMI left alone by the rollback" in said(output)
+    assert "wmi_privacy rollback: WMI left alone on win1" in said(output)
+    assert [line for line in fake.state["log"] if not line.startswith("regedit")] == []
+    assert "-k winmgmt" in fake.winmgmt_runs and fake.record is None
+
+
+def test_rollback_reverts_a_host_it_moved_and_forgets_the_record(fake: FakeWindows) -> None:
+    fake.set(OWN, level=6, record="shared")
+    playbook = fake.playbook.parent / "rollback.yml"
+    playbook.write_text(PLAYBOOK.replace("role: scanready.windows.wmi_privacy",
+                                         "role: scanready.windows.wmi_privacy\n      scanready_wmi_revert: true"))
+    rollback = FakeWindows(fake.state_file, fake.inventory, playbook, fake.env)
+    before = fake.state
+    result, output = rollback.run("--check")
+    assert result["failed"] == 0 and result["changed"] == 2, output  # the rollback and the record it would forget
+    assert fake.state == before, "check mode changed the host"
+    result, output = rollback.run()
+    assert result["failed"] == 0, output
+    assert fake.state["log"] == ["winmgmt /sharedhost", "stop Winmgmt iphlpsvc NcaSvc", "start Winmgmt",
+                                 "start iphlpsvc", "start NcaSvc",
+                                 r"regedit HKLM:\SOFTWARE\scanready\windows WmiPriorHostMode=(deleted)"]
+    assert "-k netsvcs" in fake.winmgmt_runs and fake.record is None
+    assert "wmi_privacy rollback: WMI left alone on no host" in said(output)

@@ -1,35 +1,28 @@
-"""Probe logic without a peer: impacket errors classified, fixes, services, WMI with fakes of impacket exceptions."""
+"""Probe logic without a peer: impacket errors classified, fixes, shares, registry, services (WMI: test_wmi_probe)."""
 from __future__ import annotations
 
 import re
 import time
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
-from ansible_collections.scanready.windows.plugins.module_utils._verify.credentials import Credentials, Endpoint
+from ansible_collections.scanready.windows.plugins.module_utils._verify.credentials import Endpoint
 from ansible_collections.scanready.windows.plugins.module_utils._verify.fixes import FIXES, fix_for
 from ansible_collections.scanready.windows.plugins.module_utils._verify.probes import shares as _probes
 from ansible_collections.scanready.windows.plugins.module_utils._verify.probes.classify import Unfinished, classify
 from ansible_collections.scanready.windows.plugins.module_utils._verify.probes.registry import probe_registry, split_key
 from ansible_collections.scanready.windows.plugins.module_utils._verify.probes.services import service_check
 from ansible_collections.scanready.windows.plugins.module_utils._verify.probes.shares import probe_shares
-from ansible_collections.scanready.windows.plugins.module_utils._verify.probes.wmi import (
-    classify_wmi,
-    namespace_path,
-    probe_wmi,
-)
 from ansible_collections.scanready.windows.plugins.module_utils._verify.results import CheckResult
 from ansible_collections.scanready.windows.plugins.module_utils._verify.smb import Session
 from impacket import nmb, smb3
-from impacket.dcerpc.v5 import dcomrt, rrp, scmr
-from impacket.dcerpc.v5.dcom import wmi
-from impacket.dcerpc.v5.rpcrt import DCERPCException
+from impacket.dcerpc.v5 import rrp, scmr
 
 CONTRACT_CLASSES = {"unreachable", "refused", "timeout", "logon_failure", "account_locked", "account_disabled",
                     "account_expired", "password_expired", "access_denied", "share_missing", "dc_needs_domain_admin",
                     "registry_unavailable", "spn_hardening", "service_not_running", "service_not_automatic",
-                    "service_unknown", "wmi_access_denied", "wmi_unavailable", "not_tested", "error",
-                    "signing_not_required"}
+                    "service_unknown", "wmi_access_denied", "wmi_unavailable", "wmi_privacy_not_enforced", "not_tested",
+                    "error", "signing_not_required"}
 # The reports mask text after "password is", "password:", "credentials:" and long hex runs (_report.py).
 SECRET_LOOKING = re.compile(r"(?i)\b(password|passwd|pwd|secret|credentials?|token)(\s*[:=]\s*|\s+is\s+)|[0-9a-f]{32,}")
 
@@ -49,7 +42,8 @@ def test_every_fix_is_a_contract_class_and_reads_clean() -> None:
     ("share", "access_denied", "LocalAccountTokenFilterPolicy"),
     ("share", "share_missing", "AutoShareServer"),
     ("registry", "registry_unavailable", "Remote Registry"),
-    ("wmi", "wmi_access_denied", "winmgmt /standalonehost 6"),
+    ("wmi", "wmi_privacy_not_enforced", "winmgmt /standalonehost 6"),
+    ("wmi", "wmi_access_denied", "Remote Enable"),
     ("share", "timeout", "target_timeout"),
 ])
 def test_fixes_name_what_an_admin_does(kind: str, cls: str, words: str) -> None:
@@ -167,123 +161,3 @@ def test_a_missing_winreg_pipe_is_registry_unavailable_for_every_key() -> None:
         assert found[key].cls == "registry_unavailable"
         assert "Remote Registry service is not running" in found[key].detail
         assert "Automatic" in (found[key].fix or "")
-
-
-# ---------------------------------------------------------------- WMI with fakes of impacket's exceptions
-
-BIND_REJECTED = DCERPCException("Bind context 1 rejected: provider_rejection; abstract_syntax_not_supported "
-                                "(this usually means the interface isn't listening on the given endpoint)")
-
-
-@pytest.mark.parametrize(("exc", "ok", "cls", "definitive"), [
-    (BIND_REJECTED, None, "wmi_unavailable", False),
-    (wmi.DCERPCSessionError(error_code=0x80041003), False, "wmi_access_denied", True),   # WBEM_E_ACCESS_DENIED
-    (dcomrt.DCERPCSessionError(error_code=0x80070005), False, "wmi_access_denied", True),  # E_ACCESSDENIED
-    (DCERPCException(error_code=5), False, "wmi_access_denied", True),                   # rpc_s_access_denied
-    (DCERPCException("rpc_s_access_denied"), False, "wmi_access_denied", True),
-    (wmi.DCERPCSessionError(error_code=0x8004100E), None, "wmi_unavailable", False),     # invalid namespace
-    (dcomrt.DCERPCSessionError(error_code=0x80040154), None, "wmi_unavailable", False),  # class not registered
-    (DCERPCException("Could not connect: [Errno 111] Connection refused"), False, "refused", False),
-    (ConnectionRefusedError(111, "Connection refused"), False, "refused", False),
-    (OSError(113, "No route to host"), False, "unreachable", False),
-    (TimeoutError(), False, "timeout", False),
-    (RuntimeError("something else"), False, "error", False),
-])
-def test_wmi_errors(exc: BaseException, ok: bool | None, cls: str, definitive: bool) -> None:
-    seen = classify_wmi(exc)
-    assert (seen[0], seen[1], seen[3]) == (ok, cls, definitive)
-
-
-def test_namespace_paths() -> None:
-    assert namespace_path("root\\cimv2\\security\\microsofttpm") == "//./root/cimv2/security/microsofttpm"
-
-
-class FakeServices:
-    def RemRelease(self) -> None:
-        pass
-
-
-class FakeLogin:
-    """Stands for wmi.IWbemLevel1Login: NTLMLogin answers per namespace."""
-
-    answers: ClassVar[dict[str, BaseException | None]] = {}
-    released = False
-
-    def __init__(self, interface: Any) -> None:
-        assert interface == "activated"
-
-    def NTLMLogin(self, namespace: str, locale: Any, context: Any) -> FakeServices:
-        error = self.answers.get(namespace)
-        if error is not None:
-            raise error
-        return FakeServices()
-
-    def RemRelease(self) -> None:
-        FakeLogin.released = True
-
-
-class FakeDcom:
-    disconnected = False
-
-    def CoCreateInstanceEx(self, clsid: bytes, iid: bytes) -> str:
-        return "activated"
-
-    def disconnect(self) -> None:
-        FakeDcom.disconnected = True
-
-
-CREDS = Credentials.parse("scanner", "Unit-Test-Secret-9", "ex.test")
-NAMESPACES = ["root\\cimv2\\security\\microsofttpm", "root\\CIMV2\\TerminalServices"]
-
-
-def test_wmi_per_namespace_verdicts(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(wmi, "IWbemLevel1Login", FakeLogin)
-    FakeLogin.answers = {"//./root/cimv2/security/microsofttpm": wmi.DCERPCSessionError(error_code=0x80041003)}
-    found: dict[str, CheckResult] = {}
-    probe_wmi(FakeSession({}), CREDS, None, NAMESPACES, found, connect=lambda *args: FakeDcom(),
-              activator=lambda *args: None)
-    tpm, ts = found["wmi:" + NAMESPACES[0]], found["wmi:" + NAMESPACES[1]]
-    assert (tpm.ok, tpm.cls, tpm.required) == (False, "wmi_access_denied", True)
-    assert "standalonehost 6" in (tpm.fix or "")
-    assert (ts.ok, ts.cls, ts.required) == (True, "ok", False)
-    assert FakeLogin.released and FakeDcom.disconnected
-
-
-def test_no_dcom_activator_is_untestable_and_costs_no_logon() -> None:
-    def activator(*args: Any) -> None:
-        raise BIND_REJECTED
-
-    class NoTickets:
-        def ticket(self, scheme: str, spn: str) -> str:
-            raise AssertionError("no ticket is asked for without an activator")
-
-    found: dict[str, CheckResult] = {}
-    probe_wmi(FakeSession({}, scheme="kerberos-aes"), CREDS, NoTickets(), NAMESPACES, found,
-              connect=lambda *args: pytest.fail("no logon without an activator"), activator=activator)
-    for check in found.values():
-        assert (check.ok, check.cls, check.required) == (None, "wmi_unavailable", False)
-        assert check.fix
-
-
-def test_a_filtered_rpc_port_is_a_wmi_failure_that_does_not_decide_readiness() -> None:
-    def activator(*args: Any) -> None:
-        raise DCERPCException("Could not connect: timed out")
-
-    found: dict[str, CheckResult] = {}
-    probe_wmi(FakeSession({}), CREDS, None, NAMESPACES, found, activator=activator)
-    check = found["wmi:" + NAMESPACES[0]]
-    assert (check.ok, check.cls, check.required) == (False, "unreachable", False)
-    assert "TCP 135" in (check.fix or "")
-
-
-def test_wmi_after_kerberos_needs_a_host_ticket() -> None:
-    class NoTickets:
-        def ticket(self, scheme: str, spn: str) -> str:
-            assert spn == "host/t1.ex.test"
-            return "Server not found in Kerberos database"
-
-    found: dict[str, CheckResult] = {}
-    probe_wmi(FakeSession({}, scheme="kerberos-aes"), CREDS, NoTickets(), NAMESPACES, found,
-              connect=lambda *args: pytest.fail("no DCOM without a ticket"), activator=lambda *args: None)
-    assert {c.cls for c in found.values()} == {"not_tested"}
-    assert "host/t1.ex.test" in found["wmi:" + NAMESPACES[0]].detail

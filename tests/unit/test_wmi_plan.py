@@ -11,10 +11,17 @@ SHARED = r"C:\Windows\system32\svchost.exe -k netsvcs -p"
 STANDALONE = r"C:\Windows\system32\svchost.exe -k winmgmt"
 
 
-def winmgmt(path: str, name: str = "Winmgmt") -> dict[str, Any]:
+def winmgmt(path: str, name: str = "Winmgmt", state: str = "started", pid: int = 1234) -> dict[str, Any]:
     """What ansible.windows.win_service_info registers for name=Winmgmt (the fields the filter reads)."""
-    return {"changed": False, "exists": True,
-            "services": [{"name": name, "path": path, "state": "started", "start_mode": "auto"}]}
+    return {"changed": False, "exists": True, "services": [
+        {"name": name, "path": path, "state": state, "start_mode": "auto", "process_id": pid}]}
+
+
+def record(value: str | None) -> dict[str, Any]:
+    """What ansible.windows.win_reg_stat registers for HKLM:\\SOFTWARE\\scanready\\windows WmiPriorHostMode."""
+    if value is None:
+        return {"changed": False, "exists": False}
+    return {"changed": False, "exists": True, "type": "REG_SZ", "value": value, "raw_value": value}
 
 
 def level(value: Any = None) -> dict[str, Any]:
@@ -47,13 +54,17 @@ def test_shared_host_needs_standalonehost_6() -> None:
     assert result["standalone"] is False
     assert result["svchost_group"] == "netsvcs"
     assert "'netsvcs'" in result["summary"] and "restart of Winmgmt" in result["summary"]
+    assert result["restart"] is True and result["record"] == "shared"  # recorded before the command runs
 
 
 def test_own_svchost_at_packet_privacy_needs_nothing() -> None:
-    result = plan(winmgmt(STANDALONE), level(6))
-    assert result["argv"] == [] and result["command"] == ""
-    assert result["standalone"] is True and result["level"] == 6
-    assert result["summary"] == "WMI already runs in its own svchost at authentication level 6"
+    result = plan(winmgmt(STANDALONE), level(6), running=STANDALONE)
+    assert result["argv"] == [] and result["command"] == "" and result["restart"] is False
+    assert result["standalone"] is True and result["level"] == 6 and result["record"] is None
+    assert (result["configured_mode"], result["running_mode"]) == ("standalone", "standalone")
+    assert result["process_id"] == 1234
+    assert result["summary"] == ("WMI is configured to run in its own svchost at authentication level 6; "
+                                 "runs standalone (process 1234, svchost group 'winmgmt')")
 
 
 def test_own_svchost_case_and_quotes_do_not_matter() -> None:
@@ -65,6 +76,7 @@ def test_own_svchost_at_a_lower_level_runs_again() -> None:
     result = plan(winmgmt(STANDALONE), level(4))
     assert result["argv"] == ["winmgmt", "/standalonehost", "6"]
     assert "level 4, not 6" in result["summary"]
+    assert result["record"] == "standalone"  # what it was: the rollback leaves such a host in its own svchost
 
 
 def test_own_svchost_without_a_stored_level_counts_as_done() -> None:
@@ -87,21 +99,25 @@ def test_image_path_naming_no_group_is_treated_as_not_standalone() -> None:
     assert plan(winmgmt(r"C:\Windows\system32\wbem\winmgmt.exe"), level(), revert=True)["argv"] == []
 
 
-def test_revert_from_own_svchost_runs_sharedhost() -> None:
-    result = plan(winmgmt(STANDALONE), level(6), revert=True)
-    assert result["argv"] == ["winmgmt", "/sharedhost"]
+def test_revert_of_a_host_this_collection_moved_runs_sharedhost() -> None:
+    result = plan(winmgmt(STANDALONE), level(6), revert=True, running=STANDALONE, prior=record("shared"))
+    assert result["argv"] == ["winmgmt", "/sharedhost"] and result["restart"] is True
+    assert result["forget"] is True and result["left_alone"] is False
     assert "rollback needs `winmgmt /sharedhost`" in result["summary"]
 
 
 def test_revert_on_a_shared_host_needs_nothing() -> None:
-    result = plan(winmgmt(SHARED), level(), revert=True)
-    assert result["argv"] == []
-    assert result["summary"] == "WMI runs in the svchost group 'netsvcs', not its own; nothing to roll back"
+    result = plan(winmgmt(SHARED), level(), revert=True, running=SHARED)
+    assert result["argv"] == [] and result["restart"] is False
+    assert result["summary"] == ("WMI left alone by the rollback (no record says this collection moved it; "
+                                 "configured for the svchost group 'netsvcs', runs shared (process 1234, svchost "
+                                 "group 'netsvcs'))")
 
 
 @pytest.mark.parametrize("revert", ["true", "yes", 1])
 def test_revert_from_extra_vars_strings_counts_as_true(revert: Any) -> None:
-    assert plan(winmgmt(STANDALONE), level(), revert=revert)["argv"] == ["winmgmt", "/sharedhost"]
+    result = plan(winmgmt(STANDALONE), level(), revert=revert, prior=record("shared"))
+    assert result["argv"] == ["winmgmt", "/sharedhost"]
 
 
 @pytest.mark.parametrize("revert", ["false", "no", 0])
@@ -137,3 +153,69 @@ def test_level_input_that_is_not_a_reg_stat_result_is_refused() -> None:
 
 def test_filter_is_published_under_its_file_name() -> None:
     assert FilterModule().filters() == {"wmi_plan": plan}
+
+
+# --- running mode, read from the command line of the process hosting Winmgmt -----------------------------------
+
+@pytest.mark.parametrize(("service", "running", "mode", "group"), [
+    (winmgmt(STANDALONE), r"C:\Windows\system32\svchost.exe -k winmgmt -p", "standalone", "winmgmt"),
+    (winmgmt(STANDALONE), r"C:\Windows\system32\svchost.exe -k netsvcs -p -s Winmgmt", "shared", "netsvcs"),
+    (winmgmt(STANDALONE, state="stopped", pid=0), "", "stopped", None),
+    (winmgmt(STANDALONE), "", "unknown", None),      # the command line could not be read
+    (winmgmt(STANDALONE), None, "unknown", None),    # not read at all
+    (winmgmt(STANDALONE, pid=0), SHARED, "unknown", None),  # no process to have read it from
+])
+def test_running_mode(service: dict[str, Any], running: str | None, mode: str, group: str | None) -> None:
+    result = plan(service, level(6), running=running)
+    assert (result["running_mode"], result["running_group"]) == (mode, group)
+
+
+def test_configured_standalone_running_shared_is_restarted_not_reconfigured() -> None:
+    # The command ran and the restart failed (a dependant that refused to stop): finish it.
+    result = plan(winmgmt(STANDALONE), level(6), running=SHARED, prior=record("shared"))
+    assert result["argv"] == [] and result["restart"] is True and result["record"] is None
+    assert (result["configured_mode"], result["running_mode"]) == ("standalone", "shared")
+    assert "the configuration has not taken effect (a restart failed or never happened): restart Winmgmt" \
+        in result["summary"]
+
+
+def test_a_stopped_winmgmt_configured_standalone_is_started() -> None:
+    assert plan(winmgmt(STANDALONE, state="stopped", pid=0), level(6), running="")["restart"] is True
+
+
+def test_an_unknown_running_mode_restarts_nothing() -> None:
+    result = plan(winmgmt(STANDALONE), level(6), running="")
+    assert result["restart"] is False and "was not read" in result["summary"]
+
+
+def test_an_existing_record_is_kept() -> None:
+    # The earliest record tells what the host was before this collection came.
+    assert plan(winmgmt(SHARED), level(), prior=record("shared"))["record"] is None
+    assert plan(winmgmt(SHARED), level(), prior=record("standalone"))["record"] is None
+
+
+# --- rollback: only what this collection did --------------------------------------------------------------------
+
+@pytest.mark.parametrize(("prior", "why"), [
+    (None, "no record says this collection moved it"),
+    ("standalone", "the record says it was standalone before this collection changed it"),
+    ("elsewhere", "the record says it was elsewhere before this collection changed it"),
+])
+def test_revert_leaves_a_host_it_did_not_move_alone(prior: str | None, why: str) -> None:
+    result = plan(winmgmt(STANDALONE), level(6), revert=True, running=STANDALONE, prior=record(prior))
+    assert result["argv"] == [] and result["restart"] is False and result["left_alone"] is True
+    assert result["forget"] is (prior is not None)
+    assert result["summary"].startswith(f"WMI left alone by the rollback ({why}; configured for the svchost group")
+
+
+def test_revert_finishes_a_rollback_whose_restart_failed() -> None:
+    result = plan(winmgmt(SHARED), level(6), revert=True, running=STANDALONE, prior=record("shared"))
+    assert result["argv"] == [] and result["restart"] is True and result["forget"] is True
+    assert "the rollback's restart has not taken effect; restart Winmgmt" in result["summary"]
+
+
+def test_revert_done_forgets_the_record() -> None:
+    result = plan(winmgmt(SHARED), level(), revert=True, running=SHARED, prior=record("Shared"))
+    assert (result["argv"], result["restart"], result["forget"], result["left_alone"]) == ([], False, True, False)
+    assert result["prior"] == "shared"
+    assert "nothing to roll back" in result["summary"]

@@ -63,7 +63,7 @@ _HTML = """\
 <style>{% include "readiness.css.j2" %}</style></head><body><main>
 <h1>Scan readiness: {{ report.domain }}</h1>
 <p class="sub">Checked from the scanner's side with the scan account: admin shares, remote registry, \
-services, WMI at Packet Privacy, and the authentication scheme that worked.</p>
+services, WMI as a scanner connects to it, and the authentication scheme that worked.</p>
 <div class="cards">
 <div class="card"><div class="n">{{ total | number }}</div><div class="l">Targets</div></div>
 <div class="card good"><div class="n">{{ ready | number }}</div><div class="l">Ready</div></div>

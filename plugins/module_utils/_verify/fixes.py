@@ -93,9 +93,14 @@ FIXES: Final[dict[tuple[str, str], str]] = {
     ("service", FailureClass.TIMEOUT): SLOW,
     ("service", FailureClass.ERROR): "See the detail.",
     ("wmi", FailureClass.WMI_ACCESS_DENIED): (
-        "Run `winmgmt /standalonehost 6` and restart the Windows Management Instrumentation service (the "
-        "scanready.windows.wmi_privacy role does both), and give the account Remote Enable on the namespace "
-        "(WMI Control > Security; local administrators have it by default)."),
+        "Give the account access to WMI on the host: make it a local administrator (administrators have "
+        "Remote Enable on every namespace by default), or give it Remote Enable on the namespace (WMI Control > "
+        "Security) and DCOM remote launch and activation."),
+    ("wmi", FailureClass.WMI_PRIVACY_NOT_ENFORCED): (
+        "Run WMI in its own svchost at Packet Privacy: `winmgmt /standalonehost 6`, then restart the Windows "
+        "Management Instrumentation service with its dependants - the scanready.windows.wmi_privacy role (the "
+        "wmi stage of scanready.windows.site) does both, and restarts WMI on a host where the command ran but "
+        "the restart did not."),
     ("wmi", FailureClass.WMI_UNAVAILABLE): (
         "On Windows, start the Windows Management Instrumentation service and allow Remote Administration "
         "(TCP 135 and the RPC dynamic ports) from the scanner addresses; a host without WMI (e.g. Samba) "

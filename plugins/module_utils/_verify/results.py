@@ -37,6 +37,8 @@ class FailureClass(StrEnum):
     SERVICE_UNKNOWN = "service_unknown"
     WMI_ACCESS_DENIED = "wmi_access_denied"
     WMI_UNAVAILABLE = "wmi_unavailable"
+    # A namespace that requires encryption refused a scanner's Packet Integrity logon (0x80041087).
+    WMI_PRIVACY_NOT_ENFORCED = "wmi_privacy_not_enforced"
     SIGNING_NOT_REQUIRED = "signing_not_required"
     NOT_TESTED = "not_tested"
     ERROR = "error"
@@ -67,8 +69,9 @@ LABELS: Final[dict[str, str]] = {
     FailureClass.SERVICE_NOT_RUNNING: "Service not running",
     FailureClass.SERVICE_NOT_AUTOMATIC: "Service not set to Automatic",
     FailureClass.SERVICE_UNKNOWN: "Service state unknown",
-    FailureClass.WMI_ACCESS_DENIED: "WMI access denied at Packet Privacy",
+    FailureClass.WMI_ACCESS_DENIED: "WMI access denied",
     FailureClass.WMI_UNAVAILABLE: "WMI unavailable",
+    FailureClass.WMI_PRIVACY_NOT_ENFORCED: "WMI does not raise connections to Packet Privacy",
     FailureClass.SIGNING_NOT_REQUIRED: "SMB signing not required (advisory)",
     FailureClass.NOT_TESTED: "Not tested",
     FailureClass.ERROR: "Unexpected error",
