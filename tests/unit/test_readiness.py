@@ -7,6 +7,7 @@ import re
 import signal
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 from typing import Any
 
@@ -150,7 +151,7 @@ def test_dns_name_asks_the_dc_first_and_reverse_dns_only_when_the_dc_does_not_kn
     assert "reverse DNS of 10.0.0.9 and the domain controller's DNS gave none" in why
 
 
-def ptr_reply(rcode: int, authoritative: bool, ptr: str | None = None) -> Any:
+def ptr_reply(rcode: Any, authoritative: bool, ptr: str | None = None) -> Any:
     import dns.flags
     import dns.message
     import dns.reversename
@@ -251,6 +252,27 @@ def test_targets_are_spread_over_worker_processes() -> None:
     pids = {h.checks["logon"].detail for h in hosts}
     assert len(pids) == 2
     assert f"pid {os.getpid()}" not in pids
+
+
+def test_a_shard_hands_jobs_to_the_pool_as_threads_free_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At most `threads` jobs are in the pool at once: waiting on them stays cheap with 10,000 targets."""
+    in_pool: list[int] = []
+    most: list[int] = [0]
+    submit = ThreadPoolExecutor.submit
+
+    def counting_submit(pool: Any, fn: Any, *args: Any) -> Any:
+        in_pool.append(1)
+        most[0] = max(most[0], len(in_pool))
+        future = submit(pool, fn, *args)
+        future.add_done_callback(lambda _future: in_pool.pop())
+        return future
+
+    monkeypatch.setattr(ThreadPoolExecutor, "submit", counting_submit)
+    jobs = [job(i) for i in range(50)]
+    hosts = fleet.run_shard(jobs, ok_work, SimpleNamespace(is_set=lambda: False, set=lambda: None), 4, 5.0,
+                            ["logon"])
+    assert [h.name for h in hosts] == [j.name for j in jobs] and all(h.ready for h in hosts)
+    assert most[0] <= 4
 
 
 def refuse_first(j: Job, stop: StopFlag, progress: Progress) -> None:
