@@ -28,7 +28,12 @@ from ansible_collections.scanready.windows.plugins.module_utils._verify.names im
     ptr_answer,
     resolve,
 )
-from ansible_collections.scanready.windows.plugins.module_utils._verify.results import class_label, not_tested, passed
+from ansible_collections.scanready.windows.plugins.module_utils._verify.results import (
+    HostResult,
+    class_label,
+    not_tested,
+    passed,
+)
 from ansible_collections.scanready.windows.plugins.module_utils._verify.specs import (
     checked_names,
     scan_request,
@@ -269,9 +274,10 @@ def test_a_shard_hands_jobs_to_the_pool_as_threads_free_up(monkeypatch: pytest.M
 
     monkeypatch.setattr(ThreadPoolExecutor, "submit", counting_submit)
     jobs = [job(i) for i in range(50)]
-    hosts = fleet.run_shard(jobs, ok_work, SimpleNamespace(is_set=lambda: False, set=lambda: None), 4, 5.0,
-                            ["logon"])
-    assert [h.name for h in hosts] == [j.name for j in jobs] and all(h.ready for h in hosts)
+    hosts: list[HostResult] = []
+    fleet.run_shard(jobs, ok_work, SimpleNamespace(is_set=lambda: False, set=lambda: None), 4, 5.0, ["logon"],
+                    lambda _job, host: hosts.append(host))
+    assert sorted(h.name for h in hosts) == sorted(j.name for j in jobs) and all(h.ready for h in hosts)
     assert most[0] <= 4
 
 

@@ -37,28 +37,24 @@ Work = Callable[[Job, StopFlag, Progress], None]
 
 
 def run_shard(jobs: Sequence[Job], work: Work, stop: StopFlag, threads: int, target_timeout: float,
-              names: Sequence[str], done: Callable[[Job, HostResult], None] = lambda job, host: None,
-              ) -> list[HostResult]:
-    """Verify `jobs` with a bounded thread pool; a target still running past its time plus a grace
-    is reported as timed out and its thread left behind (the caller's process exits under it).
-    `done` gets each target's result as soon as it is known. Jobs are handed to the pool as threads
-    free up, so that waiting on and sweeping the ones in flight costs the same for 100 targets as
-    for 10,000 (futures.wait is linear in the futures it is given)."""
-    progress = {job.index: Progress() for job in jobs}
-    results: dict[int, HostResult] = {}
+              names: Sequence[str], done: Callable[[Job, HostResult], None]) -> None:
+    """Verify `jobs` with a bounded thread pool; `done` gets each target's result as soon as it is
+    known. A target still running past its time plus a grace is reported as timed out and its thread
+    left behind (the caller's process exits under it). Jobs are handed to the pool as threads free
+    up, and nothing is kept of a finished one, so that a shard's time per target and memory are the
+    same for 100 targets as for 10,000 (futures.wait is linear in the futures it is given)."""
     waiting = iter(jobs)
-    futures: dict[Future[None], Job] = {}
+    futures: dict[Future[None], tuple[Job, Progress]] = {}
     pool = ThreadPoolExecutor(max_workers=max(1, threads))
 
     def hand_out(count: int) -> None:
         for job in itertools.islice(waiting, count):
-            futures[pool.submit(_guarded, work, job, stop, progress[job.index])] = job
+            progress = Progress()
+            futures[pool.submit(_guarded, work, job, stop, progress)] = (job, progress)
 
     def finish(future: Future[None], now: float, gave_up: bool) -> None:
-        job = futures.pop(future)
-        results[job.index] = host_result(job, progress[job.index], names, now, gave_up, target_timeout,
-                                         stop.is_set())
-        done(job, results[job.index])
+        job, progress = futures.pop(future)
+        done(job, host_result(job, progress, names, now, gave_up, target_timeout, stop.is_set()))
 
     try:
         hand_out(max(1, threads))
@@ -68,15 +64,14 @@ def run_shard(jobs: Sequence[Job], work: Work, stop: StopFlag, threads: int, tar
             for future in finished:
                 finish(future, now, False)
             for future in pending:
-                started = progress[futures[future].index].started
+                started = futures[future][1].started
                 if started and now > started + target_timeout + GRACE_S:
                     finish(future, now, True)
             # One new job per target finished or given up on (a thread given up on stays busy: its
-            # job waits in the pool's queue until a thread frees up, as before).
+            # job waits in the pool's queue until a thread frees up).
             hand_out(max(1, threads) - len(futures))
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-    return [results[job.index] for job in jobs]
 
 
 def _guarded(work: Work, job: Job, stop: StopFlag, progress: Progress) -> None:
