@@ -30,7 +30,7 @@ demo: venv collection lab-up
 	@scripts/demo
 
 lint: venv
-	ruff check plugins tests lab/lab bench scripts/*.py
+	ruff check plugins tests lab/lab lab/soak bench scripts/*.py
 	mypy
 	yamllint -s .
 	ansible-lint --profile production --offline

@@ -14,8 +14,9 @@ options:
   name:
     description:
       - The host's name in the result. When it is a fully qualified DNS name it is also the name for
-        Kerberos (C(cifs/<name>)); otherwise reverse DNS of the address is asked, then the
-        domain controller's DNS.
+        Kerberos (C(cifs/<name>)); otherwise the domain controller's DNS is asked for a PTR record
+        of the address, then (unless that DNS holds the address's reverse zone and has no record in
+        it) the controller's reverse DNS.
       - Defaults to O(target).
     type: str
 """

@@ -208,6 +208,37 @@ def test_down_leaves_nothing_behind() -> None:
     assert procs == ""
 
 
+def test_up_with_delays_waits_for_the_dcs_rpc_services_before_the_join() -> None:
+    """With --rtt-ms, 445 on the DC's address reaches the delay proxy, which accepts before the DC's smbd
+    listens: up waits for the DC's RPC services themselves, then joins, and the member passes an NTLM
+    logon through to the DC (netlogon) and takes a Kerberos one (a cifs/ ticket from the target's one
+    host/ SPN). The 50-cycle soak is lab/soak, not CI."""
+    from ansible_collections.scanready.windows.plugins.module_utils._verify.credentials import Credentials, Endpoint
+    from ansible_collections.scanready.windows.plugins.module_utils._verify.kerberos import KerberosClient, Tickets
+    from ansible_collections.scanready.windows.plugins.module_utils._verify.smb import logon
+
+    try:
+        up = subprocess.run([str(LAB), "--instance", "rpcwait", "up", "--targets", "2", "--rtt-ms", "20"],
+                            check=True, capture_output=True, text=True)
+        assert "the DC's RPC services answered" in up.stdout
+        lab = read_lab("rpcwait")
+        ready = next(t for t in lab.targets if t.expected == "ready")
+        smb_login(lab, ready.address, *admin(lab)).logoff()
+        creds = Credentials.parse("Administrator", lab.vars["scanready_admin_password"], lab.vars["scanready_domain"])
+        client = KerberosClient(creds.realm, lab.vars["lab_dc_address"], creds.username, "kerberos-aes", 10)
+        client.login(creds.password)
+        tickets = Tickets(creds, lab.vars["lab_dc_address"], 10, client)
+        try:
+            session = logon(Endpoint(ready.address, ready.name), creds, tickets, 5, time.monotonic() + 20,
+                            lambda: False)
+        finally:
+            tickets.close()
+        assert session.scheme == "kerberos-aes", session.detail
+        session.close()
+    finally:
+        subprocess.run([str(LAB), "--instance", "rpcwait", "down"], check=False, capture_output=True)
+
+
 def test_up_refuses_without_root() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         os.chmod(tmp, 0o755)

@@ -7,6 +7,7 @@ import re
 import signal
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 from typing import Any
 
@@ -24,9 +25,15 @@ from ansible_collections.scanready.windows.plugins.module_utils._verify.names im
     TargetSpec,
     dc_reverse_lookup,
     dns_name,
+    ptr_answer,
     resolve,
 )
-from ansible_collections.scanready.windows.plugins.module_utils._verify.results import class_label, not_tested, passed
+from ansible_collections.scanready.windows.plugins.module_utils._verify.results import (
+    HostResult,
+    class_label,
+    not_tested,
+    passed,
+)
 from ansible_collections.scanready.windows.plugins.module_utils._verify.specs import (
     checked_names,
     scan_request,
@@ -125,22 +132,54 @@ def test_dns_names(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "Kerberos" in why
 
 
-def test_dns_name_asks_the_dc_only_when_reverse_dns_has_none(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dns_name_asks_the_dc_first_and_reverse_dns_only_when_the_dc_does_not_know(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     asked: list[str] = []
 
-    def ask_dc(address: str) -> str:
+    def gethostbyaddr(address: str) -> Any:
         asked.append(address)
-        return "Web01.Ex.Test."
+        return ("t9.ex.test", [], [address])
 
-    monkeypatch.setattr(socket, "gethostbyaddr", lambda address: ("t9.ex.test", [], [address]))
-    assert dns_name("10.0.0.9", "10.0.0.9", ask_dc) == ("t9.ex.test", "")
+    monkeypatch.setattr(socket, "gethostbyaddr", gethostbyaddr)
+    assert dns_name("10.0.0.9", "10.0.0.9", lambda address: "Web01.Ex.Test.") == ("web01.ex.test", "")
     assert asked == []
-    monkeypatch.setattr(socket, "gethostbyaddr", lambda address: raise_herror())
-    assert dns_name("web01", "10.0.0.9", ask_dc) == ("web01.ex.test", "")
-    assert asked == ["10.0.0.9"]
+    # The DC's DNS holds the reverse zone and has no record: final, the controller's resolver is not asked.
     name, why = dns_name("web01", "10.0.0.9", lambda address: "")
+    assert name is None and asked == []
+    assert "domain controller's DNS holds the reverse zone of 10.0.0.9 and has no PTR record" in why
+    # The DC's DNS does not know the address: the controller's reverse DNS is asked.
+    assert dns_name("10.0.0.9", "10.0.0.9", lambda address: None) == ("t9.ex.test", "")
+    assert asked == ["10.0.0.9"]
+    monkeypatch.setattr(socket, "gethostbyaddr", lambda address: raise_herror())
+    name, why = dns_name("web01", "10.0.0.9", lambda address: None)
     assert name is None
     assert "reverse DNS of 10.0.0.9 and the domain controller's DNS gave none" in why
+
+
+def ptr_reply(rcode: Any, authoritative: bool, ptr: str | None = None) -> Any:
+    import dns.flags
+    import dns.message
+    import dns.reversename
+    import dns.rrset
+
+    query = dns.message.make_query(dns.reversename.from_address("10.0.0.9"), "PTR")
+    reply = dns.message.make_response(query)
+    reply.set_rcode(rcode)
+    if authoritative:
+        reply.flags |= dns.flags.AA
+    if ptr:
+        reply.answer.append(dns.rrset.from_text(query.question[0].name, 900, "IN", "PTR", ptr))
+    return reply
+
+
+def test_ptr_answer_tells_no_record_from_does_not_know() -> None:
+    import dns.rcode
+
+    assert ptr_answer(ptr_reply(dns.rcode.NOERROR, True, "t9.ex.test.")) == "t9.ex.test."
+    assert ptr_answer(ptr_reply(dns.rcode.NXDOMAIN, True)) == ""
+    assert ptr_answer(ptr_reply(dns.rcode.NOERROR, True)) == ""
+    assert ptr_answer(ptr_reply(dns.rcode.NXDOMAIN, False)) is None  # a forwarder's answer, not the zone's
+    assert ptr_answer(ptr_reply(dns.rcode.SERVFAIL, True)) is None
 
 
 def test_no_dc_reverse_lookup_when_the_dc_does_not_resolve(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -153,32 +192,30 @@ def test_no_dc_reverse_lookup_when_the_dc_does_not_resolve(monkeypatch: pytest.M
 
 def test_dc_reverse_lookup_stops_asking_a_dns_server_that_does_not_answer(monkeypatch: pytest.MonkeyPatch) -> None:
     import dns.exception
-    import dns.resolver
+    import dns.query
+    import dns.rcode
 
     asked: list[str] = []
 
-    class FakeResolver:
-        def __init__(self, configure: bool = True) -> None:
-            self.nameservers: list[str] = []
-
-        def resolve_address(self, address: str) -> Any:
-            asked.append(f"{address}@{self.nameservers[0]}")
-            if address == "10.0.0.9":
-                return [SimpleNamespace(target="t9.ex.test.")]
-            if address == "10.0.0.8":
-                raise dns.resolver.NXDOMAIN()
-            raise dns.exception.Timeout()
+    def udp(query: Any, server: str, timeout: float) -> Any:
+        address = query.question[0].name.to_text()
+        asked.append(f"{address}@{server}")
+        if address.startswith("9.0.0.10"):
+            return ptr_reply(dns.rcode.NOERROR, True, "t9.ex.test.")
+        if address.startswith("8.0.0.10"):
+            return ptr_reply(dns.rcode.NXDOMAIN, True)
+        raise dns.exception.Timeout()
 
     dc_address = [(socket.AF_INET, socket.SOCK_DGRAM, 17, "", ("10.0.0.2", 53))]
     monkeypatch.setattr(socket, "getaddrinfo", lambda *args: dc_address)
-    monkeypatch.setattr(dns.resolver, "Resolver", FakeResolver)
+    monkeypatch.setattr(dns.query, "udp", udp)
     lookup = dc_reverse_lookup("dc1.ex.test", 2.0)
     assert lookup is not None
     assert lookup("10.0.0.9") == "t9.ex.test."
     assert lookup("10.0.0.8") == ""  # no such record: the next address is still asked
-    assert lookup("10.0.0.7") == ""  # no answer at all
-    assert lookup("10.0.0.9") == ""  # so it is not asked again
-    assert asked == ["10.0.0.9@10.0.0.2", "10.0.0.8@10.0.0.2", "10.0.0.7@10.0.0.2"]
+    assert lookup("10.0.0.7") is None  # no answer at all
+    assert lookup("10.0.0.9") is None  # so it is not asked again
+    assert asked == [f"{n}.0.0.10.in-addr.arpa.@10.0.0.2" for n in (9, 8, 7)]
 
 
 def test_resolve_addresses_and_unresolvable_names(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -220,6 +257,28 @@ def test_targets_are_spread_over_worker_processes() -> None:
     pids = {h.checks["logon"].detail for h in hosts}
     assert len(pids) == 2
     assert f"pid {os.getpid()}" not in pids
+
+
+def test_a_shard_hands_jobs_to_the_pool_as_threads_free_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At most `threads` jobs are in the pool at once: waiting on them stays cheap with 10,000 targets."""
+    in_pool: list[int] = []
+    most: list[int] = [0]
+    submit = ThreadPoolExecutor.submit
+
+    def counting_submit(pool: Any, fn: Any, *args: Any) -> Any:
+        in_pool.append(1)
+        most[0] = max(most[0], len(in_pool))
+        future = submit(pool, fn, *args)
+        future.add_done_callback(lambda _future: in_pool.pop())
+        return future
+
+    monkeypatch.setattr(ThreadPoolExecutor, "submit", counting_submit)
+    jobs = [job(i) for i in range(50)]
+    hosts: list[HostResult] = []
+    fleet.run_shard(jobs, ok_work, SimpleNamespace(is_set=lambda: False, set=lambda: None), 4, 5.0, ["logon"],
+                    lambda _job, host: hosts.append(host))
+    assert sorted(h.name for h in hosts) == sorted(j.name for j in jobs) and all(h.ready for h in hosts)
+    assert most[0] <= 4
 
 
 def refuse_first(j: Job, stop: StopFlag, progress: Progress) -> None:

@@ -10,6 +10,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._verify import s
 from ansible_collections.scanready.windows.plugins.module_utils._verify.credentials import Credentials, Endpoint
 from ansible_collections.scanready.windows.plugins.module_utils._verify.kerberos import ServiceTicket
 from ansible_collections.scanready.windows.plugins.module_utils._verify.smb import (
+    AesCmac,
     SessionFailure,
     classify_connect_error,
     logon,
@@ -245,3 +246,29 @@ def test_pipe_calls_are_one_transceive_each_over_the_sessions_ipc_tree() -> None
     assert [c for c in conn.calls if c[0] == "tree"] == [("tree", "IPC$")], "one IPC$ tree per session"
     assert ("transceive", b"bind") in conn.calls
     assert conn.calls[-1] == ("close", "fid")
+
+
+# RFC 4493, section 4: the key and the four examples.
+CMAC_KEY = "2b7e151628aed2a6abf7158809cf4f3c"
+CMAC_MESSAGE = ("6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51"
+                "30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710")
+
+
+@pytest.mark.parametrize(("length", "mac"), [
+    (0, "bb1d6929e95937287fa37d129b756746"),
+    (16, "070a16b46b4d4144f79bdd9dd04a287c"),
+    (40, "dfa66747de9ae63030ca32611497c827"),
+    (64, "51f0bebf7e3b9d92fc49741779363cfe"),
+])
+def test_aes_cmac_gives_rfc_4493s_examples(length: int, mac: str) -> None:
+    assert AesCmac(bytes.fromhex(CMAC_KEY)).digest(bytes.fromhex(CMAC_MESSAGE)[:length]).hex() == mac
+
+
+def test_aes_cmac_signs_as_impacket_does_at_every_length() -> None:
+    from impacket import crypto
+
+    key = bytes(range(16))
+    cmac = AesCmac(key)
+    for length in [*range(70), 1000, 4096, 4097]:
+        message = bytes((i * 7 + length) % 256 for i in range(length))
+        assert cmac.digest(message) == crypto.AES_CMAC(key, message, length), length

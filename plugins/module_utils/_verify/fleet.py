@@ -4,6 +4,7 @@ running a bounded pool of threads (impacket blocks), with a connect timeout and 
 target. The first logon the DC refuses under NTLM stops every further logon attempt, in every worker."""
 from __future__ import annotations
 
+import itertools
 import math
 import multiprocessing
 import os
@@ -36,38 +37,41 @@ Work = Callable[[Job, StopFlag, Progress], None]
 
 
 def run_shard(jobs: Sequence[Job], work: Work, stop: StopFlag, threads: int, target_timeout: float,
-              names: Sequence[str], done: Callable[[Job, HostResult], None] = lambda job, host: None,
-              ) -> list[HostResult]:
-    """Verify `jobs` with a bounded thread pool; a target still running past its time plus a grace
-    is reported as timed out and its thread left behind (the caller's process exits under it).
-    `done` gets each target's result as soon as it is known."""
-    progress = {job.index: Progress() for job in jobs}
-    results: dict[int, HostResult] = {}
+              names: Sequence[str], done: Callable[[Job, HostResult], None]) -> None:
+    """Verify `jobs` with a bounded thread pool; `done` gets each target's result as soon as it is
+    known. A target still running past its time plus a grace is reported as timed out and its thread
+    left behind (the caller's process exits under it). Jobs are handed to the pool as threads free
+    up, and nothing is kept of a finished one, so that a shard's time per target and memory are the
+    same for 100 targets as for 10,000 (futures.wait is linear in the futures it is given)."""
+    waiting = iter(jobs)
+    futures: dict[Future[None], tuple[Job, Progress]] = {}
     pool = ThreadPoolExecutor(max_workers=max(1, threads))
+
+    def hand_out(count: int) -> None:
+        for job in itertools.islice(waiting, count):
+            progress = Progress()
+            futures[pool.submit(_guarded, work, job, stop, progress)] = (job, progress)
+
+    def finish(future: Future[None], now: float, gave_up: bool) -> None:
+        job, progress = futures.pop(future)
+        done(job, host_result(job, progress, names, now, gave_up, target_timeout, stop.is_set()))
+
     try:
-        futures: dict[Future[None], Job] = {}
-        for job in jobs:
-            futures[pool.submit(_guarded, work, job, stop, progress[job.index])] = job
-        pending = set(futures)
-        while pending:
-            finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+        hand_out(max(1, threads))
+        while futures:
+            finished, pending = wait(futures, timeout=0.25, return_when=FIRST_COMPLETED)
             now = time.monotonic()
             for future in finished:
-                job = futures[future]
-                results[job.index] = host_result(job, progress[job.index], names, now, False, target_timeout,
-                                                 stop.is_set())
-                done(job, results[job.index])
-            for future in list(pending):
-                job = futures[future]
-                started = progress[job.index].started
+                finish(future, now, False)
+            for future in pending:
+                started = futures[future][1].started
                 if started and now > started + target_timeout + GRACE_S:
-                    pending.discard(future)
-                    results[job.index] = host_result(job, progress[job.index], names, now, True, target_timeout,
-                                                     stop.is_set())
-                    done(job, results[job.index])
+                    finish(future, now, True)
+            # One new job per target finished or given up on (a thread given up on stays busy: its
+            # job waits in the pool's queue until a thread frees up).
+            hand_out(max(1, threads) - len(futures))
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-    return [results[job.index] for job in jobs]
 
 
 def _guarded(work: Work, job: Job, stop: StopFlag, progress: Progress) -> None:

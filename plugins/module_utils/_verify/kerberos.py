@@ -267,8 +267,6 @@ class KerberosClient(ClosingContext):
         self._tgt = self._dir / "tgt.ccache"
         self._owner = os.getpid()
         self._numbers = itertools.count()
-        self._lock = threading.Lock()
-        self._known: dict[str, ServiceTicket | str] = {}
 
     def close(self) -> None:
         """Remove the private directory; a forked process leaves its parent's alone."""
@@ -297,17 +295,8 @@ class KerberosClient(ClosingContext):
         return "; ".join(w.removeprefix("Warning:").strip() for w in warnings)
 
     def ticket(self, spn: str) -> ServiceTicket | str:
-        """The service ticket for `spn` (one TGS-REQ by kvno, remembered), or the KDC's reason."""
-        key = f"{spn}@{self.realm}".upper()
-        with self._lock:
-            known = self._known.get(key)
-        if known is None:
-            known = self._request(spn)
-            with self._lock:
-                self._known[key] = known
-        return known
-
-    def _request(self, spn: str) -> ServiceTicket | str:
+        """The service ticket for `spn` (one TGS-REQ by kvno), or the KDC's reason. Not remembered:
+        each target asks for its own SPNs once, and 10,000 kept tickets would be tens of MB."""
         # Each request works on its own copy of the TGT's cache: no lock contention between kvno
         # processes, and the cache read back holds just this ticket.
         ccache = self._dir / f"ticket-{os.getpid()}-{next(self._numbers)}.ccache"

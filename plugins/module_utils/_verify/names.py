@@ -1,6 +1,6 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Where each target is: its IPv4 address, and its DNS name for Kerberos (the inventory name when it
-is one, else reverse DNS, else a PTR record in the DC's DNS)."""
+is one, else a PTR record in the DC's DNS, else the controller's reverse DNS)."""
 from __future__ import annotations
 
 import ipaddress
@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from ansible_collections.scanready.windows.plugins.module_utils._verify.credentials import Endpoint
 
@@ -60,12 +60,14 @@ def target_problem(text: str) -> str | None:
     return None
 
 
-ReverseLookup = Callable[[str], str]
+# A PTR lookup at the domain's DNS: the name, '' when that DNS holds the address's reverse zone and
+# no PTR record in it, None when it does not know (no such zone, no answer).
+ReverseLookup = Callable[[str], "str | None"]
 
 
 def resolve(targets: Sequence[TargetSpec], ask_dc: ReverseLookup | None = None) -> list[Job]:
-    """Addresses for names without one; DNS names for Kerberos (inventory FQDN, else reverse DNS,
-    else the DC's DNS through `ask_dc`)."""
+    """Addresses for names without one; DNS names for Kerberos (inventory FQDN, else the DC's DNS
+    through `ask_dc`, else the controller's reverse DNS)."""
     def one(item: tuple[int, TargetSpec]) -> Job:
         index, spec = item
         address = spec.address or spec.name
@@ -97,21 +99,42 @@ def _fqdn(found: str) -> str | None:
 
 
 def dns_name(name: str, address: str, ask_dc: ReverseLookup | None = None) -> tuple[str | None, str]:
-    """(the target's DNS name, '') or (None, why there is none)."""
+    """(the target's DNS name, '') or (None, why there is none). The domain's DNS is asked first: it
+    answers at once, and when it holds the reverse zone its "no such record" is final, so the
+    controller's resolver (which may wait seconds per address on a forwarder that drops queries) is
+    asked only about addresses the domain's DNS does not know."""
     named = _fqdn(name)
     if named:
         return named, ""
-    try:
-        found = _fqdn(socket.gethostbyaddr(address)[0])
-    except (OSError, UnicodeError):
-        found = None
-    if found is None and ask_dc is not None:
-        found = _fqdn(ask_dc(address))
+    from_dc = ask_dc(address) if ask_dc is not None else None
+    found = _fqdn(from_dc) if from_dc else None
+    if from_dc is None:
+        try:
+            found = _fqdn(socket.gethostbyaddr(address)[0])
+        except (OSError, UnicodeError):
+            found = None
     if found:
         return found, ""
-    asked = "reverse DNS of " + address + (" and the domain controller's DNS" if ask_dc else "")
-    return None, (f"no DNS name: the inventory name {name!r} is not a fully qualified name and {asked} gave "
-                  "none, so Kerberos (which needs cifs/<fqdn>) was skipped")
+    if from_dc == "":
+        asked = f"the domain controller's DNS holds the reverse zone of {address} and has no PTR record for it"
+    else:
+        asked = "reverse DNS of " + address + (" and the domain controller's DNS" if ask_dc else "") + " gave none"
+    return None, (f"no DNS name: the inventory name {name!r} is not a fully qualified name and {asked}, "
+                  "so Kerberos (which needs cifs/<fqdn>) was skipped")
+
+
+def ptr_answer(reply: Any) -> str | None:
+    """The PTR name in a DNS reply (a dns.message.Message); '' when the server is authoritative and has
+    none (NXDOMAIN or no PTR record, with the AA flag); None when it does not know."""
+    import dns.flags
+    import dns.rcode
+    import dns.rdatatype
+
+    for rrset in reply.answer:
+        if rrset.rdtype == dns.rdatatype.PTR and len(rrset):
+            return str(rrset[0].target)
+    authoritative = bool(reply.flags & dns.flags.AA)
+    return "" if authoritative and reply.rcode() in (dns.rcode.NXDOMAIN, dns.rcode.NOERROR) else None
 
 
 def dc_reverse_lookup(dc: str, timeout: float) -> ReverseLookup | None:
@@ -119,25 +142,25 @@ def dc_reverse_lookup(dc: str, timeout: float) -> ReverseLookup | None:
     controller's resolver does not), or None when the DC or dnspython cannot be found."""
     try:
         import dns.exception
-        import dns.resolver
+        import dns.message
+        import dns.query
+        import dns.reversename
         server = ipv4_address(dc, 53)
     except (ImportError, OSError):
         return None
     silent = threading.Event()  # the DC's DNS did not answer once: not asked again in this run
 
-    def lookup(address: str) -> str:
+    def lookup(address: str) -> str | None:
         if silent.is_set():
-            return ""
-        resolver = dns.resolver.Resolver(configure=False)
-        resolver.nameservers = [server]
-        resolver.lifetime = timeout
+            return None
+        query = dns.message.make_query(dns.reversename.from_address(address), "PTR")
         try:
-            return str(resolver.resolve_address(address)[0].target)
+            return ptr_answer(dns.query.udp(query, server, timeout=timeout))
         except dns.exception.Timeout:
             silent.set()
-        except dns.exception.DNSException:
+        except (dns.exception.DNSException, OSError):
             pass
-        return ""
+        return None
     return lookup
 
 
