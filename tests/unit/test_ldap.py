@@ -29,6 +29,7 @@ from ldap3.core.exceptions import (
     LDAPSocketReceiveError,
     LDAPStartTLSError,
 )
+from ldap3.protocol.formatters.standard import format_attribute_values
 from ldap3.protocol.microsoft import security_descriptor_control
 from ldap3.utils.conv import escape_filter_chars
 
@@ -329,6 +330,22 @@ def test_search_entries_keep_text_and_binary_values() -> None:
     assert entry.attributes == {"objectSid": [b"\x01\x00"], "memberOf": ["CN=g"], "description": ["text"]}
     assert entry.first("description") == "text"
     assert entry.first("missing") is None
+
+
+def test_a_domain_sid_that_happens_to_be_utf8_is_still_bytes() -> None:
+    """About one domain SID in a thousand is valid UTF-8, and ldap3 without the schema decodes such a value to
+    str: binary attributes are taken from the raw values, so the SID reads the same in every domain."""
+    raw = (b"\x01\x04\x00\x00\x00\x00\x00\x05"
+           + b"".join(n.to_bytes(4, "little") for n in (21, 340676381, 2329690748, 1333135634)))
+    [formatted] = format_attribute_values(None, "objectSid", [raw], None)
+    assert isinstance(formatted, str)  # what ldap3 hands back in "attributes"
+    fake = ScriptedLdap3(response=[{"type": "searchResEntry", "dn": "DC=corp",
+                                    "attributes": {"objectSid": formatted, "name": "corp"},
+                                    "raw_attributes": {"objectSid": [raw], "name": [b"corp"]}}])
+    [entry] = connection(fake).search("DC=corp", "(objectClass=*)", ["objectSid", "name"], scope="base")
+    assert entry.first("objectSid") == raw
+    assert entry.first("name") == "corp"
+    assert _ldap.sid_to_str(entry.first("objectSid")) == "S-1-5-21-340676381-2329690748-1333135634"
 
 
 def test_entry_attribute_names_ignore_case_as_ldap_does() -> None:

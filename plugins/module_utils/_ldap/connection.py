@@ -44,6 +44,9 @@ MODIFY_DELETE: Final = "MODIFY_DELETE"
 SD_FLAGS_OID: Final = "1.2.840.113556.1.4.801"
 SD_OWNER_GROUP_DACL: Final = 0x7
 SD_OWNER_DACL: Final = 0x5
+# Binary attributes, taken from ldap3's raw values: without the schema (get_info=NONE) ldap3 decodes every value
+# that happens to be valid UTF-8 to str, so a SID or descriptor would be str in some domains and bytes in others.
+BINARY_ATTRIBUTES: Final = frozenset({"objectsid", "objectguid", "ntsecuritydescriptor"})
 
 
 @dataclass(frozen=True)
@@ -132,9 +135,9 @@ class DomainConnection(ClosingContext):
         result = self._conn.result
         if result.get("result") not in (0, None):
             raise classify_result("search", base, result, self.settings)
-        # Without the schema loaded ldap3 hands back text as str and binary values (SIDs, GUIDs) as bytes.
-        return [Entry(item["dn"], {name: value if isinstance(value, list) else [value]
-                                   for name, value in item["attributes"].items()})
+        # Without the schema loaded ldap3 hands back text as str, and binary values as bytes only when they are
+        # not valid UTF-8: those are read raw.
+        return [Entry(item["dn"], {name: _values(item, name, value) for name, value in item["attributes"].items()})
                 for item in self._conn.response or [] if item.get("type") == "searchResEntry"]
 
     def add(self, dn: str, object_class: str | Sequence[str], attributes: Mapping[str, Any]) -> None:
@@ -166,6 +169,14 @@ class DomainConnection(ClosingContext):
             return BindCheck(False, bind_refusal_code(message), bind_refusal_reason(message))
         finally:
             close_quietly(conn, "unbind")
+
+
+def _values(item: Mapping[str, Any], name: str, value: Any) -> list[Any]:
+    """An attribute's values: binary ones as the bytes the DC sent, the others as ldap3 formatted them."""
+    raw = item.get("raw_attributes", {}).get(name) if name.lower() in BINARY_ATTRIBUTES else None
+    if raw is not None:
+        return [bytes(v) for v in raw]
+    return value if isinstance(value, list) else [value]
 
 
 def _redact(text: str, secrets: Iterable[str]) -> str:
