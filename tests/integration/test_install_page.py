@@ -1,7 +1,8 @@
 """docs/install.md as written: its marked command blocks, run in order in one shell, in a fresh folder with a
-fresh HOME and the system's PATH, build the collection, install it with its requirements into a new venv and
-converge the lab domain: `--check --diff` first (changes nothing, leaves verification to the real run), then
-the real run. The inventory is the lab's, with an account and a GPO of this test's own, rolled back after."""
+fresh HOME and the system's PATH, build the collection, install it with its requirements (into a new venv, or
+with pipx: each way of the page once) and converge the lab domain: `--check --diff` first (changes nothing,
+leaves verification to the real run), then the real run. The inventory is the lab's, with an account and a
+GPO of this test's own, rolled back after."""
 from __future__ import annotations
 
 import json
@@ -21,16 +22,17 @@ from tests.lab_support import REPO, LabInfo, ldb_search, run_playbook
 pytestmark = pytest.mark.lab
 
 PAGE = REPO / "docs" / "install.md"
-MARK = "<!-- install-test -->"
+MARK = re.compile(r"^<!-- install-test(?:: (\w+))? -->\n```sh\n(.*?)^```$", re.M | re.S)
+WAYS = ("venv", "pipx")
 ACCOUNT = "install_scanner"
 GPO = "Authenticated scanning (install page test)"
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 UF_ACCOUNTDISABLE = 0x2
 
 
-def marked_blocks(text: str) -> list[str]:
-    """The shell blocks the page marks for this test, in page order."""
-    return re.findall(rf"^{re.escape(MARK)}\n```sh\n(.*?)^```$", text, re.M | re.S)
+def marked_blocks(text: str, way: str) -> list[str]:
+    """The shell blocks the page marks for every way of installing, and for this one, in page order."""
+    return [block for only, block in MARK.findall(text) if only in ("", way)]
 
 
 class Terminal:
@@ -111,18 +113,22 @@ def inventory(lab: LabInfo, tmp_path: Path) -> Iterator[Path]:
         assert account(lab) == [] and gpos(lab) == []
 
 
-def test_page_names_the_tarball_galaxy_yml_builds() -> None:
+def test_page_marks_each_way_and_names_the_tarball_galaxy_yml_builds() -> None:
+    text = PAGE.read_text()
+    assert {only for only, _ in MARK.findall(text)} == {"", *WAYS}
     version = yaml.safe_load((REPO / "galaxy.yml").read_text())["version"]
-    blocks = marked_blocks(PAGE.read_text())
-    assert len(blocks) >= 5
-    assert all("scanready-windows-" not in b or f"scanready-windows-{version}.tar.gz" in b for b in blocks)
+    for way in WAYS:
+        blocks = marked_blocks(text, way)
+        assert len(blocks) >= 5
+        assert all("scanready-windows-" not in b or f"scanready-windows-{version}.tar.gz" in b for b in blocks)
 
 
-def test_install_page_commands_converge_a_lab_domain(lab: LabInfo, inventory: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("way", WAYS)
+def test_install_page_commands_converge_a_lab_domain(way: str, lab: LabInfo, inventory: Path, tmp_path: Path) -> None:
     work, home = inventory.parent, tmp_path / "home"
     home.mkdir()
     (work / "scanready.windows").symlink_to(REPO)  # the source checkout, next to the folder the user works in
-    blocks = marked_blocks(PAGE.read_text())
+    blocks = marked_blocks(PAGE.read_text(), way)
     check = next(i for i, b in enumerate(blocks) if "--check" in b)
     assert "scanready.windows.site" in blocks[check + 1] and "--check" not in blocks[check + 1]
     terminal = Terminal(work, user_env(home, tmp_path))
