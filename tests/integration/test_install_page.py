@@ -115,7 +115,7 @@ def inventory(lab: LabInfo, tmp_path: Path) -> Iterator[Path]:
 
 def test_page_marks_each_way_and_names_the_tarball_galaxy_yml_builds() -> None:
     text = PAGE.read_text()
-    assert {only for only, _ in MARK.findall(text)} == {"", *WAYS}
+    assert {only for only, _block in MARK.findall(text)} == {"", *WAYS}
     version = yaml.safe_load((REPO / "galaxy.yml").read_text())["version"]
     for way in WAYS:
         blocks = marked_blocks(text, way)
