@@ -33,7 +33,9 @@ description:
   - The DC is asked for the account once before any target is contacted; a refused password or a
     locked, disabled or expired account fails the module there, with a message that names the cause
     and its fix (for an expired account, the scan window ended and the C(scanready.windows.scan_window)
-    playbook opens another one; for a disabled one, enable it). When a target refuses the account,
+    playbook opens another one; for a disabled one, enable it). The failed result still holds every
+    target, not ready, with that answer as its C(logon) failure, so that reports written from it say
+    why (the P(scanready.windows.verify#role) role writes them, then fails). When a target refuses the account,
     every further logon attempt of the run is stopped and the targets not tried are reported as
     C(not_tested), with a warning.
 author:
@@ -155,17 +157,17 @@ EXAMPLES = r"""
 RETURN = r"""
 domain:
   description: The account's DNS domain.
-  returned: success
+  returned: success, and failure when the run stopped before any target
   type: str
   sample: corp.example.com
 account:
   description: The account's logon name (sAMAccountName).
-  returned: success
+  returned: success, and failure when the run stopped before any target
   type: str
   sample: qualys_scanner
 summary:
   description: Counts of targets.
-  returned: success
+  returned: success, and failure when the run stopped before any target
   type: dict
   sample: {total: 9, ready: 4, not_ready: 5}
   contains:
@@ -180,12 +182,16 @@ summary:
       type: int
 elapsed_s:
   description: Seconds the whole run took.
-  returned: success
+  returned: success, and failure when the run stopped before any target
   type: float
   sample: 3.41
 hosts:
   description:
     - One entry per target, in the order given.
+    - When the run stopped before any target (see RV(failure_class)), every target is there and not
+      ready; its C(logon) failed with the stop's class and message, nothing having been sent to it, and
+      its other checks are not tested. So reports written from the result say why, instead of an earlier
+      run's reports standing.
     - C(ready) is true when every check with C(required=true) has C(ok=true).
     - C(auth_scheme) is the scheme the session used (C(kerberos-aes), C(kerberos-rc4), C(ntlmv2),
       C(ntlmv1)), or null without a session.
@@ -199,7 +205,7 @@ hosts:
       C(share_missing), C(dc_needs_domain_admin), C(registry_unavailable), C(spn_hardening), C(service_not_running),
       C(service_not_automatic), C(service_unknown), C(wmi_access_denied), C(wmi_unavailable),
       C(wmi_privacy_not_enforced), C(signing_not_required), C(not_tested), C(error)."
-  returned: success
+  returned: success, and failure when the run stopped before any target
   type: list
   elements: dict
   sample:
@@ -249,7 +255,7 @@ failure_class:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.scanready.windows.plugins.module_utils._compat import IMPACKET_IMPORT_ERROR, require_library
 from ansible_collections.scanready.windows.plugins.module_utils._verify.guard import GuardStop
-from ansible_collections.scanready.windows.plugins.module_utils._verify.run import verify
+from ansible_collections.scanready.windows.plugins.module_utils._verify.run import stopped_at_dc, verify
 from ansible_collections.scanready.windows.plugins.module_utils._verify.specs import (
     SCANNER_CREDENTIALS_SPEC,
     scan_request,
@@ -284,7 +290,7 @@ def main() -> None:
     try:
         verification = verify(request)
     except GuardStop as stop:
-        module.fail_json(msg=stop.message, failure_class=stop.cls)
+        module.fail_json(msg=stop.message, failure_class=stop.cls, **stopped_at_dc(request, stop).as_result())
     if request.repeats:
         module.warn(f"targets listed {request.repeats} entr{'y' if request.repeats == 1 else 'ies'} more than once; "
                     "each target was verified once")

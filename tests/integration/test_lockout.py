@@ -83,7 +83,10 @@ def test_a_wrong_password_costs_at_most_one_bad_logon(guarded: Scanner, private_
     assert run.failed
     assert "refused the password" in run.result["msg"]
     assert "No target was contacted" in run.result["msg"]
-    assert "hosts" not in run.result
+    # Every target in the result, not attempted, so that reports written from it say why.
+    assert [h["name"] for h in run.result["hosts"]] == [t.name for t in lab.targets]
+    assert {h["checks"]["logon"]["class"] for h in run.result["hosts"]} == {"logon_failure"}
+    assert not any(h["ready"] or h["auth_scheme"] for h in run.result["hosts"])
     assert PASSWORD not in run.output
     bad, locked = account_state(lab)
     assert bad <= 1 and not locked

@@ -1,5 +1,6 @@
 """scan_window.yml on the default lab: the account enabled until the window's end, the targets verified;
-a window already over stops at the DC with the cause and its fix, and nothing logs on anywhere.
+a window already over stops at the DC with the cause and its fix, nothing logs on anywhere, and the reports
+say so for every target.
 
 accountExpires and badPwdCount are read with Samba itself (ldb_search), not through our LDAP code.
 """
@@ -102,6 +103,10 @@ def test_a_one_hour_window_enables_the_account_until_then_and_verifies(window_la
 def test_a_window_already_over_stops_at_the_dc_and_nothing_logs_on(window_lab: LabInfo, tmp_path: Path) -> None:
     lab = window_lab
     bad_before = account(lab).get("badPwdCount", ["0"])
+    earlier = tmp_path / "reports"
+    earlier.mkdir()
+    for name in ("readiness.json", "junit.xml"):
+        (earlier / name).write_text("an earlier run's report")
     code, output, reports = window(lab, tmp_path, "2020-01-01T00:00:00Z")
     assert code != 0, output[-3000:]
     ends = expires_at(account(lab))
@@ -111,7 +116,14 @@ def test_a_window_already_over_stops_at_the_dc_and_nothing_logs_on(window_lab: L
     assert "The scan window ended: run scanready.windows.scan_window with scanready_account_expires" in flat
     assert "No target was contacted" in flat
     assert account(lab).get("badPwdCount", ["0"]) == bad_before
-    assert not (reports / "readiness.json").exists(), "verification stopped before any target"
+    # The reports are this run's, not the earlier ones: every target not ready, with the DC's answer.
+    assert "The reports say so for every target" in flat
+    doc = json.loads((reports / "readiness.json").read_text())
+    assert doc["summary"]["ready"] == 0 and {h["name"] for h in doc["hosts"]} == {t.name for t in lab.targets}
+    assert {h["checks"]["logon"]["class"] for h in doc["hosts"]} == {"account_expired"}
+    assert all("says the account has expired" in h["checks"]["logon"]["detail"] for h in doc["hosts"])
+    assert (reports / "junit.xml").read_text().count("<failure ") == len(lab.targets)
+    assert "please set up authenticated" not in output, "no ticket is shown for a run no target was tried in"
 
     # The refusal is recorded on the controller; the next window moves the expiry, which ends that refusal.
     code, output, reports = window(lab, tmp_path, "1h")

@@ -12,6 +12,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from ansible_collections.scanready.windows.plugins.module_utils._report.model import parse_result
+from ansible_collections.scanready.windows.plugins.module_utils._report.text import render_junit
 from ansible_collections.scanready.windows.plugins.module_utils._verify import fleet, run
 from ansible_collections.scanready.windows.plugins.module_utils._verify import guard as guard_module
 from ansible_collections.scanready.windows.plugins.module_utils._verify import target as target_module
@@ -569,6 +571,28 @@ def test_a_scan_request_is_checked_whole_before_anything_is_contacted() -> None:
     assert request.checks.names() == ["logon", "smb_signing", "share:C$", "registry:HKLM\\Software"]
     with pytest.raises(ValueError, match="must start with HKLM"):
         scan_request({**scan, "registry_keys": ["Software"]})
+
+
+def test_a_run_stopped_at_the_dc_reports_every_target_as_not_attempted() -> None:
+    """So that the reports of a stopped run say why, for each target, rather than leaving an earlier run's."""
+    targets = [{"name": "t1.ex.test", "address": "10.0.0.1"}, {"name": "t2.ex.test"}]
+    request = scan_request(params(workers=4, targets=targets, shares=["C$"], registry_keys=["HKLM\\Software"],
+                                  services=[], wmi_namespaces=[]))
+    stop = GuardStop("logon_failure", "The domain controller ex.test refused the password. No target was contacted.")
+    result = run.stopped_at_dc(request, stop).as_result()
+    assert (result["domain"], result["account"]) == ("ex.test", "scanner")
+    assert result["summary"] == {"total": 2, "ready": 0, "not_ready": 2}
+    assert [(h["name"], h["address"], h["ready"]) for h in result["hosts"]] == [
+        ("t1.ex.test", "10.0.0.1", False), ("t2.ex.test", "", False)]
+    for host in result["hosts"]:
+        assert list(host["checks"]) == request.checks.names()
+        logon = host["checks"]["logon"]
+        assert (logon["ok"], logon["class"], logon["required"], logon["detail"]) == (
+            False, "logon_failure", True, stop.message)
+        assert "Nothing was sent to this host" in logon["fix"]
+        assert all(check["ok"] is None for name, check in host["checks"].items() if name != "logon")
+    junit = render_junit(parse_result(result))
+    assert junit.count("<failure ") == 2 and "refused the password" in junit
 
 
 # ---------------------------------------------------------------- least privilege and scan windows

@@ -9,7 +9,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ansible_collections.scanready.windows.plugins.module_utils._lockout import Refusal
@@ -20,16 +20,29 @@ from ansible_collections.scanready.windows.plugins.module_utils._verify.guard im
     recorded_guard,
 )
 from ansible_collections.scanready.windows.plugins.module_utils._verify.kerberos import Tickets
-from ansible_collections.scanready.windows.plugins.module_utils._verify.names import Job, dc_reverse_lookup, resolve
-from ansible_collections.scanready.windows.plugins.module_utils._verify.results import ACCOUNT_CLASSES, HostResult
+from ansible_collections.scanready.windows.plugins.module_utils._verify.names import (
+    Job,
+    TargetSpec,
+    dc_reverse_lookup,
+    resolve,
+)
+from ansible_collections.scanready.windows.plugins.module_utils._verify.results import (
+    ACCOUNT_CLASSES,
+    CheckResult,
+    HostResult,
+)
 from ansible_collections.scanready.windows.plugins.module_utils._verify.specs import VerifyRequest, single_request
 from ansible_collections.scanready.windows.plugins.module_utils._verify.target import (
     CheckSet,
     Progress,
     StopFlag,
     Verifier,
+    host_result,
     verify_target,
 )
+
+NOT_ATTEMPTED_FIX = ("Nothing was sent to this host: the domain controller stopped the run before any target. "
+                     "Do what the detail says, then verify again.")
 
 
 @dataclass
@@ -105,6 +118,22 @@ def _verify(request: VerifyRequest, started: float) -> Verification:
         warnings.append(f"A target refused the account{where}; every further logon attempt was stopped so that "
                         "the account is not locked out. Targets not tried are reported as not_tested.")
     return Verification(creds.domain, creds.username, hosts, round(time.monotonic() - started, 2), warnings)
+
+
+def stopped_at_dc(request: VerifyRequest, stop: GuardStop) -> Verification:
+    """The run the guard stopped, in the contract's shape, so that the reports of this run say so instead
+    of an earlier run's standing: each target not ready, its logon failed with the stop's class and
+    message (nothing was sent to it), every other check not tested. Names are not looked up."""
+    refusal = CheckResult(False, stop.cls, True, stop.message, NOT_ATTEMPTED_FIX)
+    names = request.checks.names()
+
+    def not_attempted(index: int, spec: TargetSpec) -> HostResult:
+        host = host_result(Job(index, spec.name, None), Progress(checks={"logon": refusal}), names, 0.0, False,
+                           request.options.target_timeout, False)
+        return replace(host, address=spec.address or "")
+
+    hosts = [not_attempted(index, spec) for index, spec in enumerate(request.targets)]
+    return Verification(request.creds.domain, request.creds.username, hosts, 0.0)
 
 
 def run_single(module: Any, checks: CheckSet, verdict: str) -> None:
