@@ -302,3 +302,126 @@ def test_the_default_lab_admits_domain_admins_only(lab: LabInfo) -> None:
     params = json.loads((lab.state / "params.json").read_text())
     assert params.get("local_admins_group", "") == ""
     assert lab.vars.get("lab_local_admins_group", "") == ""
+
+
+def test_the_default_lab_offers_ldaps_and_takes_ntlmv2(lab: LabInfo) -> None:
+    """An instance brought up before --tls none and --ntlm existed has neither variable: it is the default."""
+    assert lab.vars.get("lab_tls", "samba") == "samba"
+    assert lab.vars.get("lab_ntlm", "enabled") == "enabled"
+    assert "ntlm auth = ntlmv2-only" in (lab.state / "etc" / "smb.conf").read_text()
+
+
+HARDENED_INSTANCE = os.environ.get("SCANREADY_TEST_HARDENED_INSTANCE", "hardened")
+
+
+@pytest.fixture(scope="module")
+def hardened_lab() -> Iterator[LabInfo]:
+    """The domains Windows ships: no LDAPS (no certificate without AD CS) and NTLM switched off."""
+    up = [str(LAB), "--instance", HARDENED_INSTANCE, "up", "--targets", "8", "--tls", "none", "--ntlm", "disabled"]
+    try:
+        # lab/lab waits up to 900 s for another instance's up or down to finish, then takes ~15 s.
+        proc = subprocess.run(up, check=False, capture_output=True, text=True, timeout=1200)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "no LDAPS, NTLM disabled" in proc.stdout
+        yield read_lab(HARDENED_INSTANCE)
+    finally:
+        subprocess.run([str(LAB), "--instance", HARDENED_INSTANCE, "down"], check=False, capture_output=True,
+                       timeout=300)
+
+
+@pytest.fixture
+def hardened_tickets(hardened_lab: LabInfo, tmp_path: Path) -> dict[str, str]:
+    """The environment of a Kerberos client with the lab admin's TGT: a krb5.conf and a ticket cache of
+    this test's own (never the caller's ccache), the password on stdin."""
+    lab = hardened_lab
+    realm = lab.vars["scanready_domain"].upper()
+    conf = tmp_path / "krb5.conf"
+    conf.write_text(f"[libdefaults]\n default_realm = {realm}\n dns_lookup_kdc = false\n dns_lookup_realm = false\n"
+                    f"[realms]\n {realm} = {{\n  kdc = {lab.vars['lab_dc_address']}\n }}\n"
+                    f"[domain_realm]\n .{realm.lower()} = {realm}\n")
+    env = dict(os.environ, KRB5_CONFIG=str(conf), KRB5CCNAME=f"FILE:{tmp_path / 'ccache'}")
+    subprocess.run(["kinit", lab.vars["scanready_admin_username"]], input=lab.vars["scanready_admin_password"] + "\n",
+                   env=env, check=True, capture_output=True, text=True, timeout=15)
+    return env
+
+
+def test_hardened_lab_says_which_variant_it_is(hardened_lab: LabInfo) -> None:
+    lab = hardened_lab
+    assert (lab.vars["lab_tls"], lab.vars["lab_ntlm"]) == ("none", "disabled")
+    assert "scanready_ldap_ca_cert" not in lab.vars, "no LDAPS, so no certificate to trust"
+    params = json.loads((lab.state / "params.json").read_text())
+    assert (params["tls"], params["ntlm"]) == ("none", "disabled"), "recorded, so that reuse respects them"
+    dc_conf = (lab.state / "etc" / "smb.conf").read_text()
+    assert "\ttls enabled = no\n" in dc_conf
+    assert "ldap server require strong auth" not in dc_conf, "Samba's default (yes) stays"
+    for conf in (dc_conf, (lab.state / "member" / "etc" / "smb.conf").read_text()):
+        assert "\tntlm auth = disabled\n" in conf
+    assert {t.expected for t in lab.targets} == {"ready", "firewall_blocked", "port_closed", "share_denied",
+                                                  "registry_off", "slow"}
+
+
+def test_hardened_dc_listens_on_389_not_636(hardened_lab: LabInfo) -> None:
+    dc = hardened_lab.vars["lab_dc_address"]
+    socket.create_connection((dc, 389), timeout=5).close()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((dc, 636), timeout=5).close()
+
+
+def test_hardened_dc_refuses_a_simple_bind_on_389(hardened_lab: LabInfo) -> None:
+    """ldap server require strong auth (Samba's default): no simple bind without TLS, as Windows Server 2025."""
+    lab = hardened_lab
+    server = ldap3.Server(lab.vars["lab_dc_address"], port=389, connect_timeout=5)
+    conn = ldap3.Connection(server, user=lab.vars["scanready_admin_username"],
+                            password=lab.vars["scanready_admin_password"], receive_timeout=10)
+    assert not conn.bind()
+    assert conn.result["description"] == "strongerAuthRequired", conn.result
+    conn.unbind()
+
+
+def test_hardened_kdc_issues_the_admin_a_tgt(hardened_lab: LabInfo, hardened_tickets: dict[str, str]) -> None:
+    realm = hardened_lab.vars["scanready_domain"].upper()
+    klist = subprocess.run(["klist"], env=hardened_tickets, check=True, capture_output=True, text=True,
+                           timeout=15).stdout
+    assert f"krbtgt/{realm}@{realm}" in klist
+
+
+def hardened_smb_host(lab: LabInfo, which: str) -> tuple[str, str]:
+    """The name and address of the DC (its smbd, behind nft on 445) or of a ready target of the member."""
+    if which == "dc":
+        return lab.vars["scanready_dc"], lab.vars["lab_dc_address"]
+    target = next(t for t in lab.by_class("ready") if t.address != lab.vars["lab_dc_address"])
+    return target.name, target.address
+
+
+def smbclient_ls_c(lab: LabInfo, which: str, tmp_path: Path, env: dict[str, str],
+                   *logon: str) -> subprocess.CompletedProcess[str]:
+    """smbclient lists C$ of the DC or a ready target, with a smb.conf of its own (not the host's)."""
+    conf = tmp_path / "smb.conf"
+    conf.write_text("[global]\n")
+    name, address = hardened_smb_host(lab, which)
+    return subprocess.run(["smbclient", "-s", str(conf), f"//{name}/C$", "-I", address, *logon, "-c", "ls"],
+                          env=env, check=False, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("which", ["dc", "ready"])
+def test_hardened_smb_takes_kerberos(hardened_lab: LabInfo, hardened_tickets: dict[str, str], which: str,
+                                     tmp_path: Path) -> None:
+    """A cifs/ ticket from the admin's TGT lists C$ (the targets: their host/ SPNs on the member's account)."""
+    proc = smbclient_ls_c(hardened_lab, which, tmp_path, hardened_tickets, "--use-kerberos=required")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Windows" in proc.stdout
+    name, _address = hardened_smb_host(hardened_lab, which)
+    klist = subprocess.run(["klist"], env=hardened_tickets, check=True, capture_output=True, text=True,
+                           timeout=15).stdout
+    assert f"cifs/{name}@" in klist
+
+
+@pytest.mark.parametrize("which", ["dc", "ready"])
+def test_hardened_smb_refuses_ntlm(hardened_lab: LabInfo, which: str, tmp_path: Path) -> None:
+    """The right password over NTLM: STATUS_NTLM_BLOCKED, from the DC (a target passes it through to the DC)."""
+    lab = hardened_lab
+    env = dict(os.environ, PASSWD=lab.vars["scanready_admin_password"])
+    proc = smbclient_ls_c(lab, which, tmp_path, env, "--use-kerberos=off", "-U",
+                          f"{lab.vars['lab_netbios']}\\Administrator")
+    assert proc.returncode != 0, proc.stdout
+    assert "NT_STATUS_NTLM_BLOCKED" in proc.stdout + proc.stderr
