@@ -372,7 +372,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._ldap import (
     LDAP3_IMPORT_ERROR,
     connect_module,
 )
-from ansible_collections.scanready.windows.plugins.module_utils._sysvol import Sysvol
+from ansible_collections.scanready.windows.plugins.module_utils._smb.sysvol import Sysvol
 
 
 def main() -> None:

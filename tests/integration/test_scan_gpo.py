@@ -29,7 +29,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._gpo.policy impo
     policy_settings,
 )
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.registry_pol import PolEntry, render_registry_pol
-from ansible_collections.scanready.windows.plugins.module_utils._sysvol import Sysvol
+from ansible_collections.scanready.windows.plugins.module_utils._smb.sysvol import Sysvol
 
 from tests.lab_support import (
     BIN,

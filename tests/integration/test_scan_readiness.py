@@ -258,6 +258,7 @@ def test_ntlmv1_is_not_tried_unless_allowed(scanner: Scanner, monkeypatch: pytes
                                             allow_ntlmv1: bool) -> None:
     """NTLMv2 made to fail without refusing the account; what reaches Samba is read off the NTLM
     AUTHENTICATE messages (an NTLMv1 response is 24 bytes, an NTLMv2 one longer)."""
+    from ansible_collections.scanready.windows.plugins.module_utils._smb import client as _client
     from ansible_collections.scanready.windows.plugins.module_utils._verify import smb as _smb
     from impacket import ntlm, smb3
 
@@ -272,7 +273,7 @@ def test_ntlmv1_is_not_tried_unless_allowed(scanner: Scanner, monkeypatch: pytes
     real_login = smb3.SMB3.login
 
     def ntlmv2_not_supported(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if not getattr(_smb._ntlm_version, "v1", False):
+        if not getattr(_client._ntlm_version, "v1", False):
             raise smb3.SessionError(0xC00000BB)  # STATUS_NOT_SUPPORTED: not a refusal of the account
         return real_login(self, *args, **kwargs)
 

@@ -1,7 +1,7 @@
 """A reply altered on the path stops the GPO write: the scan policy store in-process against the lab's
 DC, its SMB going through a relay on loopback that this test runs and that flips one byte of one reply.
 
-impacket signs and encrypts what it sends but checks neither on what it receives; _sysvol's ReplyGuard
+impacket signs and encrypts what it sends but checks neither on what it receives; _smb.signing's ReplyGuard
 does. Samba is the oracle for "nothing changed": the DC's own database and SYSVOL as it lies on disk.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 from ansible_collections.scanready.windows.plugins.module_utils import _ldap
 from ansible_collections.scanready.windows.plugins.module_utils._gpo import store as _gpo_store
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.policy import ScanPolicy
-from ansible_collections.scanready.windows.plugins.module_utils._sysvol import Sysvol, SysvolError
+from ansible_collections.scanready.windows.plugins.module_utils._smb.sysvol import Sysvol, SysvolError
 
 from tests.lab_support import LabInfo, ldb_search, load_lab
 

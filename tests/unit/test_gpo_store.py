@@ -28,7 +28,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._ldap import (
     DomainError,
     Entry,
 )
-from ansible_collections.scanready.windows.plugins.module_utils._sysvol import smb_credentials, split_unc
+from ansible_collections.scanready.windows.plugins.module_utils._smb.sysvol import smb_credentials, split_unc
 
 from tests.unit.test_gpo import DS_SD, SAMBA_FOLDER_SD
 

@@ -1,21 +1,20 @@
 """The authentication ladder with fakes: order, fallbacks said aloud, the lockout stop, NTLMv1 only when allowed."""
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
 import pytest
+from ansible_collections.scanready.windows.plugins.module_utils._smb import client as _client
 from ansible_collections.scanready.windows.plugins.module_utils._verify import smb as _smb
 from ansible_collections.scanready.windows.plugins.module_utils._verify.credentials import Credentials, Endpoint
 from ansible_collections.scanready.windows.plugins.module_utils._verify.kerberos import ServiceTicket
 from ansible_collections.scanready.windows.plugins.module_utils._verify.smb import (
-    AesCmac,
     SessionFailure,
     classify_connect_error,
     logon,
 )
-from impacket import ntlm, smb3
+from impacket import smb3
 
 PASSWORD = "Unit-Test-Secret-9"
 LOGON_FAILURE = 0xC000006D
@@ -47,7 +46,7 @@ class FakeConn:
 
     def login(self, user: str, password: str, domain: str) -> None:
         assert password == PASSWORD
-        self._answer("ntlmv1" if getattr(_smb._ntlm_version, "v1", False) else "ntlmv2")
+        self._answer("ntlmv1" if getattr(_client._ntlm_version, "v1", False) else "ntlmv2")
 
     def close_session(self) -> None:
         self.closed = True
@@ -143,7 +142,7 @@ def test_ntlmv1_when_allowed_and_ntlmv2_is_not_supported(ladder: Any) -> None:
     session, tried, _result = ladder({"ntlmv2": NOT_SUPPORTED}, dns_name=None, allow_ntlmv1=True)
     assert session.scheme == "ntlmv1"
     assert tried == ["ntlmv2", "ntlmv1"]
-    assert not getattr(_smb._ntlm_version, "v1", False), "the switch is off again after the attempt"
+    assert not getattr(_client._ntlm_version, "v1", False), "the switch is off again after the attempt"
 
 
 def test_access_denied_on_ntlm_session_setup_is_spn_hardening(ladder: Any) -> None:
@@ -158,35 +157,6 @@ def test_nothing_is_attempted_once_the_run_stopped(ladder: Any) -> None:
     assert failure.cls == "not_tested"
     assert tried == []
     assert conns == 0
-
-
-def test_the_ntlmv1_switch_affects_only_the_asking_thread(monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: dict[str, Any] = {}
-
-    def original(*args: Any, **kwargs: Any) -> str:
-        seen[threading.current_thread().name] = kwargs.get("use_ntlmv2", True)
-        return "type3"
-
-    monkeypatch.setattr(ntlm, "getNTLMSSPType3", original)
-    barrier = threading.Barrier(2)
-
-    def v1() -> None:
-        with _smb._ntlmv1():
-            barrier.wait()
-            ntlm.getNTLMSSPType3("t1", "t2", "u", "p", "d")
-            barrier.wait()
-
-    def v2() -> None:
-        barrier.wait()
-        ntlm.getNTLMSSPType3("t1", "t2", "u", "p", "d")
-        barrier.wait()
-
-    threads = [threading.Thread(target=v1, name="v1"), threading.Thread(target=v2, name="v2")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(5)
-    assert seen == {"v1": False, "v2": True}
 
 
 def test_credentials_forms_and_repr() -> None:
@@ -246,29 +216,3 @@ def test_pipe_calls_are_one_transceive_each_over_the_sessions_ipc_tree() -> None
     assert [c for c in conn.calls if c[0] == "tree"] == [("tree", "IPC$")], "one IPC$ tree per session"
     assert ("transceive", b"bind") in conn.calls
     assert conn.calls[-1] == ("close", "fid")
-
-
-# RFC 4493, section 4: the key and the four examples.
-CMAC_KEY = "2b7e151628aed2a6abf7158809cf4f3c"
-CMAC_MESSAGE = ("6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51"
-                "30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710")
-
-
-@pytest.mark.parametrize(("length", "mac"), [
-    (0, "bb1d6929e95937287fa37d129b756746"),
-    (16, "070a16b46b4d4144f79bdd9dd04a287c"),
-    (40, "dfa66747de9ae63030ca32611497c827"),
-    (64, "51f0bebf7e3b9d92fc49741779363cfe"),
-])
-def test_aes_cmac_gives_rfc_4493s_examples(length: int, mac: str) -> None:
-    assert AesCmac(bytes.fromhex(CMAC_KEY)).digest(bytes.fromhex(CMAC_MESSAGE)[:length]).hex() == mac
-
-
-def test_aes_cmac_signs_as_impacket_does_at_every_length() -> None:
-    from impacket import crypto
-
-    key = bytes(range(16))
-    cmac = AesCmac(key)
-    for length in [*range(70), 1000, 4096, 4097]:
-        message = bytes((i * 7 + length) % 256 for i in range(length))
-        assert cmac.digest(message) == crypto.AES_CMAC(key, message, length), length

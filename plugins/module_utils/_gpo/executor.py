@@ -16,7 +16,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._ldap import (
     SD_OWNER_GROUP_DACL,
     DomainError,
 )
-from ansible_collections.scanready.windows.plugins.module_utils._sysvol import Sysvol
+from ansible_collections.scanready.windows.plugins.module_utils._smb.sysvol import Sysvol
 
 # noSuchAttribute / attributeOrValueExists: the gPLink read is no longer there, someone changed it meanwhile.
 _GPLINK_RACE = (16, 20)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.errors import GpoFormatError, GpoInputError
-from ansible_collections.scanready.windows.plugins.module_utils._sysvol import Sysvol
+from ansible_collections.scanready.windows.plugins.module_utils._smb.sysvol import Sysvol
 
 GPT_INI: Final = "GPT.INI"
 REGISTRY_POL: Final = r"Machine\Registry.pol"

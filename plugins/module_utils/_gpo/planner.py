@@ -49,7 +49,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._gpo.policy impo
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.registry_pol import render_registry_pol
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.steps import Kind, Step
 from ansible_collections.scanready.windows.plugins.module_utils._ldap.names import normalize_dn
-from ansible_collections.scanready.windows.plugins.module_utils._sysvol import TEMP_SUFFIX
+from ansible_collections.scanready.windows.plugins.module_utils._smb.sysvol import TEMP_SUFFIX
 
 
 @dataclass

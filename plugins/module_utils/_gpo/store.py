@@ -47,7 +47,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._gpo.principals 
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.trust import Verdict, folder_of, judge
 from ansible_collections.scanready.windows.plugins.module_utils._ldap import RIGHTS, DomainConnection, DomainError
 from ansible_collections.scanready.windows.plugins.module_utils._ldap.names import check_dn, normalize_dn
-from ansible_collections.scanready.windows.plugins.module_utils._sysvol import TEMP_SUFFIX, Sysvol
+from ansible_collections.scanready.windows.plugins.module_utils._smb.sysvol import TEMP_SUFFIX, Sysvol
 
 DEFAULT_NAME: Final = "Authenticated scanning (scanready)"
 DEFAULT_GROUP: Final = "Vulnerability Scanners"

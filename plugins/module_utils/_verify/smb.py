@@ -5,20 +5,19 @@ Kerberos AES, then Kerberos RC4, then NTLMv2, then NTLMv1 (only when allowed): t
 target accepts is the session's, and the ones that did not work are said with their reason. A
 refusal of the account itself under NTLM (wrong password, locked, disabled, expired) is the lockout
 guard's business: it stops the whole run, so it is raised with `stops_run` and never retried.
+The client, its signing and the NTLMv1 switch are the SMB package's (_smb.client).
 """
 from __future__ import annotations
 
 import errno
-import functools
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ansible_collections.scanready.windows.plugins.module_utils import _ntstatus as ntstatus
 from ansible_collections.scanready.windows.plugins.module_utils._compat import close_quietly
+from ansible_collections.scanready.windows.plugins.module_utils._smb.client import negotiate, ntlmv1
 from ansible_collections.scanready.windows.plugins.module_utils._verify.credentials import (
     SCHEME_NAMES,
     Credentials,
@@ -28,11 +27,11 @@ from ansible_collections.scanready.windows.plugins.module_utils._verify.kerberos
 from ansible_collections.scanready.windows.plugins.module_utils._verify.results import ClassifiedError, FailureClass
 
 try:
-    from impacket import nmb, ntlm, smb3
+    from impacket import nmb, smb3
     from impacket import smb3structs as s3
     from impacket.dcerpc.v5.transport import DCERPCTransport
 except ImportError:  # reported by the module through missing_required_lib
-    nmb = ntlm = smb3 = s3 = None
+    nmb = smb3 = s3 = None
     DCERPCTransport = object
 
 # Other session-setup statuses: the password was right, the host still said no. (The refusals of the
@@ -65,96 +64,11 @@ class SessionFailure(ClassifiedError):
         return self.message
 
 
-# ---------------------------------------------------------------- NTLMv1
-
-_ntlm_version = threading.local()
-
-
-def _install_ntlmv1_switch() -> None:
-    """Let one thread's session setup answer with NTLMv1.
-
-    impacket's SMB2/3 login always calls ntlm.getNTLMSSPType3 with its import-time default
-    (NTLMv2). The replacement switches to NTLMv1 only in a thread that asked for it, so sessions in
-    other threads are untouched. It is installed only when NTLMv1 is allowed.
-    """
-    current = ntlm.getNTLMSSPType3
-    if getattr(current, "scanready_switch", False):
-        return
-
-    def type3(*args: Any, **kwargs: Any) -> Any:
-        if getattr(_ntlm_version, "v1", False):
-            kwargs["use_ntlmv2"] = False
-        return current(*args, **kwargs)
-
-    type3.scanready_switch = True  # type: ignore[attr-defined]
-    ntlm.getNTLMSSPType3 = type3
-
-
-@contextmanager
-def _ntlmv1() -> Iterator[None]:
-    _install_ntlmv1_switch()
-    _ntlm_version.v1 = True
-    try:
-        yield
-    finally:
-        _ntlm_version.v1 = False
-
-
-# ---------------------------------------------------------------- connections
-
-class AesCmac:
-    """AES-CMAC (RFC 4493) with one key: SMB 3 signs every request with it. The CMAC is set up once
-    (its subkeys) and each message is signed on a copy, whose cipher chains the blocks in one call;
-    impacket's crypto.AES_CMAC builds two ciphers per message and chains the blocks in Python, a
-    visible share of the client's CPU over a fleet."""
-
-    def __init__(self, key: bytes) -> None:
-        from Cryptodome.Cipher import AES
-        from Cryptodome.Hash import CMAC
-
-        self.key = key
-        self._keyed = CMAC.new(key, ciphermod=AES)
-
-    def digest(self, message: bytes) -> bytes:
-        mac = self._keyed.copy()
-        mac.update(message)
-        return bytes(mac.digest())
-
-
-@functools.cache
-def _negotiating_client() -> Any:
-    """impacket's SMB3 client that also keeps whether the server requires signing (impacket folds the
-    server's SecurityMode into one flag with dialect 3.1.1, where the client always signs), and signs
-    SMB 3 requests with one AesCmac per session."""
-    class Client(smb3.SMB3):  # type: ignore[misc]
-        server_requires_signing: bool | None = None
-        _cmac: AesCmac | None = None
-
-        def recvSMB(self, packetID: Any = None) -> Any:
-            packet = super().recvSMB(packetID)
-            if packet["Command"] == s3.SMB2_NEGOTIATE and packet["Status"] == 0:
-                mode = s3.SMB2Negotiate_Response(packet["Data"])["SecurityMode"]
-                self.server_requires_signing = bool(mode & s3.SMB2_NEGOTIATE_SIGNING_REQUIRED)
-            return packet
-
-        def signSMB(self, packet: Any) -> None:
-            key = self._Session["SigningKey"]
-            if self._Connection["Dialect"] in (s3.SMB2_DIALECT_21, s3.SMB2_DIALECT_002) \
-                    or not self._Session["SessionKey"] or not key:
-                super().signSMB(packet)
-                return
-            packet["Signature"] = bytes(16)
-            if self._cmac is None or self._cmac.key != key:
-                self._cmac = AesCmac(bytes(key))
-            packet["Signature"] = self._cmac.digest(packet.getData())
-    return Client
-
-
 def connect(endpoint: Endpoint, connect_timeout: float) -> Any:
     """TCP 445 and an SMB 2/3 negotiate; failures are classified (unreachable, refused, timeout)."""
     name = endpoint.dns_name or endpoint.address
     try:
-        return _negotiating_client()(name, endpoint.address, timeout=connect_timeout)
+        return negotiate(name, endpoint.address, connect_timeout)
     except OSError as exc:
         raise SessionFailure(*classify_connect_error(exc, endpoint.address, connect_timeout)) from None
     except nmb.NetBIOSTimeout:
@@ -335,7 +249,7 @@ def _session_setup(conn: Any, scheme: str, creds: Credentials, ticket: ServiceTi
     if ticket is not None:
         conn.kerberosLogin(creds.username, "", creds.realm, TGS=ticket.tgs)
     elif scheme == "ntlmv1":
-        with _ntlmv1():
+        with ntlmv1():
             conn.login(creds.username, creds.password, creds.domain)
     else:
         conn.login(creds.username, creds.password, creds.domain)

@@ -6,18 +6,14 @@ LDAP object live on the same server until replication spreads both. Files are re
 (written beside the target, then renamed over it) so a run killed mid-write never leaves a torn file.
 Every failure is a SysvolError whose message names the cause and never contains the password.
 
-Every message the DC sends after the logon is authenticated before impacket reads it (ReplyGuard):
-impacket signs and encrypts what it sends but checks neither the signature of a signed reply nor
-the AES-CCM tag of an encrypted one, so a reply altered on the path would otherwise be believed.
+The session is client.py's client behind impacket's SMBConnection (for its file calls), and every
+message the DC sends after the logon is authenticated before impacket reads it (signing.ReplyGuard).
 """
 from __future__ import annotations
 
 import contextlib
-import hmac
 import io
-import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Final, TypeVar, cast
 
 from ansible_collections.scanready.windows.plugins.module_utils._compat import ClosingContext, close_quietly
@@ -27,14 +23,13 @@ from ansible_collections.scanready.windows.plugins.module_utils._ntstatus import
     STATUS_ACCESS_DENIED,
     STATUS_BAD_NETWORK_NAME,
     STATUS_OBJECT_NAME_COLLISION,
-    STATUS_PENDING,
     refusal_reason,
     status_name,
 )
+from ansible_collections.scanready.windows.plugins.module_utils._smb.client import negotiate
+from ansible_collections.scanready.windows.plugins.module_utils._smb.signing import ReplyGuard, ReplyKeys
 
 try:
-    from Cryptodome.Cipher import AES
-    from Cryptodome.Hash import CMAC
     from impacket.nmb import NetBIOSError, NetBIOSTimeout
     from impacket.smb3 import SessionError as Smb3SessionError
     from impacket.smb3structs import (
@@ -51,8 +46,8 @@ try:
     )
     from impacket.smbconnection import SessionError, SMBConnection
     NETWORK_ERRORS: tuple[type[BaseException], ...] = (OSError, NetBIOSError, NetBIOSTimeout)
-    # SMBConnection's calls raise its SessionError; calls on the SMB3 object itself (getSMBServer(), used
-    # for security descriptors) raise smb3's, which has the same meaning under another name.
+    # SMBConnection's calls raise its SessionError; calls on the SMB3 object itself (the negotiation,
+    # getSMBServer() for security descriptors) raise smb3's, which has the same meaning under another name.
     SESSION_ERRORS: tuple[type[BaseException], ...] = (SessionError, Smb3SessionError)
 except ImportError:  # reported by the module through missing_required_lib
     SMBConnection = None
@@ -65,135 +60,9 @@ SECURITY_INFORMATION: Final = 0x7
 TEMP_SUFFIX: Final = ".scanready-tmp"
 T = TypeVar("T")
 
-# MS-SMB2 2.2.1 and 2.2.41: the layouts the reply check reads.
-SMB2_MAGIC: Final = b"\xfeSMB"
-TRANSFORM_MAGIC: Final = b"\xfdSMB"
-SMB2_HEADER: Final = struct.Struct("<4sHHIHHIIQQQ16s")  # ..., Status, Command, Credit, Flags, NextCommand, MessageId
-TRANSFORM_HEADER_SIZE: Final = 52  # magic, 16-byte tag, then the authenticated part: nonce ... SessionId
-FLAG_ASYNC: Final = 0x2
-FLAG_SIGNED: Final = 0x8
-OPLOCK_BREAK: Final = 0x12
-UNSOLICITED: Final = 0xFFFFFFFFFFFFFFFF
-
 
 class SysvolError(ScanreadyError):
     """SYSVOL could not be read or written, phrased for the administrator."""
-
-
-@dataclass(frozen=True)
-class ReplyKeys:
-    """What proves a reply came from the DC: the session's signing key (AES-CMAC, every SMB 3 dialect
-    impacket negotiates: it offers no signing-algorithm context, so 3.1.1 stays on AES-CMAC) and, when
-    the session is encrypted, its server-to-client key (AES-128-CCM, the only cipher impacket offers)."""
-
-    signing: bytes
-    decryption: bytes | None = None
-
-
-def reply_fault(message: bytes, keys: ReplyKeys) -> str | None:
-    """Why one SMB transport message from the DC is not authentic under keys, or None when it is."""
-    if message.startswith(TRANSFORM_MAGIC):
-        return _transform_fault(message, keys.decryption)
-    if not message.startswith(SMB2_MAGIC):
-        return f"unexpected protocol {message[:4]!r}"
-    offset = 0
-    while True:  # one pass per part of a compounded reply; each part is signed on its own
-        if len(message) - offset < SMB2_HEADER.size:
-            return f"truncated SMB2 header at byte {offset}"
-        fields = SMB2_HEADER.unpack_from(message, offset)
-        status, command, flags, next_command, message_id = fields[3], fields[4], fields[6], fields[7], fields[8]
-        if next_command and (next_command < SMB2_HEADER.size or next_command % 8
-                             or offset + next_command >= len(message)):
-            return f"bad compound offset {next_command} at byte {offset}"
-        part = message[offset:offset + next_command] if next_command else message[offset:]
-        # Interim replies and oplock/lease break notifications are sent unsigned (MS-SMB2 3.3.4.1.1,
-        # 3.3.4.6/7); they carry no data impacket acts on, and the final reply for the request is checked.
-        unsigned_allowed = (status == STATUS_PENDING and flags & FLAG_ASYNC) or \
-            (command == OPLOCK_BREAK and message_id == UNSOLICITED)
-        if not unsigned_allowed:
-            if not flags & FLAG_SIGNED:
-                return f"unsigned reply (command {command:#x}, message {message_id})"
-            if not hmac.compare_digest(_smb3_signature(keys.signing, part), part[48:64]):
-                return f"bad signature (command {command:#x}, message {message_id})"
-        if not next_command:
-            return None
-        offset += next_command
-
-
-def _smb3_signature(key: bytes, part: bytes) -> bytes:
-    # MS-SMB2 3.1.4.1: AES-CMAC over the message with its signature field zeroed.
-    mac = CMAC.new(key, ciphermod=AES)
-    mac.update(part[:48] + bytes(16) + part[64:])
-    return mac.digest()
-
-
-def _transform_fault(message: bytes, key: bytes | None) -> str | None:
-    if key is None:
-        return "encrypted reply on a session that did not negotiate encryption"
-    if len(message) < TRANSFORM_HEADER_SIZE:
-        return "truncated transform header"
-    # MS-SMB2 3.2.5.1.1.1: the tag authenticates the header from the nonce on and the ciphertext;
-    # the AES-128-CCM nonce is the first 11 bytes of the 16-byte field.
-    cipher = AES.new(key, AES.MODE_CCM, nonce=message[20:31], mac_len=16)
-    cipher.update(message[20:TRANSFORM_HEADER_SIZE])
-    try:
-        cipher.decrypt_and_verify(message[TRANSFORM_HEADER_SIZE:], message[4:20])
-    except ValueError:
-        return "bad encryption tag"
-    return None
-
-
-class ReplyGuard:
-    """Authenticates every message the DC sends on one impacket session, and after one fails, ends it.
-
-    It wraps the session's transport (the NetBIOS session's recv_packet/send_packet) rather than
-    impacket's recvSMB because only there each message is seen whole and once: before impacket
-    decrypts it, splits a compound, or reads past interim replies in its own loop. After a failure the
-    socket is closed and every later send or receive raises the same SysvolError, so nothing more is
-    written, whatever impacket's own clean-up (closing handles, logoff) tries.
-    """
-
-    def __init__(self, transport: Any, host: str) -> None:
-        self._transport = transport
-        self._receive = transport.recv_packet
-        self._send = transport.send_packet
-        self._host = host
-        self._keys: ReplyKeys | None = None
-        self._last = b""  # before arm(): the latest message, at the end of the logon its final reply
-        self.failure: SysvolError | None = None
-        transport.recv_packet = self._checked_receive
-        transport.send_packet = self._checked_send
-
-    def arm(self, keys: ReplyKeys) -> None:
-        """Check every later message with keys, starting with the logon's final (signed) SESSION_SETUP
-        reply, which in 3.1.1 also proves the negotiation was not altered (its key hashes the exchange)."""
-        self._keys = keys
-        self._check(self._last, keys)
-
-    def _check(self, message: bytes, keys: ReplyKeys) -> None:
-        fault = reply_fault(message, keys)
-        if fault is not None:
-            self.failure = SysvolError(f"reply from DC {self._host} failed SMB signature verification ({fault}): "
-                                       "the session may be tampered with; refusing to continue; nothing more "
-                                       "was written")
-            close_quietly(self._transport)
-            raise self.failure
-
-    def _checked_receive(self, timeout: Any = None) -> Any:
-        if self.failure is not None:
-            raise self.failure
-        packet = self._receive(timeout)
-        message = bytes(packet.get_trailer())
-        if self._keys is None:
-            self._last = message
-        else:
-            self._check(message, self._keys)
-        return packet
-
-    def _checked_send(self, data: Any) -> Any:
-        if self.failure is not None:
-            raise self.failure
-        return self._send(data)
 
 
 def smb_credentials(bind_user: str) -> tuple[str, str]:
@@ -212,6 +81,12 @@ def split_unc(path: str) -> tuple[str, str]:
     return parts[1], "\\".join(parts[2:])
 
 
+def _connection(host: str, address: str, timeout: int) -> Any:
+    """impacket's SMBConnection (for its file calls) around client.py's negotiated client."""
+    return SMBConnection(host, address, sess_port=445, timeout=timeout,
+                         existingConnection=negotiate(host, address, timeout))
+
+
 class Sysvol(ClosingContext):
     """One signed SMB 3 session to a DC's share (normally `sysvol`)."""
 
@@ -221,23 +96,30 @@ class Sysvol(ClosingContext):
         self.share = share
 
     @classmethod
-    def connect(cls, host: str, address: str, bind_user: str, password: str, timeout: int,
-                share: str = "sysvol") -> Sysvol:
+    def connect(cls, host: str, address: str, bind_user: str, password: str | None, timeout: int,
+                share: str = "sysvol", *, ticket: Any = None) -> Sysvol:
         """A session to the DC `host` at `address` (the one the LDAP connection reached): the name is
-        what NTLM and signing name as the server, the address is where the packets go."""
+        what NTLM, Kerberos and signing name as the server, the address is where the packets go. With
+        `ticket` (a _kerberos.ServiceTicket for cifs/<host>) the logon is Kerberos, else NTLM with password."""
         if SMBConnection is None:
             raise SysvolError("the impacket Python library is required on the controller")
-        user, domain = smb_credentials(bind_user)
+        if ticket is None and password is None:
+            raise SysvolError(f"SMB logon to {host}: no Kerberos ticket, and no password for NTLM")
         try:
-            conn = SMBConnection(host, address, sess_port=445, timeout=timeout)
+            conn = _connection(host, address, timeout)
         except NETWORK_ERRORS as exc:
             raise SysvolError(f"DC {host} unreachable on SMB (445): {_os_reason(exc)}") from None
-        except SessionError as exc:
+        except SESSION_ERRORS as exc:
             raise SysvolError(f"DC {host} refused SMB negotiation: {status_name(_error_code(exc))}") from None
         server = conn.getSMBServer()
-        guard = ReplyGuard(server._NetBIOSSession, host)
+        guard = ReplyGuard(server._NetBIOSSession, host, SysvolError)
         try:
-            conn.login(user, password, domain)
+            if ticket is not None:
+                user, _at, realm = ticket.client.rpartition("@")
+                conn.kerberosLogin(user, "", realm, TGS=ticket.tgs)
+            else:
+                user, domain = smb_credentials(bind_user)
+                conn.login(user, password, domain)
         except SessionError as exc:
             close_quietly(conn)
             reason = refusal_reason(_error_code(exc))

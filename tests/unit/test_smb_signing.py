@@ -1,18 +1,18 @@
 """The SYSVOL session's reply check: messages built and signed (or encrypted) here with impacket's own
-AES-CMAC and the AES-128-CCM layout impacket sends, then verified by _sysvol's independent code."""
+AES-CMAC and the AES-128-CCM layout impacket sends, then verified by _smb.signing's independent code."""
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from ansible_collections.scanready.windows.plugins.module_utils import _sysvol
-from ansible_collections.scanready.windows.plugins.module_utils._sysvol import (
+from ansible_collections.scanready.windows.plugins.module_utils._smb import sysvol as _sysvol
+from ansible_collections.scanready.windows.plugins.module_utils._smb.signing import (
+    AesCmac,
     ReplyGuard,
     ReplyKeys,
-    Sysvol,
-    SysvolError,
     reply_fault,
 )
+from ansible_collections.scanready.windows.plugins.module_utils._smb.sysvol import Sysvol, SysvolError
 from Cryptodome.Cipher import AES
 from impacket import crypto
 from impacket.smb3structs import SMB2_TRANSFORM_HEADER, SMB3Packet
@@ -182,7 +182,7 @@ class FakeTransport:
 
 def test_the_guard_checks_the_final_logon_reply_when_armed_then_every_reply() -> None:
     transport = FakeTransport(b"negotiate, not checked", reply(), reply(), flip(reply(), 70))
-    guard = ReplyGuard(transport, "dc1.example.test")
+    guard = ReplyGuard(transport, "dc1.example.test", SysvolError)
     transport.recv_packet()
     transport.recv_packet()  # the logon's final reply, checked by arm()
     guard.arm(KEYS)
@@ -200,7 +200,7 @@ def test_the_guard_checks_the_final_logon_reply_when_armed_then_every_reply() ->
 
 def test_a_tampered_final_logon_reply_fails_at_arm() -> None:
     transport = FakeTransport(flip(reply(), 66))
-    guard = ReplyGuard(transport, "dc")
+    guard = ReplyGuard(transport, "dc", SysvolError)
     transport.recv_packet()
     with pytest.raises(SysvolError, match="failed SMB signature verification"):
         guard.arm(KEYS)
@@ -242,7 +242,7 @@ class FakeConnection:
 
 def test_connect_guards_the_session_it_returns(monkeypatch: pytest.MonkeyPatch) -> None:
     conn = FakeConnection(FakeLoggedOnServer())
-    monkeypatch.setattr(_sysvol, "SMBConnection", lambda *args, **kwargs: conn)
+    monkeypatch.setattr(_sysvol, "_connection", lambda *args, **kwargs: conn)
     Sysvol.connect("dc1", "192.0.2.1", "admin@EX.TEST", "pw", 5)
     conn.server._NetBIOSSession.inbox.append(flip(reply(), 70))
     with pytest.raises(SysvolError, match="reply from DC dc1 failed SMB signature verification"):
@@ -251,8 +251,34 @@ def test_connect_guards_the_session_it_returns(monkeypatch: pytest.MonkeyPatch) 
 
 def test_connect_refuses_a_session_whose_final_logon_reply_does_not_verify(monkeypatch: pytest.MonkeyPatch) -> None:
     conn = FakeConnection(FakeLoggedOnServer(reply(b"\x09\x00" + bytes(7), command=0x01, key=bytes(16))))
-    monkeypatch.setattr(_sysvol, "SMBConnection", lambda *args, **kwargs: conn)
+    monkeypatch.setattr(_sysvol, "_connection", lambda *args, **kwargs: conn)
     with pytest.raises(SysvolError, match=r"reply from DC dc1 failed SMB signature verification \(bad signature "
                                           r"\(command 0x1, message 7\)\)"):
         Sysvol.connect("dc1", "192.0.2.1", "admin@EX.TEST", "pw", 5)
     assert conn.closed and conn.server._NetBIOSSession.closed
+
+
+# RFC 4493, section 4: the key and the four examples.
+CMAC_KEY = "2b7e151628aed2a6abf7158809cf4f3c"
+CMAC_MESSAGE = ("6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51"
+                "30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710")
+
+
+@pytest.mark.parametrize(("length", "mac"), [
+    (0, "bb1d6929e95937287fa37d129b756746"),
+    (16, "070a16b46b4d4144f79bdd9dd04a287c"),
+    (40, "dfa66747de9ae63030ca32611497c827"),
+    (64, "51f0bebf7e3b9d92fc49741779363cfe"),
+])
+def test_aes_cmac_gives_rfc_4493s_examples(length: int, mac: str) -> None:
+    assert AesCmac(bytes.fromhex(CMAC_KEY)).digest(bytes.fromhex(CMAC_MESSAGE)[:length]).hex() == mac
+
+
+def test_aes_cmac_signs_as_impacket_does_at_every_length() -> None:
+    from impacket import crypto
+
+    key = bytes(range(16))
+    cmac = AesCmac(key)
+    for length in [*range(70), 1000, 4096, 4097]:
+        message = bytes((i * 7 + length) % 256 for i in range(length))
+        assert cmac.digest(message) == crypto.AES_CMAC(key, message, length), length

@@ -4,12 +4,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from ansible_collections.scanready.windows.plugins.module_utils import _sysvol
-from ansible_collections.scanready.windows.plugins.module_utils._sysvol import Sysvol, SysvolError
+from ansible_collections.scanready.windows.plugins.module_utils._smb import sysvol as _sysvol
+from ansible_collections.scanready.windows.plugins.module_utils._smb.sysvol import Sysvol, SysvolError
 from impacket.nmb import NetBIOSTimeout
 from impacket.smbconnection import SessionError
 
-from tests.unit.test_sysvol_signing import FakeLoggedOnServer
+from tests.unit.test_smb_signing import FakeLoggedOnServer
 
 PASSWORD = "Unit-Test-Secret-9"
 
@@ -113,7 +113,7 @@ def test_mkdir_and_remove_tolerate_what_is_already_so() -> None:
     (FakeSmb(signing=False), "no signed SMB 3 session"),
 ])
 def test_connect_refuses_with_a_reason_and_closes(monkeypatch: pytest.MonkeyPatch, smb: FakeSmb, message: str) -> None:
-    monkeypatch.setattr(_sysvol, "SMBConnection", lambda *args, **kwargs: smb)
+    monkeypatch.setattr(_sysvol, "_connection", lambda *args, **kwargs: smb)
     with pytest.raises(SysvolError, match=message) as err:
         Sysvol.connect("dc1", "192.0.2.1", "admin@EX.TEST", PASSWORD, 5)
     assert PASSWORD not in str(err.value)
@@ -123,14 +123,14 @@ def test_connect_refuses_with_a_reason_and_closes(monkeypatch: pytest.MonkeyPatc
 def test_connect_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise ConnectionRefusedError(111, "Connection refused")
-    monkeypatch.setattr(_sysvol, "SMBConnection", refuse)
+    monkeypatch.setattr(_sysvol, "_connection", refuse)
     with pytest.raises(SysvolError, match=r"DC dc1 unreachable on SMB \(445\): Connection refused"):
         Sysvol.connect("dc1", "192.0.2.1", "admin@EX.TEST", PASSWORD, 5)
 
 
 def test_connect_logs_on_with_the_upn_whole_or_domain_and_user(monkeypatch: pytest.MonkeyPatch) -> None:
     smb = FakeSmb()
-    monkeypatch.setattr(_sysvol, "SMBConnection", lambda *args, **kwargs: smb)
+    monkeypatch.setattr(_sysvol, "_connection", lambda *args, **kwargs: smb)
     Sysvol.connect("dc1", "192.0.2.1", "admin@EX.TEST", PASSWORD, 5)
     Sysvol.connect("dc1", "192.0.2.1", "EX\\admin", PASSWORD, 5)
     assert [c for c in smb.calls if c[0] == "login"] == [("login", "\\admin@EX.TEST"), ("login", "EX\\admin")]
