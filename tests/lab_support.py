@@ -53,14 +53,15 @@ class LabInfo:
         return str(self.state / "private" / "sam.ldb")
 
     def connection_args(self) -> dict[str, Any]:
-        """The operator connection options every domain module takes."""
-        return {
+        """The operator connection options every domain module takes (no CA on a lab with --tls none)."""
+        args = {
             "domain": self.vars["scanready_domain"],
             "dc": self.vars["scanready_dc"],
-            "ca_cert": self.vars["scanready_ldap_ca_cert"],
+            "ca_cert": self.vars.get("scanready_ldap_ca_cert"),
             "admin_username": self.vars["scanready_admin_username"],
             "admin_password": self.vars["scanready_admin_password"],
         }
+        return {key: value for key, value in args.items() if value is not None}
 
     def by_class(self, expected: str) -> list[Target]:
         return [t for t in self.targets if t.expected == expected]

@@ -43,6 +43,7 @@ STATUS_TRUSTED_RELATIONSHIP_FAILURE: Final = 0xC000018D
 STATUS_ACCOUNT_EXPIRED: Final = 0xC0000193
 STATUS_PASSWORD_MUST_CHANGE: Final = 0xC0000224
 STATUS_ACCOUNT_LOCKED_OUT: Final = 0xC0000234
+STATUS_NTLM_BLOCKED: Final = 0xC0000418
 
 # A file operation that found nothing there: tolerated where "already gone" is the goal.
 NOT_FOUND: Final = (STATUS_OBJECT_NAME_NOT_FOUND, STATUS_OBJECT_PATH_NOT_FOUND, STATUS_NO_SUCH_FILE)
@@ -73,6 +74,9 @@ REFUSALS: Final[dict[int, Refusal]] = {
     STATUS_PASSWORD_MUST_CHANGE: Refusal("password must be changed", "password_expired", True),
     STATUS_ACCOUNT_RESTRICTION: Refusal("account restriction (logon hours, workstations or Protected Users)",
                                         "access_denied", False),
+    # Refused before any password was checked (Restrict NTLM, Samba's "ntlm auth = disabled").
+    STATUS_NTLM_BLOCKED: Refusal("NTLM is blocked by the domain: use Kerberos (the host's DNS name)", "refused",
+                                 False),
 }
 # The readiness class of each refusal of the account itself (what stops a verify run).
 CREDENTIAL_STATUSES: Final[dict[int, str]] = {

@@ -193,6 +193,19 @@ EXAMPLES = r"""
   run_once: true
   register: scanner
 
+# A DC with no LDAPS and NTLM switched off, and an operator with no password to type: `kinit admin@CORP.EXAMPLE.COM`
+# first (KRB5CCNAME, else the default cache, is read); LDAP goes to 389 sealed with Kerberos.
+- name: The scanner account with the operator's own Kerberos ticket
+  scanready.windows.scan_account:
+    domain: corp.example.com
+    dc: dc1.corp.example.com
+    transport: sealed
+    allow_ntlm: false
+    name: qualys_scanner
+    password: "{{ vault_scanner_password }}"
+  delegate_to: localhost
+  run_once: true
+
 - name: Connection options once per play, for this module and scan_gpo
   module_defaults:
     group/scanready.windows.domain:
@@ -224,6 +237,13 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+connection:
+  description:
+    - How the module reached the DC, once O(transport=auto) chose. C(transport) is V(ldaps), V(starttls) or V(sealed);
+      C(authentication) is the operator's bind, V(simple) (inside TLS), V(kerberos) or V(ntlm).
+  returned: success
+  type: dict
+  sample: {"transport": "sealed", "authentication": "kerberos"}
 dn:
   description: The account's DN (the DN it would get, in check mode; the removed one for O(state=absent)).
   returned: success
@@ -376,6 +396,7 @@ def main() -> None:
     account = outcome.account
     result: dict[str, Any] = {
         "changed": outcome.changed,
+        "connection": {"transport": conn.transport, "authentication": conn.authentication},
         "created": outcome.created,
         "dn": account.dn if account else outcome.diff["before"].get("dn"),
         "sid": account.sid if account else None,

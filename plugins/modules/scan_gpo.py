@@ -274,6 +274,13 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+connection:
+  description:
+    - How the module reached the DC, once O(transport=auto) chose. C(transport) is V(ldaps), V(starttls) or V(sealed);
+      C(authentication) is the operator's bind, V(simple) (inside TLS), V(kerberos) or V(ntlm).
+  returned: success
+  type: dict
+  sample: {"transport": "sealed", "authentication": "kerberos"}
 guid:
   description: The GPO's GUID (the one it would get, in check mode); null when absent and not found.
   returned: success
@@ -366,13 +373,12 @@ from ansible_collections.scanready.windows.plugins.module_utils._compat import (
 )
 from ansible_collections.scanready.windows.plugins.module_utils._errors import fail_on_error
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.options import GPO_SPEC, request_from
-from ansible_collections.scanready.windows.plugins.module_utils._gpo.store import run
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.store import run, sysvol_of
 from ansible_collections.scanready.windows.plugins.module_utils._ldap import (
     DOMAIN_CONNECTION_SPEC,
     LDAP3_IMPORT_ERROR,
     connect_module,
 )
-from ansible_collections.scanready.windows.plugins.module_utils._smb.sysvol import Sysvol
 
 
 def main() -> None:
@@ -383,17 +389,14 @@ def main() -> None:
     with fail_on_error(module):
         request = request_from(module.params)
     with fail_on_error(module), connect_module(module) as conn:
-        settings = conn.settings
-
-        def open_sysvol(share: str) -> Sysvol:
-            return Sysvol.connect(settings.host, conn.peer_address, settings.bind_user, settings.password,
-                                  settings.timeout, share)
-
-        outcome = run(conn, open_sysvol, request, settings.domain, module.check_mode)
+        outcome = run(conn, sysvol_of(conn), request, conn.settings.domain, module.check_mode)
+    for warning in conn.notes:
+        module.warn(warning)
     for warning in outcome.warnings:
         module.warn(warning)
     result: dict[str, Any] = {
         "changed": outcome.changed,
+        "connection": {"transport": conn.transport, "authentication": conn.authentication},
         "guid": outcome.guid,
         "dn": outcome.dn,
         "version": outcome.version,

@@ -316,7 +316,7 @@ class FakeDirectory:
             if dn in obj.get("member", []):
                 obj["member"].remove(dn)
 
-    def try_bind(self, user: str, password: str) -> BindCheck:
+    def try_bind(self, user: str, password: str, *, account: str) -> BindCheck:
         self.binds += 1
         if self.passwords.get(user) != password:
             return BindCheck(False, "52e", "wrong user name or password")

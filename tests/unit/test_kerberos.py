@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-from ansible_collections.scanready.windows.plugins.module_utils._verify import kerberos as _kerberos
-from ansible_collections.scanready.windows.plugins.module_utils._verify.kerberos import (
+from ansible_collections.scanready.windows.plugins.module_utils import _kerberos
+from ansible_collections.scanready.windows.plugins.module_utils._kerberos import (
     CachedCredential,
     KerberosClient,
     KerberosError,

@@ -44,11 +44,12 @@ def params(**overrides: Any) -> dict[str, Any]:
 
 
 def test_spec_matches_the_contract() -> None:
-    assert set(DOMAIN_CONNECTION_SPEC) == {"domain", "dc", "port", "tls", "ca_cert", "validate_certs",
-                                           "admin_username", "admin_password", "connect_timeout"}
+    assert set(DOMAIN_CONNECTION_SPEC) == {"domain", "dc", "port", "transport", "ca_cert", "validate_certs",
+                                           "allow_ntlm", "admin_username", "admin_password", "connect_timeout"}
     assert DOMAIN_CONNECTION_SPEC["admin_password"]["no_log"] is True
     assert DOMAIN_CONNECTION_SPEC["validate_certs"]["default"] is True
-    assert DOMAIN_CONNECTION_SPEC["tls"]["default"] == "ldaps"
+    assert DOMAIN_CONNECTION_SPEC["transport"]["default"] == "auto"
+    assert DOMAIN_CONNECTION_SPEC["transport"]["aliases"] == ["tls"]  # 0.3's name: ldaps and starttls still work
     assert DOMAIN_CONNECTION_SPEC["connect_timeout"]["default"] == 10
 
 
@@ -84,13 +85,23 @@ def test_bind_user_refuses_half_names(username: str) -> None:
         bind_user_for(username, "corp.example.com")
 
 
-def test_settings_defaults_and_port_per_tls_mode() -> None:
-    ldaps = settings_from_params(params())
-    assert (ldaps.host, ldaps.port, ldaps.starttls, ldaps.timeout) == ("corp.example.com", 636, False, 10)
-    starttls = settings_from_params(params(tls="starttls", dc="dc1.corp.example.com"))
+def test_settings_defaults_and_port_per_transport() -> None:
+    auto = settings_from_params(params())
+    assert (auto.host, auto.port, auto.transport, auto.timeout) == ("corp.example.com", 636, "auto", 10)
+    starttls = settings_from_params(params(transport="starttls", dc="dc1.corp.example.com"))
     assert (starttls.host, starttls.port, starttls.starttls) == ("dc1.corp.example.com", 389, True)
+    assert settings_from_params(params(transport="sealed")).port == 389
     assert settings_from_params(params(port=3269)).port == 3269
-    assert SECRET not in repr(ldaps)
+    assert SECRET not in repr(auto)
+
+
+def test_settings_without_a_password_wait_for_the_ticket() -> None:
+    settings = settings_from_params(params(admin_username=None, admin_password=None))
+    assert (settings.bind_user, settings.password) == (None, None)
+    with pytest.raises(DomainError, match="without admin_username"):
+        settings_from_params(params(admin_username=None))
+    with pytest.raises(DomainError, match="admin_password is empty"):
+        settings_from_params(params(admin_password=""))
 
 
 def test_settings_refuse_a_non_positive_timeout() -> None:
@@ -146,7 +157,7 @@ def test_host_name_mismatch_is_a_tls_failure() -> None:
 
 
 def test_starttls_failure_is_a_tls_failure() -> None:
-    settings = settings_from_params(params(tls="starttls"))
+    settings = settings_from_params(params(transport="starttls"))
     error = classify_open_error(LDAPStartTLSError("startTLS failed - protocolError"), settings)
     assert error.cause == _ldap.TLS
 
@@ -180,7 +191,7 @@ def test_the_first_address_that_answers_is_the_dc_for_the_whole_run(monkeypatch:
     settings = settings_from_params(params(dc="dc.corp.example.com"))
     tried: list[str] = []
 
-    def fake_open(settings: Any, address: str, user: str, password: str) -> str:
+    def fake_open(settings: Any, address: str) -> str:
         tried.append(address)
         if address != "192.0.2.2":
             raise DomainError(f"DC {address} unreachable: connection refused", _ldap.UNREACHABLE)
@@ -195,7 +206,7 @@ def test_the_first_address_that_answers_is_the_dc_for_the_whole_run(monkeypatch:
 def test_a_certificate_refused_at_one_address_is_not_tried_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
     tried: list[str] = []
 
-    def fake_open(settings: Any, address: str, user: str, password: str) -> str:
+    def fake_open(settings: Any, address: str) -> str:
         tried.append(address)
         raise DomainError("TLS failure", _ldap.TLS)
 
@@ -207,7 +218,7 @@ def test_a_certificate_refused_at_one_address_is_not_tried_elsewhere(monkeypatch
 
 
 def test_every_address_unreachable_says_how_many_were_tried(monkeypatch: pytest.MonkeyPatch) -> None:
-    def fake_open(settings: Any, address: str, user: str, password: str) -> str:
+    def fake_open(settings: Any, address: str) -> str:
         raise DomainError(f"DC {address} unreachable: no answer within 10 s", _ldap.UNREACHABLE)
 
     monkeypatch.setattr(connection_module, "resolve_dc", lambda settings: ["192.0.2.1", "192.0.2.2"])

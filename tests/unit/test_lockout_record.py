@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ansible_collections.scanready.windows.plugins.module_utils._kerberos import KerberosError
 from ansible_collections.scanready.windows.plugins.module_utils._lockout import (
     RECORD_TTL_S,
     LockoutRecord,
@@ -24,7 +25,6 @@ from ansible_collections.scanready.windows.plugins.module_utils._lockout import 
 from ansible_collections.scanready.windows.plugins.module_utils._verify import guard
 from ansible_collections.scanready.windows.plugins.module_utils._verify.credentials import Credentials
 from ansible_collections.scanready.windows.plugins.module_utils._verify.guard import GuardStop, recorded_guard
-from ansible_collections.scanready.windows.plugins.module_utils._verify.kerberos import KerberosError
 
 PASSWORD = "Unit-Record-Secret-4"
 CREDS = Credentials.parse("scanner", PASSWORD, "ex.test")

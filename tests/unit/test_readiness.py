@@ -12,6 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from ansible_collections.scanready.windows.plugins.module_utils._kerberos import KerberosError
 from ansible_collections.scanready.windows.plugins.module_utils._report.model import parse_result
 from ansible_collections.scanready.windows.plugins.module_utils._report.text import render_junit
 from ansible_collections.scanready.windows.plugins.module_utils._verify import fleet, run
@@ -21,7 +22,6 @@ from ansible_collections.scanready.windows.plugins.module_utils._verify.credenti
 from ansible_collections.scanready.windows.plugins.module_utils._verify.fixes import failed
 from ansible_collections.scanready.windows.plugins.module_utils._verify.fleet import run_fleet
 from ansible_collections.scanready.windows.plugins.module_utils._verify.guard import GuardStop, preflight
-from ansible_collections.scanready.windows.plugins.module_utils._verify.kerberos import KerberosError
 from ansible_collections.scanready.windows.plugins.module_utils._verify.names import (
     Job,
     TargetSpec,

@@ -148,7 +148,7 @@ def _plan(conn: Directory, desired: AccountRequest, domain: str, trust: Trust, w
             warnings.append(f"{desired.name} exists as {current.dn}; it is not moved to {desired.path}")
         adopting = desired.adopt and current.needs_adoption
         if desired.update_password == UPDATE_ALWAYS and desired.password and not adopting:
-            matches, warning = password_matches(conn, current, desired.password)
+            matches, warning = password_matches(conn, current, desired.name, desired.password)
             warnings.extend([warning] if warning else [])
     account_dn = current.dn if current is not None else create_dn
     group = _read_group(conn, desired, trust, account_dn, warnings)

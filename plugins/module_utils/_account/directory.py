@@ -54,7 +54,7 @@ class Directory(Protocol):
 
     def delete(self, dn: str) -> None: ...
 
-    def try_bind(self, user: str, password: str) -> BindCheck: ...
+    def try_bind(self, user: str, password: str, *, account: str) -> BindCheck: ...
 
 
 def account_from_entry(entry: Entry, trust: Trust | None = None) -> Account:
@@ -197,9 +197,11 @@ def container_for(conn: Directory, path: str | None) -> str:
     return found[0].dn
 
 
-def password_matches(conn: Directory, account: Account, password: str) -> tuple[bool | None, str | None]:
-    """Whether the DC accepts password for account (one bind), and a warning when it cannot tell."""
-    check = conn.try_bind(account.dn, password)
+def password_matches(conn: Directory, account: Account, name: str,
+                     password: str) -> tuple[bool | None, str | None]:
+    """Whether the DC accepts password for account (sAMAccountName `name`; one logon), and a warning when it
+    cannot tell."""
+    check = conn.try_bind(account.dn, password, account=name)
     if check.accepted or check.code in PASSWORD_RIGHT_CODES:
         return True, None
     if check.code in ("52e", "525", "532", "773"):

@@ -145,7 +145,7 @@ class GpoDirectory:
         domain_sid = self._object_sid(self.base_dn)
         root_dn = self._root_attribute("rootDomainNamingContext")
         root_sid = self._object_sid(root_dn) if root_dn and root_dn.lower() != self.base_dn.lower() else domain_sid
-        user = self.ldap.settings.bind_user
+        user = str(self.ldap.settings.bind_user)  # set once bound: given, or the ticket's principal
         name = user.rpartition("\\")[2].partition("@")[0]
         operator = self.ldap.search(self.base_dn, "(&(objectClass=user)(|(userPrincipalName="
                                     f"{escape_filter(user)})(sAMAccountName={escape_filter(name)})))", ["objectSid"])

@@ -114,6 +114,17 @@ class Outcome:
     security: dict[str, Any] = field(default_factory=dict)  # owner and trust state of the GPO found
 
 
+def sysvol_of(ldap: DomainConnection) -> Callable[[str], Sysvol]:
+    """How a run opens SYSVOL: on the DC the LDAP connection reached, under its name, with the operator's
+    Kerberos ticket for cifs/<dc>, or with NTLM only where the connection says NTLM is to be used."""
+    settings = ldap.settings
+
+    def open_share(share: str) -> Sysvol:
+        return Sysvol.connect(settings.host, ldap.peer_address, str(settings.bind_user), settings.password,
+                              settings.timeout, share, ticket=ldap.kerberos_ticket("cifs"))
+    return open_share
+
+
 def run(ldap: DomainConnection, open_sysvol: Callable[[str], Sysvol], request: Request, domain: str,
         check_mode: bool) -> Outcome:
     """Make the domain's scan policy GPO match request; DomainError, SysvolError or GpoStoreError on failure."""

@@ -1,13 +1,15 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The domain connection: LDAP over TLS to a DC, bound as the operator, with one exception type.
+"""The domain connection: LDAP to a DC over TLS or sealed, bound as the operator, with one exception type.
 
 Both domain modules (scan_account, scan_gpo) merge DOMAIN_CONNECTION_SPEC into their argument spec
 and call connect(module.params). Every failure surfaces as DomainError, whose message names the
 cause for an administrator and never contains a password.
 
 The package: settings (the options and Settings), names (DNs, filter escaping, SIDs), errors
-(DomainError and how failures read), tls (the certificate checks), connection (DomainConnection,
-connect) and library (the one import of ldap3). The names below are its public interface.
+(DomainError and how failures read), tls (the certificate checks), credentials (the operator's
+Kerberos tickets, a password checked at the KDC), sealing (the Kerberos and NTLM security contexts),
+sasl (GSS-SPNEGO binds and the sealed socket), connection (DomainConnection, connect: the choice of
+transport) and library (the one import of ldap3). The names below are its public interface.
 """
 from __future__ import annotations
 
@@ -17,12 +19,12 @@ from ansible_collections.scanready.windows.plugins.module_utils._ldap.connection
     MODIFY_REPLACE,
     SD_OWNER_DACL,
     SD_OWNER_GROUP_DACL,
-    BindCheck,
     DomainConnection,
     Entry,
     connect,
     connect_module,
 )
+from ansible_collections.scanready.windows.plugins.module_utils._ldap.credentials import BindCheck
 from ansible_collections.scanready.windows.plugins.module_utils._ldap.errors import (
     BIND,
     CONFIG,

@@ -8,10 +8,18 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from ansible_collections.scanready.windows.plugins.module_utils._compat import ClosingContext, close_quietly
+from ansible_collections.scanready.windows.plugins.module_utils._kerberos import KerberosClient, ServiceTicket
+from ansible_collections.scanready.windows.plugins.module_utils._ldap.credentials import (
+    BindCheck,
+    check_password,
+    kerberos_problem,
+    operator_client,
+    service_ticket,
+)
 from ansible_collections.scanready.windows.plugins.module_utils._ldap.errors import (
     CONFIG,
     FAILED,
@@ -27,7 +35,16 @@ from ansible_collections.scanready.windows.plugins.module_utils._ldap.errors imp
 )
 from ansible_collections.scanready.windows.plugins.module_utils._ldap.library import ldap3, ldap3_exceptions
 from ansible_collections.scanready.windows.plugins.module_utils._ldap.names import base_dn_for
-from ansible_collections.scanready.windows.plugins.module_utils._ldap.settings import Settings, settings_from_params
+from ansible_collections.scanready.windows.plugins.module_utils._ldap.sasl import (
+    SealedSocket,
+    ntlm_bind,
+    sasl_bind,
+)
+from ansible_collections.scanready.windows.plugins.module_utils._ldap.settings import (
+    LDAP_PORT,
+    Settings,
+    settings_from_params,
+)
 from ansible_collections.scanready.windows.plugins.module_utils._ldap.tls import (
     NO_VALIDATION_WARNING,
     HandshakeVerifiedTls,
@@ -49,13 +66,9 @@ SD_OWNER_DACL: Final = 0x5
 BINARY_ATTRIBUTES: Final = frozenset({"objectsid", "objectguid", "ntsecuritydescriptor"})
 
 
-@dataclass(frozen=True)
-class BindCheck:
-    """How the DC answered a bind: accepted, or refused with its code (e.g. '52e', '533') and reason."""
-
-    accepted: bool
-    code: str | None
-    reason: str
+NTLM_WARNING: Final = ("LDAP to DC {host} is sealed with NTLM, which does not authenticate the DC (any domain "
+                       "member can answer as it); give dc as the DC's DNS name for Kerberos, or allow_ntlm=false to "
+                       "refuse")
 
 
 @dataclass(frozen=True)
@@ -91,16 +104,53 @@ class DomainConnection(ClosingContext):
     cannot split one change across two of them before replication.
     """
 
-    def __init__(self, settings: Settings, connection: Any, base_dn: str, peer_address: str) -> None:
+    def __init__(self, settings: Settings, connection: Any, base_dn: str, peer_address: str, *,
+                 authentication: str = "simple", kerberos: KerberosClient | None = None,
+                 sealed: SealedSocket | None = None) -> None:
         self.settings = settings
         self.base_dn = base_dn
         self.peer_address = peer_address
+        self.authentication = authentication  # simple, kerberos or ntlm
         self._conn = connection
+        self._kerberos = kerberos
+        self._sealed = sealed
         # For the module to pass on with module.warn: how this connection is weaker than it should be.
-        self.warnings = [] if settings.validate_certs else [NO_VALIDATION_WARNING]
+        self.warnings = [] if settings.validate_certs or settings.transport == "sealed" else [NO_VALIDATION_WARNING]
+        if authentication == "ntlm":
+            self.warnings.append(NTLM_WARNING.format(host=settings.host))
+        self.notes: list[str] = []  # warnings of later steps (kerberos_ticket's fallback), for the module to pass on
+
+    @property
+    def transport(self) -> str:
+        """ldaps, starttls or sealed: what auto chose, or what was asked for."""
+        return self.settings.transport
 
     def close(self) -> None:
         close_quietly(self._conn, "unbind")
+        if self._kerberos is not None:
+            self._kerberos.close()
+
+    def kerberos_ticket(self, service: str) -> ServiceTicket | None:
+        """A ticket of the operator for service/<dc> (cifs for SYSVOL), or None where NTLM is to be used instead:
+        Kerberos cannot name this DC, or no KDC or no kinit is there, NTLM is allowed and a password was given
+        (then `notes` says why). A refusal by the KDC is never a reason for NTLM: it raises, as does a DC
+        Kerberos cannot name when NTLM may not be used."""
+        ntlm_possible = self.settings.allow_ntlm and self.settings.password is not None
+        problem = kerberos_problem(self.settings)
+        if problem is not None:
+            if ntlm_possible:
+                return None
+            raise DomainError(f"{problem}; NTLM is not allowed (allow_ntlm)" if self.settings.password else problem,
+                              CONFIG)
+        try:
+            if self._kerberos is None:
+                self._kerberos = operator_client(self.settings, self.peer_address)
+        except DomainError as exc:
+            if exc.cause not in (UNREACHABLE, CONFIG) or not ntlm_possible:
+                raise
+            self.notes.append(f"{service} on DC {self.settings.host} with NTLM, not Kerberos: {exc.message}")
+            return None
+        return service_ticket(self._kerberos, service, self.settings.host)
 
     def _run(self, operation: str, target: str, call: Any, *args: Any, **kwargs: Any) -> bool:
         try:
@@ -113,7 +163,9 @@ class DomainConnection(ClosingContext):
 
     def _communication_error(self, operation: str, target: str, exc: BaseException) -> DomainError:
         """ldap3 raised instead of answering: the DC went away, or the request itself was malformed."""
-        reason = _redact(strip_ldap3_prefix(str(exc)), [self.settings.password])
+        if self._sealed is not None and self._sealed.failure is not None:
+            return DomainError(f"{operation} {target} stopped: {self._sealed.failure.message}", TLS)
+        reason = _redact(strip_ldap3_prefix(str(exc)), [self.settings.password or ""])
         if isinstance(exc, TimeoutError | ldap3_exceptions.LDAPResponseTimeoutError):
             reason = f"no answer within {self.settings.timeout} s"
         elif not isinstance(exc, ldap3_exceptions.LDAPCommunicationError | OSError):
@@ -153,19 +205,25 @@ class DomainConnection(ClosingContext):
     def delete(self, dn: str) -> None:
         self._run("delete", dn, self._conn.delete, dn)
 
-    def try_bind(self, user: str, password: str) -> BindCheck:
-        """Try one simple bind as user (a DN or UPN) on a fresh connection to the same DC.
-
-        A refused bind counts as one bad logon attempt on that account, as any wrong password does.
+    def try_bind(self, user: str, password: str, *, account: str) -> BindCheck:
+        """Try one logon as user (a DN or UPN; `account` its sAMAccountName) at the same DC: a simple bind on a
+        fresh TLS connection, or, on a sealed transport, a Kerberos logon (kinit) or an NTLM bind as the
+        operator's was. A refusal counts as one bad logon attempt on that account, as any wrong password does.
         """
+        if self.transport == "sealed" and self.authentication == "kerberos":
+            return check_password(self.settings, self.peer_address, account, password)
         conn = _open(self.settings, self.peer_address, user, password)
         try:
             try:
-                if conn.bind():
-                    return BindCheck(True, None, "")
+                if self.transport == "sealed":
+                    result, _sealed = ntlm_bind(conn, f"{account}@{self.settings.domain}", "", password)
+                    accepted, message = result.get("result") == 0, str(result.get("message") or "")
+                else:
+                    accepted, message = bool(conn.bind()), str(conn.result.get("message") or "")
             except ldap3_exceptions.LDAPException as exc:
                 raise self._communication_error("bind", user, exc) from None
-            message = str(conn.result.get("message") or "")
+            if accepted:
+                return BindCheck(True, None, "")
             return BindCheck(False, bind_refusal_code(message), bind_refusal_reason(message))
         finally:
             close_quietly(conn, "unbind")
@@ -199,15 +257,16 @@ def resolve_dc(settings: Settings) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-def _open(settings: Settings, address: str, user: str, password: str) -> Any:
-    """An opened, not yet bound, ldap3 connection to address, with TLS established (LDAPS or StartTLS)
-    and the certificate checked against the DC's name (settings.host), not the address."""
+def _open(settings: Settings, address: str, user: str | None = None, password: str | None = None) -> Any:
+    """An opened, not yet bound, ldap3 connection to address: with TLS established (LDAPS or StartTLS) and the
+    certificate checked against the DC's name (settings.host), not the address; plain for a sealed bind."""
     if ldap3 is None:
         raise DomainError("the ldap3 Python library is required on the controller", CONFIG)
-    tls = HandshakeVerifiedTls(tls_context(settings), settings.host)
-    server = ldap3.Server(address, port=settings.port, use_ssl=not settings.starttls, tls=tls,
+    sealed = settings.transport == "sealed"
+    tls = None if sealed else HandshakeVerifiedTls(tls_context(settings), settings.host)
+    server = ldap3.Server(address, port=settings.port, use_ssl=settings.transport == "ldaps", tls=tls,
                           connect_timeout=settings.timeout, get_info=ldap3.NONE)
-    conn = ldap3.Connection(server, user=user, password=password, authentication=ldap3.SIMPLE,
+    conn = ldap3.Connection(server, user=user, password=password, authentication=ldap3.SIMPLE if password else None,
                             raise_exceptions=False, receive_timeout=settings.timeout,
                             auto_referrals=False, read_only=False)
     try:
@@ -234,13 +293,13 @@ def _socket_cause(exc: BaseException) -> BaseException:
 
 
 def _open_first(settings: Settings) -> tuple[Any, str]:
-    """TLS to the first of the DC's addresses that answers; a certificate it presents that fails the
-    checks stops there (another address would not make it the DC asked for)."""
+    """A connection to the first of the DC's addresses that answers; a certificate it presents that fails
+    the checks stops there (another address would not make it the DC asked for)."""
     addresses = resolve_dc(settings)
     unreachable: DomainError | None = None
     for address in addresses:
         try:
-            return _open(settings, address, settings.bind_user, settings.password), address
+            return _open(settings, address), address
         except DomainError as exc:
             if exc.cause != UNREACHABLE:
                 raise
@@ -265,16 +324,47 @@ def _default_naming_context(conn: Any, settings: Settings) -> str | None:
 
 
 def connect(params: Mapping[str, Any]) -> DomainConnection:
-    """Open LDAPS (or StartTLS) to the DC, bind as the operator, check the DC serves `domain`."""
+    """Connect to the DC as `transport` asks, bind as the operator, check the DC serves `domain`.
+
+    auto: LDAPS when the DC answers on its port with a certificate that validates; else, when nothing answers
+    there or (with no ca_cert given) the certificate is not one the controller trusts, sealed LDAP on 389. A
+    certificate that fails against the ca_cert given is an error, and a refused logon is never tried again.
+    Without a password the operator's Kerberos ticket binds, always over sealed LDAP.
+    """
     settings = settings_from_params(params)
-    conn, address = _open_first(settings)
+    if settings.password is None:  # a ticket of the operator's own binds over Kerberos, sealed
+        if settings.transport in ("ldaps", "starttls"):
+            raise DomainError(f"transport {settings.transport} binds with admin_password; with a Kerberos ticket "
+                              "(no password) use transport auto or sealed", CONFIG)
+        return _connect(replace(settings, transport="sealed", port=settings.port if settings.port_given
+                                else LDAP_PORT))
+    if settings.transport != "auto":
+        return _connect(settings)
     try:
-        try:
-            bound = conn.bind()
-        except ldap3_exceptions.LDAPException as exc:
-            raise classify_open_error(exc, settings) from None
-        if not bound:
-            raise classify_result("bind", settings.bind_user, conn.result, settings)
+        return _connect(replace(settings, transport="ldaps"))
+    except DomainError as exc:
+        untrusted = exc.cause == TLS and settings.ca_cert is None and settings.validate_certs
+        silent = exc.cause == UNREACHABLE and "does not resolve" not in exc.message and not settings.port_given
+        if not (untrusted or silent):
+            raise
+        skipped = exc
+    conn = _connect(replace(settings, transport="sealed", port=LDAP_PORT))
+    if skipped.cause == TLS:  # a DC with no LDAPS is the common case; one whose certificate fails is worth a word
+        conn.warnings.insert(0, f"LDAPS not used ({skipped.message}); LDAP on {LDAP_PORT} sealed with "
+                                f"{conn.authentication} instead")
+    return conn
+
+
+def _connect(settings: Settings) -> DomainConnection:
+    conn, address = _open_first(settings)
+    kerberos: KerberosClient | None = None
+    sealed: SealedSocket | None = None
+    try:
+        if settings.password is not None and settings.transport != "sealed":
+            authentication = "simple"
+            _simple_bind(conn, settings)
+        else:
+            authentication, kerberos, sealed, settings = sasl_bind(conn, settings, address)
         expected = base_dn_for(settings.domain)
         served = _default_naming_context(conn, settings)
         if served is not None and served.lower() != expected.lower():
@@ -282,8 +372,21 @@ def connect(params: Mapping[str, Any]) -> DomainConnection:
                               WRONG_DOMAIN)
     except BaseException:
         close_quietly(conn, "unbind")
+        if kerberos is not None:
+            kerberos.close()
         raise
-    return DomainConnection(settings, conn, served or expected, address)
+    return DomainConnection(settings, conn, served or expected, address, authentication=authentication,
+                            kerberos=kerberos, sealed=sealed)
+
+
+def _simple_bind(conn: Any, settings: Settings) -> None:
+    try:
+        conn.authentication, conn.user, conn.password = ldap3.SIMPLE, settings.bind_user, settings.password
+        bound = conn.bind()
+    except ldap3_exceptions.LDAPException as exc:
+        raise classify_open_error(exc, settings) from None
+    if not bound:
+        raise classify_result("bind", str(settings.bind_user), conn.result, settings)
 
 
 def connect_module(module: Any) -> DomainConnection:

@@ -24,6 +24,7 @@ BIND_REASONS: Final[dict[str, str]] = {
     "701": "account expired",
     "773": "password must be changed at next logon",
     "775": "account locked out",
+    "418": "NTLM is blocked by the domain (STATUS_NTLM_BLOCKED): give dc as its DNS name, for Kerberos",
 }
 
 # Causes, so callers can react to some (e.g. a missing OU) without parsing messages.
@@ -97,8 +98,9 @@ def classify_open_error(exc: BaseException, settings: Settings) -> DomainError:
     if "invalid server address" in text:
         return DomainError(f"DC {settings.host!r} unreachable: the name does not resolve", UNREACHABLE)
     if isinstance(exc, ConnectionRefusedError):
-        return DomainError(f"DC {where} unreachable: connection refused (is LDAP{'' if settings.starttls else 'S'} "
-                           "enabled on that port?)", UNREACHABLE)
+        protocol = "LDAPS" if settings.transport == "ldaps" else "LDAP"
+        return DomainError(f"DC {where} unreachable: connection refused (is {protocol} enabled on that port?)",
+                           UNREACHABLE)
     return DomainError(f"DC {where} unreachable: {text}", UNREACHABLE)
 
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from typing import Final
 
+from ansible_collections.scanready.windows.plugins.module_utils._kerberos import KerberosClient, KerberosError
 from ansible_collections.scanready.windows.plugins.module_utils._lockout import (
     LockoutRecord,
     RecordError,
@@ -24,7 +25,6 @@ from ansible_collections.scanready.windows.plugins.module_utils._lockout import 
 from ansible_collections.scanready.windows.plugins.module_utils._ntstatus import CREDENTIAL_STATUSES
 from ansible_collections.scanready.windows.plugins.module_utils._verify.credentials import Credentials, Endpoint
 from ansible_collections.scanready.windows.plugins.module_utils._verify.fixes import fix_for
-from ansible_collections.scanready.windows.plugins.module_utils._verify.kerberos import KerberosClient, KerberosError
 from ansible_collections.scanready.windows.plugins.module_utils._verify.names import ipv4_address
 from ansible_collections.scanready.windows.plugins.module_utils._verify.results import (
     ACCOUNT_CLASSES,

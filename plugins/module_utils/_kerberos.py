@@ -1,0 +1,355 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Kerberos through MIT Kerberos' own programs, handed to impacket: the scanner's and the operator's.
+
+impacket's TGS-REQ carries no authenticator checksum, which Samba's KDC rejects
+(KRB_AP_ERR_INAPP_CKSUM); Windows accepts both. So the TGT (kinit) and the service tickets (kvno)
+come from MIT Kerberos, into file ccaches in a private 0700 directory with a private krb5.conf that
+names the KDC and the encryption types of one rung of the ladder; impacket only presents them.
+The password goes to kinit on stdin, never on a command line or into a file.
+
+Service tickets are asked for when a target needs one (one kvno per SPN, on a copy of the TGT's
+cache), so the KDC's work overlaps with the probing of other targets instead of preceding it.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import re
+import shutil
+import struct
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from ansible_collections.scanready.windows.plugins.module_utils._compat import ClosingContext
+from ansible_collections.scanready.windows.plugins.module_utils._verify.results import ClassifiedError, FailureClass
+
+# The rungs of the ladder that Kerberos serves, and the encryption types each asks for.
+PROFILES: Final[dict[str, str]] = {
+    "kerberos-aes": "aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha1-96",
+    "kerberos-rc4": "rc4-hmac",
+}
+# RFC 3961 numbers of the encryption types a KDC may hand out, for the detail text.
+ETYPE_NAMES: Final[dict[int, str]] = {
+    17: "aes128-cts-hmac-sha1-96",
+    18: "aes256-cts-hmac-sha1-96",
+    23: "rc4-hmac",
+    3: "des-cbc-md5",
+    1: "des-cbc-crc",
+}
+
+# MIT's messages (com_err texts, LC_ALL=C) and the class each one means, first match wins.
+KINIT_FAILURES: Final[tuple[tuple[str, str, str], ...]] = (
+    ("Password incorrect", FailureClass.LOGON_FAILURE, "the KDC refused the password"),
+    ("Preauthentication failed", FailureClass.LOGON_FAILURE, "the KDC refused the password"),
+    ("Client not found in Kerberos database", FailureClass.LOGON_FAILURE, "the KDC knows no such account"),
+    ("Client's credentials have been revoked", FailureClass.ACCOUNT_LOCKED,
+     "the KDC says the account's credentials are revoked (locked out or disabled)"),
+    ("Client's entry in database has expired", FailureClass.ACCOUNT_EXPIRED, "the account has expired"),
+    ("Password has expired", FailureClass.PASSWORD_EXPIRED, "the account's password has expired"),
+    ("Password expired", FailureClass.PASSWORD_EXPIRED, "the account's password has expired"),
+    ("Cannot contact any KDC", FailureClass.UNREACHABLE, "no KDC answered on port 88 (TCP or UDP) of the DC"),
+    ("Cannot find KDC", FailureClass.UNREACHABLE, "no KDC is known for the realm"),
+    ("Cannot resolve network address", FailureClass.UNREACHABLE, "the KDC's name does not resolve"),
+    ("KDC has no support for encryption type", FailureClass.REFUSED, "the KDC refuses these encryption types"),
+    ("Clock skew too great", FailureClass.ERROR,
+     "the controller's clock differs too much from the KDC's (over 5 minutes): set the controller's time from "
+     "the domain's, e.g. chrony with the DC as its server"),
+)
+
+
+class KerberosError(ClassifiedError):
+    """kinit failed; `cls` is a readiness class, the message is safe to show."""
+
+
+@dataclass(frozen=True)
+class ServiceTicket:
+    """A service ticket, with `tgs` in the shape impacket's kerberosLogin(TGS=...) takes."""
+
+    spn: str
+    session_etype: str
+    ticket_etype: str
+    tgs: dict[str, Any]
+    client: str = ""  # the ticket's own principal, user@REALM
+
+
+@dataclass(frozen=True)
+class CachedCredential:
+    """One credential of an MIT file ccache (format version 4), as far as a service ticket needs."""
+
+    client: tuple[int, str, tuple[str, ...]]  # name type, realm, components
+    server: tuple[int, str, tuple[str, ...]]
+    keytype: int
+    key: bytes
+    ticket: bytes
+
+    @property
+    def server_name(self) -> str:
+        return "/".join(self.server[2]) + "@" + self.server[1]
+
+
+def classify_kinit(stderr: str) -> tuple[str, str]:
+    """(class, detail) for kinit's complaint; unknown texts are an `error` quoting MIT's words."""
+    said = re.sub(r"Client '[^']*'", "Client", stderr).lower()  # newer MIT quotes the principal
+    for needle, cls, detail in KINIT_FAILURES:
+        if needle.lower() in said:
+            return cls, detail
+    return FailureClass.ERROR, f"kinit failed: {last_line(stderr)}"
+
+
+def last_line(text: str) -> str:
+    return next((ln.strip() for ln in reversed(text.splitlines()) if ln.strip()), "no message")
+
+
+def kvno_reason(stderr: str) -> str:
+    """kvno's reason for one principal: 'kvno: <reason> while getting credentials for <spn>'."""
+    match = re.search(r"kvno: (.*) while getting credentials for", stderr)
+    return match.group(1) if match else last_line(stderr)
+
+
+def krb5_conf(realm: str, kdc: str, enctypes: str) -> str:
+    """A krb5.conf that asks one KDC, trusts no DNS and requests only `enctypes`."""
+    return (
+        "[libdefaults]\n"
+        f" default_realm = {realm}\n"
+        " dns_lookup_kdc = false\n"
+        " dns_lookup_realm = false\n"
+        " rdns = false\n"
+        " dns_canonicalize_hostname = false\n"
+        " udp_preference_limit = 1\n"
+        f" default_tkt_enctypes = {enctypes}\n"
+        f" default_tgs_enctypes = {enctypes}\n"
+        f" permitted_enctypes = {enctypes}\n"
+        "[realms]\n"
+        f" {realm} = {{\n  kdc = {kdc}\n }}\n"
+        "[domain_realm]\n"
+        f" .{realm.lower()} = {realm}\n"
+    )
+
+
+# ---------------------------------------------------------------- ccache
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.at = 0
+
+    def take(self, size: int) -> bytes:
+        if self.at + size > len(self.data):
+            raise ValueError("truncated ccache")
+        chunk = self.data[self.at:self.at + size]
+        self.at += size
+        return chunk
+
+    def u8(self) -> int:
+        return int(self.take(1)[0])
+
+    def u16(self) -> int:
+        return int(struct.unpack(">H", self.take(2))[0])
+
+    def u32(self) -> int:
+        return int(struct.unpack(">I", self.take(4))[0])
+
+    def counted(self) -> bytes:
+        return self.take(self.u32())
+
+    def principal(self) -> tuple[int, str, tuple[str, ...]]:
+        name_type, count = self.u32(), self.u32()
+        realm = self.counted().decode("utf-8", "replace")
+        return name_type, realm, tuple(self.counted().decode("utf-8", "replace") for _component in range(count))
+
+
+def parse_ccache(data: bytes) -> list[CachedCredential]:
+    """The credentials of an MIT file ccache, version 4 (what MIT writes). Linear in the file size:
+    impacket's own parser copies the rest of the file at every field and needs seconds and hundreds
+    of MB for a few hundred tickets."""
+    reader = _Reader(data)
+    if reader.u16() != 0x0504:
+        raise ValueError("not a version 4 ccache")
+    reader.take(reader.u16())  # header tags (KDC time offset)
+    reader.principal()  # the default principal
+    found = []
+    while reader.at < len(data):
+        client, server = reader.principal(), reader.principal()
+        keytype = reader.u16()
+        key = reader.counted()
+        reader.take(16 + 1 + 4)  # auth/start/end/renew times, is_skey, ticket flags
+        for _address in range(reader.u32()):
+            reader.u16()
+            reader.counted()
+        for _authdata in range(reader.u32()):
+            reader.u16()
+            reader.counted()
+        ticket = reader.counted()
+        reader.counted()  # second ticket
+        found.append(CachedCredential(client, server, keytype, key, ticket))
+    return found
+
+
+def service_ticket(cred: CachedCredential) -> ServiceTicket:
+    """What impacket's CCache Credential.toTGS() makes, from our parse: a TGS_REP around the ticket
+    (impacket reads only the ticket and client name from it) and the session key."""
+    from impacket.krb5 import crypto, types
+    from impacket.krb5.asn1 import TGS_REP, seq_set
+    from pyasn1.codec.der import encoder
+
+    ticket = types.Ticket()
+    ticket.from_asn1(cred.ticket)
+    rep = TGS_REP()
+    rep["pvno"] = 5
+    rep["msg-type"] = 13  # TGS-REP
+    rep["crealm"] = cred.client[1]
+    rep["enc-part"]["etype"] = 1
+    rep["enc-part"]["cipher"] = b""
+    client = types.Principal("/".join(cred.client[2]), type=cred.client[0])
+    seq_set(rep, "cname", client.components_to_asn1)
+    seq_set(rep, "ticket", ticket.to_asn1)
+    cipher = crypto._enctype_table[cred.keytype]()
+    etype = int(ticket.encrypted_part.etype)
+    return ServiceTicket(
+        spn=cred.server_name,
+        session_etype=ETYPE_NAMES.get(cred.keytype, str(cred.keytype)),
+        ticket_etype=ETYPE_NAMES.get(etype, str(etype)),
+        tgs={"KDC_REP": encoder.encode(rep), "cipher": cipher, "sessionKey": crypto.Key(cipher.enctype, cred.key)},
+        client="/".join(cred.client[2]) + "@" + cred.client[1],
+    )
+
+
+# ---------------------------------------------------------------- the client
+
+@dataclass(frozen=True)
+class _Finished:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _run_bounded(argv: list[str], *, env: dict[str, str], timeout: float, stdin: str | None = None) -> _Finished:
+    """Run a program and kill it after `timeout` seconds (TimeoutError). AnsibleModule.run_command has no
+    time limit, and a KDC that never answers must not hold a worker of the fleet run."""
+    async def run() -> _Finished:
+        proc = await asyncio.create_subprocess_exec(
+            *argv, env=env, stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(None if stdin is None else stdin.encode()), timeout)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise
+        code = proc.returncode if proc.returncode is not None else -1
+        return _Finished(code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
+    return asyncio.run(run())
+
+
+class KerberosClient(ClosingContext):
+    """A TGT of one principal for one rung, and its service tickets, in a private directory.
+
+    Use as a context manager: the directory (krb5.conf, ccaches) is removed on exit. `ticket()` is
+    safe to call from several threads.
+    """
+
+    def __init__(self, realm: str, kdc: str, username: str, scheme: str, timeout: float, *,
+                 cache: str | None = None) -> None:
+        """cache: the name of a ccache of the principal's own that holds its TGT (see from_cache); without it,
+        login() gets a TGT into the private directory."""
+        self.realm = realm.upper()
+        self.principal = f"{username}@{self.realm}"
+        self.scheme = scheme
+        self.timeout = timeout
+        self._dir = Path(tempfile.mkdtemp(prefix="scanready-krb5-"))
+        os.chmod(self._dir, 0o700)
+        self._conf = self._dir / "krb5.conf"
+        self._conf.write_text(krb5_conf(self.realm, kdc, PROFILES[scheme]))
+        self._tgt = self._dir / "tgt.ccache"
+        self._cache = cache
+        self._owner = os.getpid()
+        self._numbers = itertools.count()
+
+    @classmethod
+    def from_cache(cls, cache: str | None, realm: str, kdc: str, timeout: float) -> KerberosClient:
+        """A client on the TGT someone got with kinit: in `cache` (a ccache name), else in KRB5CCNAME's, else in
+        the default cache. That cache is only read: service tickets go to the private directory."""
+        env = {**os.environ, "LC_ALL": "C", "LANG": "C"}
+        if cache:
+            env["KRB5CCNAME"] = cache
+        try:
+            listed = _run_bounded(["klist"], env=env, timeout=timeout)
+            valid = listed.returncode == 0 and _run_bounded(["klist", "-s"], env=env, timeout=timeout).returncode == 0
+        except FileNotFoundError as exc:
+            raise KerberosError(FailureClass.UNAVAILABLE,
+                                "MIT Kerberos (klist, kvno) is not installed on the controller") from exc
+        except TimeoutError as exc:
+            raise KerberosError(FailureClass.TIMEOUT, "klist did not answer in time") from exc
+        named = re.search(r"cache: (\S+)", listed.stdout + listed.stderr)
+        where = named.group(1) if named else (cache or os.environ.get("KRB5CCNAME") or "the default cache")
+        principal = re.search(r"Default principal: (\S+)", listed.stdout)
+        if principal is None:
+            raise KerberosError(FailureClass.LOGON_FAILURE,
+                                f"no Kerberos ticket in {where}: run `kinit <admin>@{realm.upper()}` first, or give "
+                                "the password")
+        if not valid:
+            raise KerberosError(FailureClass.PASSWORD_EXPIRED,
+                                f"the Kerberos ticket of {principal.group(1)} in {where} has expired: run `kinit "
+                                f"{principal.group(1)}` again")
+        user, _at, own_realm = principal.group(1).rpartition("@")
+        if own_realm.upper() != realm.upper():
+            raise KerberosError(FailureClass.LOGON_FAILURE,
+                                f"the ticket in {where} is of {principal.group(1)}, of the realm {own_realm}, not of "
+                                f"the domain's realm {realm.upper()}: kinit as an account of {realm.upper()}")
+        return cls(realm, kdc, user, "kerberos-aes", timeout, cache=where)
+
+    def close(self) -> None:
+        """Remove the private directory; a forked process leaves its parent's alone."""
+        if os.getpid() == self._owner:
+            shutil.rmtree(self._dir, ignore_errors=True)
+
+    def _env(self, ccache: Path) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KRB5")}
+        env.update(KRB5_CONFIG=str(self._conf), KRB5CCNAME=f"FILE:{ccache}", LC_ALL="C", LANG="C")
+        return env
+
+    def login(self, password: str) -> str:
+        """Get the TGT (one AS-REQ). Returns kinit's warnings (e.g. password expiry), else ''."""
+        try:
+            # "--": a principal that begins with "-" is a name, never an option.
+            proc = _run_bounded(["kinit", "--", self.principal], stdin=password + "\n", env=self._env(self._tgt),
+                                timeout=self.timeout)
+        except FileNotFoundError as exc:
+            raise KerberosError(FailureClass.UNAVAILABLE,
+                                "MIT Kerberos (kinit) is not installed on the controller") from exc
+        except TimeoutError as exc:
+            raise KerberosError(FailureClass.TIMEOUT, f"the KDC did not answer within {self.timeout:.0f} s") from exc
+        if proc.returncode != 0:
+            raise KerberosError(*classify_kinit(proc.stderr))
+        warnings = [ln.strip() for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip().startswith("Warning:")]
+        return "; ".join(w.removeprefix("Warning:").strip() for w in warnings)
+
+    def ticket(self, spn: str) -> ServiceTicket | str:
+        """The service ticket for `spn` (one TGS-REQ by kvno), or the KDC's reason. Not remembered:
+        each target asks for its own SPNs once, and 10,000 kept tickets would be tens of MB."""
+        # Each request works on its own copy of the TGT's cache: no lock contention between kvno
+        # processes, and the cache read back holds just this ticket.
+        ccache = self._dir / f"ticket-{os.getpid()}-{next(self._numbers)}.ccache"
+        try:
+            if self._cache is None:
+                shutil.copyfile(self._tgt, ccache)
+                argv = ["kvno", "--", spn]
+            else:
+                argv = ["kvno", "-c", self._cache, "--out-cache", f"FILE:{ccache}", "--", spn]
+            proc = _run_bounded(argv, env=self._env(ccache), timeout=self.timeout)
+            if proc.returncode != 0:
+                return kvno_reason(proc.stderr)
+            wanted = f"{spn}@{self.realm}".upper()
+            for cred in parse_ccache(ccache.read_bytes()):
+                if cred.server_name.upper() == wanted:
+                    return service_ticket(cred)
+            return "the KDC's answer held no such ticket"
+        except TimeoutError:
+            return f"the KDC did not answer within {self.timeout:.0f} s"
+        except (OSError, ValueError) as exc:
+            return f"the ticket could not be read ({exc})"
+        finally:
+            ccache.unlink(missing_ok=True)
