@@ -111,9 +111,10 @@ def ansible_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def load_lab(instance: str = DEFAULT_INSTANCE) -> LabInfo:
-    """Bring the lab up if it is not (lab/lab up reuses a running one) and read its inventory."""
-    args = [str(LAB), "--instance", instance, "up"]
+def load_lab(instance: str = DEFAULT_INSTANCE, *options: str) -> LabInfo:
+    """Bring the lab up with `options` (lab/lab up's) if it is not (up reuses a running one with the same
+    options and replaces one with others) and read its inventory."""
+    args = [str(LAB), "--instance", instance, "up", *options]
     subprocess.run(args, check=True, capture_output=True, text=True)
     return read_lab(instance)
 

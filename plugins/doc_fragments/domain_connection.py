@@ -44,15 +44,16 @@ options:
         that refuses the upgrade is an error. Both bind with O(admin_password) (a simple bind inside TLS).
       - V(sealed) binds on plain LDAP (port 389) with SASL GSS-SPNEGO and seals every later message. Kerberos
         (AES) comes first, and the DC proves itself by answering the ticket for V(ldap/<dc>) (mutual
-        authentication), so no certificate is needed. Where Kerberos cannot name the DC (O(dc) is an address or unset), NTLM with
-        sealing, only when O(allow_ntlm=true); NTLM does not authenticate the DC (any domain member could
-        answer as it), and the module warns so.
+        authentication), so no certificate is needed. Where Kerberos cannot name the DC (O(dc) is an
+        address or unset), NTLM with sealing, only when O(allow_ntlm=true); NTLM does not authenticate the
+        DC (any domain member could answer as it), and the module warns so.
       - Without O(admin_password) the bind is always Kerberos over V(sealed) (V(auto) chooses it).
       - The alias O(tls) is this option's name before 0.4.0.
     type: str
     choices: [auto, ldaps, starttls, sealed]
     default: auto
     aliases: [tls]
+    version_added: 0.4.0
   ca_cert:
     description:
       - PEM file of the CA that issued the DC's certificate, for V(ldaps) and V(starttls), and for the LDAPS
@@ -81,6 +82,7 @@ options:
       - The roles take it from C(scanready_verify_allow_ntlm), the same setting the verify stage uses.
     type: bool
     default: true
+    version_added: 0.4.0
   admin_username:
     description:
       - The operator's domain account, as a UPN (C(admin@corp.example.com)) or C(DOMAIN\user).

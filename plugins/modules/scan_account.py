@@ -244,6 +244,7 @@ connection:
   returned: success
   type: dict
   sample: {"transport": "sealed", "authentication": "kerberos"}
+  version_added: 0.4.0
 dn:
   description: The account's DN (the DN it would get, in check mode; the removed one for O(state=absent)).
   returned: success

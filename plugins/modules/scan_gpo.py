@@ -281,6 +281,7 @@ connection:
   returned: success
   type: dict
   sample: {"transport": "sealed", "authentication": "kerberos"}
+  version_added: 0.4.0
 guid:
   description: The GPO's GUID (the one it would get, in check mode); null when absent and not found.
   returned: success

@@ -227,9 +227,21 @@ def ctx() -> Iterator[Ctx]:
             guids[kind] = run.result["guid"]
             plant(lab, kind, guids[kind])
         with garbage_server() as port, tempfile.TemporaryDirectory(prefix="badin-") as tmp:
+            expired_ticket(lab, Path(tmp) / "expired.ccache")
             yield Ctx(lab, port, guids, Path(tmp))
     finally:
         subprocess.run([str(LAB), "--instance", INSTANCE, "down"], capture_output=True, check=False, timeout=120)
+
+
+def expired_ticket(lab: LabInfo, cache: Path) -> None:
+    """The operator's ticket with a lifetime of two seconds, once it has run out (at most ten seconds)."""
+    env = {**os.environ, "KRB5_CONFIG": f"{lab.vars['lab_state_dir']}/krb5.conf", "KRB5CCNAME": f"FILE:{cache}"}
+    subprocess.run(["kinit", "-l", "2s", "--", lab.vars["scanready_admin_username"]], check=True, text=True,
+                   input=lab.vars["scanready_admin_password"] + "\n", env=env, capture_output=True, timeout=30)
+    deadline = time.monotonic() + 10
+    while subprocess.run(["klist", "-s"], env=env, check=False, timeout=10).returncode == 0:
+        assert time.monotonic() < deadline, "the two-second ticket did not expire"
+        time.sleep(0.5)
 
 
 # ---------------------------------------------------------------- argument builders
@@ -363,6 +375,16 @@ ROWS = [
                  id="account-connect-timeout-huge-accepted-or-refused"),
     pytest.param("scan_account", lambda c: account(c, admin_username="-x"), fails("-x"), False,
                  id="account-admin-username-leading-dash"),
+    pytest.param("scan_account", lambda c: account(c, transport="plaintext"), fails("plaintext", "transport"), False,
+                 id="account-transport-unknown"),
+    pytest.param("scan_account", lambda c: account(c, transport="ldaps", admin_username=None, admin_password=None),
+                 fails("transport ldaps", "kerberos"), False, id="account-ldaps-with-a-ticket-instead-of-a-password"),
+    pytest.param("scan_account", lambda c: account(c, transport="sealed", dc=c.dc_address, allow_ntlm=False),
+                 fails("{dc_address}", "allow_ntlm"), False, id="account-sealed-dc-by-address-ntlm-not-allowed"),
+    pytest.param("scan_account", lambda c: account(c, admin_password=None, krb5ccname="missing"),
+                 fails("{tmp}/missing.ccache", "kinit"), False, id="account-no-admin-password-and-no-ticket"),
+    pytest.param("scan_account", lambda c: account(c, admin_password=None, krb5ccname="expired"),
+                 fails("{tmp}/expired.ccache", "expired", "kinit"), False, id="account-expired-ticket"),
     # ---- scan_gpo
     pytest.param("scan_gpo", lambda c: gpo(c, name='Scan, "GPO" \'x\''),
                  Accepted(gpo_would_be_created('Scan, "GPO" \'x\'')), True, id="gpo-name-comma-quotes-accepted"),
@@ -487,7 +509,7 @@ def run_any(module: str, args: dict[str, Any], *, check: bool, tmp: Path) -> Mod
 
 
 def formatted(c: Ctx, text: str) -> str:
-    return text.format(port=c.garbage_port, **c.gpo_guids)
+    return text.format(port=c.garbage_port, dc_address=c.dc_address, tmp=c.tmp, **c.gpo_guids)
 
 
 @pytest.mark.parametrize(("module", "build", "expect", "check"), ROWS)
@@ -497,6 +519,8 @@ def test_bad_input(ctx: Ctx, module: str, build: Callable[[Ctx], dict[str, Any]]
     # in one row must not stop the next, nor be left in the operator's own runtime directory.
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
     args = {key: value for key, value in build(ctx).items() if value is not None}
+    # The operator's credentials cache, for the rows about a Kerberos ticket (no admin_password).
+    monkeypatch.setenv("KRB5CCNAME", f"FILE:{ctx.tmp}/{args.pop('krb5ccname', 'none')}.ccache")
     before = snapshot(ctx.lab)
     run = run_any(module, args, check=check, tmp=ctx.tmp)
     changed_on_dc = differences(before, snapshot(ctx.lab))

@@ -357,7 +357,7 @@ def test_hardened_lab_says_which_variant_it_is(hardened_lab: LabInfo) -> None:
     for conf in (dc_conf, (lab.state / "member" / "etc" / "smb.conf").read_text()):
         assert "\tntlm auth = disabled\n" in conf
     assert {t.expected for t in lab.targets} == {"ready", "firewall_blocked", "port_closed", "share_denied",
-                                                  "registry_off", "slow"}
+                                                 "registry_off", "slow"}
 
 
 def test_hardened_dc_listens_on_389_not_636(hardened_lab: LabInfo) -> None:

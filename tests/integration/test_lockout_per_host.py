@@ -1,9 +1,11 @@
 """The lockout guard across module calls: share_access used per host (its own EXAMPLES) over 18 hosts at --forks 5,
-through a real ansible-playbook run with a wrong password, in a domain that locks an account after 3 bad passwords.
-Samba's own database is the oracle: at most one bad logon, and the account is not locked."""
+through a real ansible-playbook run with a wrong password, in a domain that locks an account after 3 bad passwords,
+once on the default lab and once on one with no LDAPS and NTLM disabled. Samba's own database is the oracle: at
+most one bad logon, and the account is not locked."""
 from __future__ import annotations
 
 import json
+import subprocess
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,11 +17,12 @@ import yaml
 
 from tests.integration.test_lockout import UF_LOCKOUT, scanner_locked_after_three
 from tests.integration.test_scan_readiness import Scanner
-from tests.lab_support import LabInfo, ldb_search, load_lab, run_playbook
+from tests.lab_support import LAB, LabInfo, ldb_search, load_lab, run_playbook
 
 pytestmark = pytest.mark.lab
 
 INSTANCE = "verify"
+HARDENED = "perhostk"
 MIN_HOSTS = 10
 ACCOUNT = "perhost_scanner"
 PASSWORD = "Per-Host-Lab-Scanner-5"
@@ -52,10 +55,20 @@ def per_host_inventory(lab: LabInfo, path: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def guarded() -> Iterator[Scanner]:
-    with scanner_locked_after_three(load_lab(INSTANCE), ACCOUNT, PASSWORD) as account:
-        yield account
+@pytest.fixture(scope="module", params=["default", "hardened"])
+def guarded(request: pytest.FixtureRequest) -> Iterator[Scanner]:
+    """The verify tests' instance, and a domain with no LDAPS and NTLM disabled (the DC's first logon is then
+    Kerberos only), of its own and removed after."""
+    if request.param == "default":
+        with scanner_locked_after_three(load_lab(INSTANCE), ACCOUNT, PASSWORD) as account:
+            yield account
+        return
+    try:
+        lab = load_lab(HARDENED, "--tls", "none", "--ntlm", "disabled")
+        with scanner_locked_after_three(lab, ACCOUNT, PASSWORD) as account:
+            yield account
+    finally:
+        subprocess.run([str(LAB), "--instance", HARDENED, "down"], capture_output=True, check=False, timeout=300)
 
 
 def account_state(lab: LabInfo) -> tuple[int, int, bool]:

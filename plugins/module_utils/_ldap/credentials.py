@@ -67,11 +67,17 @@ def operator_client(settings: Settings, address: str) -> KerberosClient:
     """A client holding the operator's TGT for the KDC at address (the DC the connection reached)."""
     if settings.password is None:
         try:
-            return KerberosClient.from_cache(None, settings.realm, address, settings.timeout)
+            client = KerberosClient.from_cache(None, settings.realm, address, settings.timeout)
         except KerberosError as exc:
             if exc.cls == "unavailable":
                 raise _refusal(exc, "the operator", address) from None
             raise DomainError(exc.message, BIND) from None
+        named = principal_name(settings.bind_user).lower() if settings.bind_user else None
+        if named is not None and named != client.principal.rpartition("@")[0].lower():
+            client.close()
+            raise DomainError(f"the Kerberos ticket is of {client.principal}, not of admin_username "
+                              f"{settings.bind_user}: kinit as that account, or leave admin_username out", BIND)
+        return client
     if settings.bind_user is None:  # settings_from_params refuses a password without a name
         raise DomainError("admin_username is required with admin_password", CONFIG)
     client = KerberosClient(settings.realm, address, principal_name(settings.bind_user), "kerberos-aes",

@@ -136,7 +136,7 @@ def _seal(conn: Any, security: Security) -> SealedSocket:
 
 
 def sasl_bind(conn: Any, settings: Settings,
-               address: str) -> tuple[str, KerberosClient | None, SealedSocket | None, Settings]:
+              address: str) -> tuple[str, KerberosClient | None, SealedSocket | None, Settings]:
     """Kerberos (sealed on a plain connection, plain inside TLS), or, where Kerberos cannot name the DC and
     NTLM is allowed, NTLM sealed. Returns the mechanism, the operator's Kerberos client, the sealed socket and
     the settings with the operator's name (from the ticket when no password was given)."""
