@@ -143,9 +143,11 @@ options:
         or by an earlier tool. Its LDAP object's security descriptor is reset to the default GPO ACL (owner and
         group Domain Admins; Domain Admins, Enterprise Admins and SYSTEM full control; Authenticated Users read
         and apply; ENTERPRISE DOMAIN CONTROLLERS read; CREATOR OWNER full control of children, inherit only),
-        its SYSVOL folder and what is already inside it get the ACL derived from that, and its other settings
-        are kept (listed in a warning).
-      - Only use it for a GPO you know; a GPO someone else pre-created under this name keeps what they put in it.
+        its SYSVOL folder and what is already inside it get the ACL derived from that, and its settings files
+        (GptTmpl.inf, Registry.pol) are rewritten to hold exactly this module's settings; every entry removed
+        (a privilege right, another Restricted Groups line, a registry value) is listed in a warning. The files
+        of other client-side extensions stay, and are listed in a warning too.
+      - Only use it for a GPO you know.
     type: bool
     default: false
     version_added: 0.2.0

@@ -6,6 +6,7 @@ it ("create, delete and manage user accounts" in one OU), and creates the accoun
 """
 from __future__ import annotations
 
+import json
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -15,7 +16,16 @@ import pytest
 from ansible_collections.scanready.windows.plugins.module_utils._ldap import MODIFY_REPLACE, DomainError, connect
 
 from tests.integration.test_scan_account import PASSWORD, account_args, assert_no_secrets, kinit
-from tests.lab_support import SAMDB_OPEN, LabInfo, ldb_search, load_lab, run_module, samba_python
+from tests.lab_support import (
+    REPO,
+    SAMDB_OPEN,
+    LabInfo,
+    ldb_search,
+    load_lab,
+    run_module,
+    run_playbook,
+    samba_python,
+)
 
 pytestmark = pytest.mark.lab
 
@@ -183,3 +193,17 @@ def test_adopting_a_squatted_account(lab: LabInfo, squat: Squat) -> None:
 
     again = run_module("scan_account", args)
     assert not again.changed and not again.failed, again.result
+
+
+def test_rollback_does_not_remove_a_squatted_account(lab: LabInfo, squat: Squat) -> None:
+    """Issue 21, item 1: rollback.yml with remove_account on an account someone else controls refuses in one line
+    and leaves it as it was (Samba's own view: attributes and descriptor)."""
+    before = read(lab, squat)
+    proc = run_playbook(REPO / "playbooks" / "rollback.yml", lab.inventory, "--tags", "account",
+                        "-e", json.dumps({"scanready_account_name": squat.name,
+                                          "scanready_rollback_remove_account": True}))
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 2 and "someone else controls it" in output and "Traceback" not in output, output[-3000:]
+    [msg] = [line for line in output.splitlines() if "someone else controls it" in line]
+    assert "Nothing was changed" in msg and "adopt" in msg
+    assert read(lab, squat) == before

@@ -2,6 +2,7 @@
 outside its own folder. Samba is the oracle: the DC's database, samba-tool gpo aclcheck, SYSVOL on disk."""
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Iterator
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.integration.test_scan_gpo import base_dn, gplinks, policies_dir, samba_tool, samba_tool_local, snapshot
-from tests.lab_support import LAB, SAMDB_OPEN, LabInfo, load_lab, run_module, samba_python
+from tests.lab_support import LAB, REPO, SAMDB_OPEN, LabInfo, load_lab, run_module, run_playbook, samba_python
 
 NAME = "Authenticated scanning (scanready)"
 SQUATTER = "gpo_squatter"
@@ -151,3 +152,31 @@ def test_file_sys_path_elsewhere_is_refused(lab: LabInfo) -> None:
         assert snapshot(lab) == before
     assert (other / "GPT.INI").is_file()
     samba_tool(lab, "gpo", "show", "{31B2F340-016D-11D2-945F-00C04FB984F9}")
+
+
+def rollback(lab: LabInfo, name: str) -> str:
+    """rollback.yml's policy stage for the GPO of that name; its output, with the exit status checked by the caller."""
+    proc = run_playbook(REPO / "playbooks" / "rollback.yml", lab.inventory, "--tags", "policy",
+                        "-e", json.dumps({"scanready_gpo_name": name}))
+    return f"rc={proc.returncode}\n{proc.stdout}{proc.stderr}"
+
+
+def test_rollback_removes_only_a_gpo_the_collection_made(lab: LabInfo) -> None:
+    """Issue 21, item 1: with the Default Domain Policy's name (a copy-paste slip) and with a squatted GPO's name
+    rollback refuses in one line and changes nothing; the GPO this collection made is still removed."""
+    squat(lab, "Squatted for rollback")
+    before = snapshot(lab)
+    for name, says in (("Default Domain Policy", "is the domain's Default Domain Policy"),
+                       ("Squatted for rollback", "is not under the domain administrators' control")):
+        output = rollback(lab, name)
+        assert output.startswith("rc=2") and says in output and "Traceback" not in output, output[-3000:]
+        [msg] = [line for line in output.splitlines() if says in line]
+        assert "Nothing was changed" in msg
+        assert snapshot(lab) == before
+    samba_tool(lab, "gpo", "show", "{31B2F340-016D-11D2-945F-00C04FB984F9}")
+
+    made = run_module("scan_gpo", args(lab, name="Made for rollback", links=[]))
+    assert made.changed and not made.failed, made.result
+    output = rollback(lab, "Made for rollback")
+    assert output.startswith("rc=0"), output[-3000:]
+    assert "Made for rollback" not in json.dumps(snapshot(lab)["ldap"])

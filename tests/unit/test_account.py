@@ -1,6 +1,7 @@
 """The scanner account's pure logic, and ensure_account against an in-memory directory."""
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -571,9 +572,13 @@ def test_adopting_stops_inheriting_a_containers_foreign_aces() -> None:
     inherited = helper_full_control(_acl.INHERITED)
     plant_squatter(directory, owner=f"{DOMAIN_SID}-512", aces=(inherited,), uac=UF_NORMAL_ACCOUNT)
     del directory.objects[SQUAT_DN]["servicePrincipalName"], directory.objects[SQUAT_DN]["msDS-AllowedToDelegateTo"]
-    plain = run(directory, check_mode=True)
-    assert any("inherits ACEs from its container" in w for w in plain.warnings)
-    assert plain.diff["before"]["inherited_foreign_aces"] == [
+    for check_mode in (True, False):  # issue 21, item 4: refused, not only warned of, unless adopted
+        with pytest.raises(DomainError, match=rf"inherits ACEs from its container .*allow {HELPER_SID} mask "
+                                              rf"0x000f01ff = CN=helper,{USERS}\. Nothing was changed.*Adopt it"):
+            run(directory, check_mode=check_mode)
+    assert directory.writes == []
+    adopting = run(directory, adopt=True, check_mode=True)
+    assert adopting.diff["before"]["inherited_foreign_aces"] == [
         f"allow {HELPER_SID} mask 0x000f01ff = CN=helper,{USERS}"]
     run(directory, adopt=True)
     sd = _acl.parse_sd(directory.objects[SQUAT_DN]["nTSecurityDescriptor"][0])
@@ -598,8 +603,30 @@ def test_a_malformed_descriptor_is_a_clear_error() -> None:
         run(directory)
 
 
-def test_removing_a_squatted_account_is_allowed() -> None:
+def test_removing_a_squatted_account_is_refused_unless_adopted() -> None:
     directory = FakeDirectory()
     plant_squatter(directory)
-    assert run(directory, state="absent").changed
+    before = copy.deepcopy(directory.objects)
+    with pytest.raises(DomainError, match=r"someone else controls it.*Nothing was changed"):
+        run(directory, state="absent")
+    assert {dn: attrs for dn, attrs in directory.objects.items() if dn} == before  # '' is the rootDSE it read
+    assert run(directory, state="absent", adopt=True).changed
     assert SQUAT_DN not in directory.objects
+
+
+def test_a_new_account_is_not_created_where_the_container_hands_out_takeover_rights() -> None:
+    """Issue 21, item 4: an OU delegating full control over its users to someone else is refused before anything
+    is created, naming the OU's ACE; an inheritable ACE for other objects, or a harmless one, is not."""
+    directory = FakeDirectory()
+    ou = f"OU=Delegated,{BASE}"
+    delegated = _acl.make_ace(_acl.ACCESS_ALLOWED, _acl.CONTAINER_INHERIT | _acl.INHERIT_ONLY, FULL, HELPER_SID)
+    directory.objects[ou] = {"objectClass": ["organizationalUnit"],
+                             "nTSecurityDescriptor": [descriptor(f"{DOMAIN_SID}-512", delegated)]}
+    for check_mode in (True, False):
+        with pytest.raises(DomainError, match=rf"{ou} gives every user created in it ACEs .*allow {HELPER_SID} "
+                                              r"mask 0x000f01ff.*Nothing was created"):
+            run(directory, path=ou, check_mode=check_mode)
+    assert directory.writes == [] and f"CN=qualys_scanner,{ou}" not in directory.objects
+    read_only = _acl.make_ace(_acl.ACCESS_ALLOWED, _acl.CONTAINER_INHERIT | _acl.INHERIT_ONLY, 0x20094, HELPER_SID)
+    directory.objects[ou]["nTSecurityDescriptor"] = [descriptor(f"{DOMAIN_SID}-512", read_only)]
+    assert run(directory, path=ou).created

@@ -353,7 +353,9 @@ def test_remote_addresses() -> None:
     (["scanner.example.com"], "not an IP address"),
     (["10.0.0.1/33"], "not an IP address"),
     (["10.0.0.1/24"], "host bits set; did you mean 10.0.0.0/24"),
-    (["10.0.0.1,10.0.0.2"], "not an IP address"),
+    (["10.0.0.1,10.0.0.2"], "no commas"),
+    (["fe80::1%x,*"], "no commas"),  # '*' smuggled into RemoteAddresses (issue 21, item 7)
+    (["fe80::1%eth0"], "no %zone index"),
 ])
 def test_remote_addresses_rejected(addresses: list[str], message: str) -> None:
     with pytest.raises(GpoInputError, match=message):

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 import pytest
+from ansible_collections.scanready.windows.plugins.module_utils import _acl
 from ansible_collections.scanready.windows.plugins.module_utils._acl import sid_to_bytes
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.errors import (
     GpoFormatError,
@@ -174,10 +175,23 @@ def test_a_principal_not_found_has_nothing_to_manage() -> None:
 
 # --- Against the (fake) directory ---------------------------------------------------------------------
 
-def with_principals(ldap: FakeLdap, *, group_type: str = "-2147483646") -> None:
+FULL_CONTROL = 0x000F01FF
+HELPDESK = f"{DOMAIN_SID}-1300"
+
+
+def owned_by(owner: str, *extra: _acl.Ace) -> bytes:
+    """A descriptor as the DC gives a new object: its owner, Domain Admins and SYSTEM in full control."""
+    aces = (_acl.make_ace(_acl.ACCESS_ALLOWED, 0, FULL_CONTROL, f"{DOMAIN_SID}-512"),
+            _acl.make_ace(_acl.ACCESS_ALLOWED, 0, FULL_CONTROL, "S-1-5-18"), *extra)
+    return _acl.SecurityDescriptor(_acl.SE_DACL_PRESENT, owner, owner, aces).render()
+
+
+def with_principals(ldap: FakeLdap, *, group_type: str = "-2147483646", owner: str = f"{DOMAIN_SID}-512",
+                    members: tuple[str, ...] = ()) -> None:
     ldap.add(f"CN=Vulnerability Scanners,CN=Users,{BASE}", "group",
              {"sAMAccountName": "Vulnerability Scanners", "objectSid": [sid_to_bytes(GROUP.sid or "")],
-              "groupType": group_type}, log=False)
+              "groupType": group_type, "nTSecurityDescriptor": [owned_by(owner)], "member": list(members)},
+             log=False)
     ldap.add(f"CN=qualys_scanner,CN=Users,{BASE}", "user",
              {"sAMAccountName": "qualys_scanner", "objectSid": [sid_to_bytes(ACCOUNT.sid or "")]}, log=False)
 
@@ -268,3 +282,23 @@ def test_request_defaults_match_the_spec() -> None:
     request = Request("n", "present", ScanPolicy(scanner_addresses=("*",)), None, False)
     assert request.scanner_group == GPO_SPEC["scanner_group"]["default"]
     assert request.account_name == GPO_SPEC["account_name"]["default"]
+
+
+@pytest.mark.parametrize("squat", ["helpdesk-owned", "another member", "a member by primary group"])
+def test_scan_gpo_alone_refuses_a_scanner_group_that_is_not_only_the_scanners(squat: str) -> None:
+    """Issue 21, item 3: the account stage's group verdict, in scan_gpo too (--tags policy, the role or module alone):
+    a group someone else controls or fills never becomes a local Administrator everywhere."""
+    ldap, sysvol = FakeLdap(), FakeSysvol()
+    with_principals(ldap, owner=HELPDESK if squat == "helpdesk-owned" else f"{DOMAIN_SID}-512",
+                    members=(f"CN=helpdesk,CN=Users,{BASE}",) if squat == "another member" else ())
+    if squat == "a member by primary group":
+        ldap.add(f"CN=helpdesk,CN=Users,{BASE}", "user", {"sAMAccountName": "helpdesk", "primaryGroupID": "1105"},
+                 log=False)
+    said = {"helpdesk-owned": "owner", "another member": "members other than qualys_scanner: CN=helpdesk",
+            "a member by primary group": "members by primary group (primaryGroupID): CN=helpdesk"}[squat]
+    for check in (True, False):
+        with pytest.raises(GpoStoreError, match=r"is not only the scanner's: .*" + re.escape(said) + ".*Nothing "
+                                                r"was changed.*scanready_account_adopt"):
+            run_store(ldap, sysvol, policy=wanted(local_admins=True), check=check)
+    assert not ldap.writes and not sysvol.writes
+    assert run_store(ldap, sysvol, policy=wanted()).changed  # without local_admins the group is not written in

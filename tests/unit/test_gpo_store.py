@@ -46,7 +46,7 @@ class FakeLdap:
 
     def __init__(self) -> None:
         self.base_dn = BASE
-        self.settings = SimpleNamespace(bind_user="admin@EX.TEST")
+        self.settings = SimpleNamespace(bind_user="admin@EX.TEST", domain="ex.test")
         self.objects: dict[str, tuple[str, dict[str, list[Any]]]] = {}
         self.writes: list[tuple[str, str]] = []
         self.add(BASE, "domainDNS", {"gPLink": f"[LDAP://{DEFAULT_GPO};0]", "objectSid": [sid_to_bytes(DOMAIN_SID)]},
@@ -387,3 +387,56 @@ def test_firewall_enabled_choices() -> None:
     assert firewall_choice("Unmanaged") is None
     with pytest.raises(ValueError, match="true, false or unmanaged, not 'maybe'"):
         firewall_choice("maybe")
+
+
+@pytest.mark.parametrize("state", ["present", "absent"])
+@pytest.mark.parametrize("name", ["Default Domain Policy", NAME])
+def test_the_default_domain_policy_is_never_written_or_removed_whatever_its_name(state: str, name: str) -> None:
+    ldap, sysvol = FakeLdap(), FakeSysvol()
+    ldap.objects[DEFAULT_GPO.lower()][1]["displayName"] = [name]  # renamed to the scan policy's name, or not
+    for adopt in (False, True):
+        request = Request(name, state, POLICY, None, False, adopt=adopt)
+        with pytest.raises(GpoStoreError, match=r"is the domain's Default Domain Policy: .*Nothing was changed"):
+            _gpo_store.run(ldap, lambda share: sysvol, request, "ex.test", False)  # type: ignore[arg-type]
+    assert ldap.writes == [] and sysvol.writes == []
+
+
+def test_absent_removes_only_what_present_would_write_into() -> None:
+    """A GPO holding settings this collection does not write (a planted file) is refused, changed in nothing,
+    unless adopted; the one it made is removed (test_absent_unlinks_then_deletes_folder_then_objects...)."""
+    ldap, sysvol = FakeLdap(), FakeSysvol()
+    run(ldap, sysvol)
+    folder = folder_of(ldap)
+    sysvol.tree[folder + r"\Machine\Scripts"] = None
+    sysvol.tree[folder + r"\Machine\Scripts\startup.cmd"] = b"net user helpdesk /add"
+    ldap.writes.clear()
+    sysvol.writes.clear()
+    with pytest.raises(GpoStoreError, match=r"not under the domain administrators' control: .*Scripts.*adopt it"):
+        run(ldap, sysvol, state="absent")
+    assert ldap.writes == [] and sysvol.writes == []
+    adopted = Request(NAME, "absent", POLICY, None, False, adopt=True)
+    assert _gpo_store.run(ldap, lambda share: sysvol, adopted, "ex.test", False).changed  # type: ignore[arg-type]
+    assert sysvol.listdir(folder) is None and not [dn for dn in ldap.objects if "{" in dn and "31b2f340" not in dn]
+
+
+def test_adoption_leaves_only_this_collections_lines_and_lists_what_it_removed() -> None:
+    """Issue 21, item 5: a privilege right and another Restricted Groups line someone wrote into the GPO do not
+    survive adoption silently: the files hold exactly this collection's settings, and each removal is named."""
+    from ansible_collections.scanready.windows.plugins.module_utils._gpo.inf import InfDocument
+
+    ldap, sysvol = FakeLdap(), FakeSysvol()
+    run(ldap, sysvol)
+    inf_path = folder_of(ldap) + r"\Machine\Microsoft\Windows NT\SecEdit\GptTmpl.inf"
+    doc = InfDocument.parse(sysvol.tree[inf_path])
+    doc.set("Privilege Rights", "SeDebugPrivilege", f"*{DOMAIN_SID}-1300")
+    doc.set("Group Membership", f"*{DOMAIN_SID}-1300__Memberof", "*S-1-5-32-544")
+    sysvol.tree[inf_path] = doc.render()
+    adopted = Request(NAME, "present", POLICY, None, False, adopt=True)
+    outcome = _gpo_store.run(ldap, lambda share: sysvol, adopted, "ex.test", False)  # type: ignore[arg-type]
+    [removed] = [w for w in outcome.warnings if "removed 2:" in w]
+    assert f"[Privilege Rights] SeDebugPrivilege = *{DOMAIN_SID}-1300" in removed
+    assert f"[Group Membership] *{DOMAIN_SID}-1300__Memberof = *S-1-5-32-544" in removed
+    text = sysvol.tree[inf_path][2:].decode("utf-16-le")
+    assert "SeDebugPrivilege" not in text and "-1300__Memberof" not in text
+    again = _gpo_store.run(ldap, lambda share: sysvol, adopted, "ex.test", False)  # type: ignore[arg-type]
+    assert not again.changed and not [w for w in again.warnings if "removed" in w]

@@ -23,6 +23,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._report.model im
 from ansible_collections.scanready.windows.plugins.module_utils._report.templates import ReportSettings
 from ansible_collections.scanready.windows.plugins.module_utils._report.text import (
     address_ranges,
+    md_cell,
     render_json,
     render_junit,
     render_ticket,
@@ -318,7 +319,7 @@ def test_ticket_table_cells_cannot_break_the_table(result: dict[str, Any]) -> No
 @pytest.mark.parametrize(("detail", "cell"), [
     ("HKLM\\Software: no answer", "HKLM\\Software: no answer"),  # plain text stays plain
     ("\\\\10.0.0.1\\C$: denied", "\\\\\\10.0.0.1\\C$: denied"),  # Markdown shows \\10.0.0.1\C$
-    ("a*b*c", "a*b*c"),
+    ("a*b*c", "a\\*b\\*c"),  # rendered as a*b*c, never as emphasis
 ])
 def test_ticket_cells_keep_windows_paths_readable(result: dict[str, Any], detail: str, cell: str) -> None:
     result["hosts"][2]["checks"]["logon"]["detail"] = detail
@@ -442,3 +443,17 @@ def test_the_dc_cause_of_local_admins_mode_is_shown_like_every_other_class(resul
     assert label in render_ticket(report, SETTINGS)
     line = next(e for e in not_ready_summary(report) if e["name"] == dc["name"])
     assert line["line"].startswith(f"{dc['name']} (10.201.0.2): {label} on share:C$")
+
+
+@pytest.mark.parametrize(("text", "cell"), [
+    ("a|b", "a\\|b"),
+    ("HKLM\\Software", "HKLM\\Software"),  # plain text stays plain
+    ("STATUS_ACCESS_DENIED", "STATUS_ACCESS_DENIED"),  # intraword underscores are no emphasis
+    ("<img src=x onerror=alert(1)>", "\\<img src=x onerror=alert(1)\\>"),
+    ("[click](javascript:alert(1))", "\\[click\\](javascript:alert(1))"),
+    ("`x` *y* &amp;", "\\`x\\` \\*y\\* \\&amp;"),
+    ("two\nlines", "two lines"),
+])
+def test_a_ticket_cell_shows_network_text_as_text(text: str, cell: str) -> None:
+    """Issue 21, item 7: a host's name or answer in ticket.md is text, never HTML or Markdown the reader renders."""
+    assert md_cell(text) == cell

@@ -1,6 +1,7 @@
 """SYSVOL over SMB: error mapping, atomic replace, tolerated absences, the signed-SMB-3 requirement."""
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -145,3 +146,42 @@ def test_a_refusal_raised_by_the_smb3_layer_is_a_sysvol_error_too() -> None:
     expected = r"cannot read the ACL of \\\\dc1\\sysvol\\p\\GPT.INI: STATUS_NOT_A_DIRECTORY"
     with pytest.raises(SysvolError, match=expected):
         Sysvol(FakeSmb(), "dc1", "sysvol")._call("read the ACL of", r"p\GPT.INI", query_a_file_as_a_folder)
+
+
+class Tree:
+    """A share as listPath, deleteFile and deleteDirectory see it: path -> None (folder), bytes (file) or 'link'."""
+
+    def __init__(self, nodes: dict[str, Any]) -> None:
+        self.nodes = nodes
+        self.deleted: list[str] = []
+
+    def listPath(self, share: str, pattern: str) -> list[Any]:
+        folder = pattern[:-2]
+        if self.nodes.get(folder, b"") is not None:
+            raise status(0xC000003A)  # STATUS_OBJECT_PATH_NOT_FOUND
+        inside = [p for p in self.nodes if p.rpartition("\\")[0] == folder]
+        return [SimpleNamespace(get_longname=lambda p=p: p.rpartition("\\")[2],
+                                is_directory=lambda p=p: self.nodes[p] in (None, "link"),
+                                get_attributes=lambda p=p: 0x400 if self.nodes[p] == "link" else 0)
+                for p in [folder + "\\.", *inside]]
+
+    def deleteFile(self, share: str, path: str) -> None:
+        self.deleted.append(path)
+
+    def deleteDirectory(self, share: str, path: str) -> None:
+        self.deleted.append(path)
+
+
+def test_delete_tree_removes_children_first() -> None:
+    tree = Tree({"G": None, "G\\Machine": None, "G\\Machine\\Registry.pol": b"x", "G\\GPT.INI": b"y"})
+    assert Sysvol(tree, "dc1", "sysvol").delete_tree("G")
+    assert tree.deleted == ["G\\Machine\\Registry.pol", "G\\Machine", "G\\GPT.INI", "G"]
+    assert not Sysvol(Tree({}), "dc1", "sysvol").delete_tree("G")
+
+
+def test_delete_tree_refuses_a_junction_before_deleting_anything() -> None:
+    """Issue 21, item 7: a reparse point in the GPO's folder could lead to another GPO's folder, or anywhere."""
+    tree = Tree({"G": None, "G\\GPT.INI": b"y", "G\\Machine": "link"})
+    with pytest.raises(SysvolError, match=r"G\\Machine is a junction or link .*nothing was deleted"):
+        Sysvol(tree, "dc1", "sysvol").delete_tree("G")
+    assert tree.deleted == []

@@ -6,7 +6,12 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from ansible_collections.scanready.windows.plugins.module_utils._account.control import FOREIGN, Trust
+from ansible_collections.scanready.windows.plugins.module_utils._account.control import (
+    FOREIGN,
+    Control,
+    Trust,
+    takeover_inherited,
+)
 from ansible_collections.scanready.windows.plugins.module_utils._account.directory import (
     Directory,
     container_for,
@@ -52,6 +57,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._ldap import (
     MODIFY_REPLACE,
     REJECTED,
     SD_OWNER_DACL,
+    SD_OWNER_GROUP_DACL,
     DomainError,
     dn_is_within,
     escape_rdn,
@@ -133,6 +139,12 @@ def _plan(conn: Directory, desired: AccountRequest, domain: str, trust: Trust, w
     """Read the account and the group, refuse what others control, and plan both."""
     current = find_account(conn, desired.name, trust)
     if desired.state == "absent":
+        if current is not None and current.control is not None and current.control.by_others and not desired.adopt:
+            raise DomainError(
+                f"{desired.name} exists as {current.dn} and someone else controls it: "
+                f"{'; '.join(current.control.problems())}. Nothing was changed: this collection removes only an "
+                "account the domain's administrators control. If it is yours, adopt it (adopt: true, role variable "
+                "scanready_account_adopt: true) in the same run; if it is not, leave it to whoever made it", FOREIGN)
         return _Planned(current, plan_changes(current, desired, ""), None, GroupPlan(), None)
     create_dn = container = None
     matches: bool | None = None
@@ -140,6 +152,7 @@ def _plan(conn: Directory, desired: AccountRequest, domain: str, trust: Trust, w
         if desired.create:
             _required_password(desired)
             container = container_for(conn, desired.path)
+            _refuse_delegating_container(conn, container, trust)
             create_dn = f"CN={escape_rdn(desired.name)},{container}"
     else:
         warnings.extend(_check_control(current, desired))
@@ -198,11 +211,28 @@ def _check_control(current: Account, desired: AccountRequest) -> list[str]:
     if not desired.adopt and (current.risky_flags or others):
         found = current.risky_flags + [f"{name} set" for name in others]
         warnings.append(f"{desired.name} ({current.dn}) has {', '.join(found)}; adopt: true clears them")
-    if control is not None and control.inherited:
-        warnings.append(f"{current.dn} inherits ACEs from its container that let others take it over: "
-                        f"{'; '.join(control.describe(ace) for ace in control.inherited)}; "
-                        "adopt: true stops the account inheriting them; or remove that delegation")
+    if control is not None and control.inherited and not desired.adopt:
+        raise DomainError(
+            f"{current.dn} inherits ACEs from its container that let others take it over: "
+            f"{'; '.join(control.describe(ace) for ace in control.inherited)}. Nothing was changed: it would be a "
+            "Domain Admin whose password they can reset. Adopt it (adopt: true, role variable "
+            "scanready_account_adopt: true: its DACL then stops inheriting), or remove that delegation", FOREIGN)
     return warnings
+
+
+def _refuse_delegating_container(conn: Directory, container: str, trust: Trust) -> None:
+    """A container that hands every new user an ACE letting someone else take it over is refused before the
+    account is created in it (no adoption helps an account that does not exist yet)."""
+    found = conn.search(container, "(objectClass=*)", ["nTSecurityDescriptor"], scope="base",
+                        sd_flags=SD_OWNER_GROUP_DACL)
+    takeover = takeover_inherited(container, found[0].first("nTSecurityDescriptor") if found else None, trust)
+    if takeover:
+        control = with_names(conn, Control(None, True, (), takeover, trust.names, trust.domain_sid))
+        raise DomainError(
+            f"{container} gives every user created in it ACEs that let others take it over: "
+            f"{'; '.join(control.describe(ace) for ace in takeover)}. Nothing was created: the scanner account "
+            "would be a Domain Admin whose password they can reset. Choose another path (the default Users "
+            "container, or an OU only administrators control), or remove that delegation", FOREIGN)
 
 
 def _set_password(conn: Directory, dn: str, name: str, password: str) -> None:

@@ -114,6 +114,29 @@ def judge(dn: str, raw: bytes | None, trust: Trust) -> Control:
     )
 
 
+USER_CLASS: Final = "bf967aba-0de6-11d0-a285-00aa003049e2"  # what a child ACE's inherited object type names
+
+
+def takeover_inherited(container_dn: str, raw: bytes | None, trust: Trust) -> tuple[_acl.Ace, ...]:
+    """The ACEs of a container that every user created in it would inherit and that let someone outside trust
+    take the user over (write, reset its password, full control): the same rule judge() applies to an account's
+    inherited ACEs, before the account exists."""
+    if not raw:
+        return ()
+    try:
+        descriptor = _acl.parse_sd(bytes(raw))
+    except _acl.AclFormatError as exc:
+        raise DomainError(f"the nTSecurityDescriptor of {container_dn} is unusable: {exc}; nothing was changed",
+                          FOREIGN) from None
+    handed_down = [ace for ace in descriptor.dacl if ace.flags & _acl.CONTAINER_INHERIT
+                   and ace.inherited_object_type in (None, USER_CLASS)]
+    as_child = tuple(_acl.parse_ace(ace.raw[:1] + bytes([0]) + ace.raw[2:]) for ace in handed_down)
+    expected = {(f"{trust.domain_sid}-{who}" if isinstance(who, int) else who, prop)
+                for who, prop in DEFAULT_USER_WRITERS}
+    offending = {ace.raw[2:] for ace in _offending(replace(descriptor, dacl=as_child), trust, expected)}
+    return tuple(ace for ace in handed_down if ace.raw[2:] in offending)
+
+
 def _offending(descriptor: _acl.SecurityDescriptor, trust: Trust, expected: set[tuple[str, str]]) -> list[_acl.Ace]:
     found = _acl.offending_aces(descriptor, trust.owners, _acl.DS_DANGEROUS_MASK, extra_ok_trustees=trust.trustees,
                                 dangerous_rights={RESET_PASSWORD_RIGHT})

@@ -50,6 +50,7 @@ class ScannerGroup:
     group_type: int
     members: tuple[str, ...]
     control: Control | None = None
+    primary_members: tuple[str, ...] = ()  # users whose primaryGroupID is the group: members not in `member`
 
     def has(self, dn: str | None) -> bool:
         return dn is not None and any(m.lower() == dn.lower() for m in self.members)
@@ -90,10 +91,28 @@ def find_group(conn: Any, name: str, trust: Trust, *, required: bool) -> Scanner
         raise DomainError(f"scanner_group {name!r} is already taken by a {kind}: {entry.dn}; choose another "
                           "scanner_group", CONFIG)
     raw_sid = entry.first("objectSid")
-    return ScannerGroup(dn=entry.dn, sid=sid_to_str(raw_sid) if raw_sid else None,
-                        group_type=int(str(entry.first("groupType") or 0)),
+    sid = sid_to_str(raw_sid) if raw_sid else None
+    primary = conn.search(conn.base_dn, f"(primaryGroupID={sid.rsplit('-', 1)[1]})", ["cn"]) if sid else []
+    return ScannerGroup(dn=entry.dn, sid=sid, group_type=int(str(entry.first("groupType") or 0)),
                         members=tuple(str(m) for m in entry.values("member")),
-                        control=judge(entry.dn, entry.first("nTSecurityDescriptor"), trust))
+                        control=judge(entry.dn, entry.first("nTSecurityDescriptor"), trust),
+                        primary_members=tuple(found.dn for found in primary))
+
+
+def group_problems(group: ScannerGroup, account_name: str, account_dn: str | None) -> list[str]:
+    """What makes the scanner group someone else's (its control, members besides the account, members by
+    primary group): the one verdict the account stage and the scan policy GPO apply before it becomes a local
+    Administrator everywhere."""
+    control = group.control
+    problems = control.problems() if control is not None and control.by_others else []
+    others = other_members(group, account_dn)
+    if others:
+        problems.append(f"members other than {account_name}: {'; '.join(others)} (they would become local "
+                        "Administrators on every host the scan policy reaches)")
+    if group.primary_members:
+        problems.append(f"members by primary group (primaryGroupID): {'; '.join(group.primary_members)} (members "
+                        "too, though its member attribute does not list them)")
+    return problems
 
 
 def check_group(group: ScannerGroup, desired: AccountRequest, account_dn: str | None) -> list[str]:
@@ -105,11 +124,12 @@ def check_group(group: ScannerGroup, desired: AccountRequest, account_dn: str | 
                           f"{group.group_type}), not a global security group; rename or remove it, or choose another "
                           "scanner_group. Nothing was changed", CONFIG)
     control = group.control
-    problems = control.problems() if control is not None and control.by_others else []
-    others = other_members(group, account_dn)
-    if others:
-        problems.append(f"members other than {desired.name}: {'; '.join(others)} (they would become local "
-                        "Administrators on every host the scan policy reaches)")
+    problems = group_problems(group, desired.name, account_dn)
+    if group.primary_members and desired.adopt:
+        raise DomainError(
+            f"scanner_group {name!r} ({group.dn}) is the primary group of {'; '.join(group.primary_members)}: "
+            "adopting cannot take that membership away. Nothing was changed; set their primary group back (for "
+            "example to Domain Users), then run again", FOREIGN)
     if problems and not desired.adopt:
         raise DomainError(
             f"scanner_group {name!r} already exists as {group.dn} and is not only the scanner's: "

@@ -25,11 +25,11 @@ OWN_ENTRIES: Final[dict[str, dict[str, bool]]] = {
     r"Machine\Microsoft\Windows NT\SecEdit": {"gpttmpl.inf": False},
     "User": {},
 }
-_GPO_GUID = re.compile(r"^\{[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}\}$", re.IGNORECASE)
+_GPO_GUID = re.compile(r"\{[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}\}", re.IGNORECASE)
 
 
 def confined_guid(guid: str) -> bool:
-    return bool(_GPO_GUID.match(guid))
+    return bool(_GPO_GUID.fullmatch(guid))  # fullmatch: "$" alone would take a trailing newline
 
 
 def check_guid(guid: str) -> str:

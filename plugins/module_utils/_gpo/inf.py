@@ -117,6 +117,16 @@ class InfDocument:
             kept.append(_inf_line(section, key, value, '""'))
         lines[:] = kept
 
+    def lines_not_in(self, other: InfDocument) -> list[str]:
+        """'[Section] line' for each entry of self that other does not hold (the same key and value, however
+        either is spaced), fixed sections left out."""
+        def entries(doc: InfDocument) -> set[tuple[str, str]]:
+            return {(name.lower(), _comparable(name, line)) for name, lines in doc.sections.items()
+                    if name.lower() not in INF_FIXED_SECTIONS for line in lines}
+        theirs = entries(other)
+        return [f"[{name}] {line}" for name, lines in self.sections.items() if name.lower() not in INF_FIXED_SECTIONS
+                for line in lines if (name.lower(), _comparable(name, line)) not in theirs]
+
     def settings(self) -> dict[str, list[str]]:
         """Comparable content: section (lower case) -> lines, empty and fixed sections left out."""
         return {name.lower(): list(lines) for name, lines in self.sections.items()
@@ -136,6 +146,11 @@ def _canonical(section: str, line: str) -> str:
                              "BUILTIN\\Administrators on every host the GPO reaches; this collection never writes "
                              "that line. Remove it (Restricted Groups in the Group Policy editor), then run again")
     return f"{key} = " + ",".join(item.strip() for item in value.split(","))
+
+
+def _comparable(section: str, line: str) -> str:
+    parsed = _inf_entry(section, line)
+    return f"{parsed[0].lower()}={parsed[1]},{parsed[2]}" if parsed else line
 
 
 def _inf_entry(section: str, line: str) -> tuple[str, str, str] | None:

@@ -38,6 +38,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._gpo.gpt_ini imp
     readable_version,
     render_gpt_ini_over,
 )
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.inf import InfDocument
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.policy import (
     GpoContent,
     Setting,
@@ -62,6 +63,7 @@ class GpoPlan:
     links: list[str] = field(default_factory=list)
     before: str = ""
     after: str = ""
+    removed: list[str] = field(default_factory=list)  # what an adoption took out of the settings files
 
     def add(self, action: str, kind: Kind, target: str, *, value: str = "", data: bytes = b"", attribute: str = "",
             attributes: tuple[tuple[str, str], ...] = ()) -> None:
@@ -80,6 +82,7 @@ class Reading:
     children: frozenset[str]  # cn (lower case) of the containers under the GPO object
     linked: tuple[Container, ...]  # the containers linking it now
     targets: tuple[Container, ...]  # the containers to link it to
+    rewrite: bool = False  # adopting: the settings files become exactly this collection's content
 
 
 def plan_present(reading: Reading, name: str, settings: Sequence[Setting], enforced: bool,
@@ -165,7 +168,8 @@ def _plan_content(plan: GpoPlan, reading: Reading, settings: Sequence[Setting]) 
             if not is_dir and name.endswith(TEMP_SUFFIX):
                 leftover = join(relative, name)
                 plan.add(f"remove leftover {leftover}", Kind.REMOVE_FILE, join(folder, leftover))
-    wanted = apply_policy(current, settings)
+    wanted = apply_policy(GpoContent(InfDocument(), []) if reading.rewrite else current, settings)
+    plan.removed = current.not_in(wanted) if reading.rewrite else []
     before, after = current.show(settings), wanted.show(settings)
     plan.changes += setting_changes(before, after)
     try:

@@ -53,6 +53,10 @@ def remote_addresses(addresses: Sequence[str]) -> str:
         return "*"
     out: list[str] = []
     for address in cleaned:
+        # The value is one comma-separated list, and a zone index means nothing to another host's firewall.
+        if "," in address or "%" in address:
+            raise GpoInputError(f"scanner_addresses: {address!r} is not one IP address or CIDR network (no commas, "
+                                "no %zone index); list each address as its own item")
         try:
             if "/" in address:
                 text = str(ipaddress.ip_network(address, strict=True))
@@ -198,6 +202,14 @@ class GpoContent:
     @classmethod
     def parse(cls, inf: bytes | None, pol: bytes | None) -> GpoContent:
         return cls(InfDocument.parse(inf) if inf else InfDocument(), parse_registry_pol(pol) if pol else [])
+
+    def not_in(self, other: GpoContent) -> list[str]:
+        """What self holds that other does not: GptTmpl.inf entries and Registry.pol values, as an administrator
+        reads them."""
+        kept = {(entry.key.lower(), entry.value.lower(), entry.type, entry.data) for entry in other.pol}
+        return [f"GptTmpl.inf {line}" for line in self.inf.lines_not_in(other.inf)] + [
+            f"Registry.pol {entry.key}\\{entry.value}" for entry in self.pol
+            if (entry.key.lower(), entry.value.lower(), entry.type, entry.data) not in kept]
 
     def same_settings(self, other: GpoContent) -> bool:
         return self.inf.settings() == other.inf.settings() and self.pol == other.pol

@@ -10,6 +10,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ansible_collections.scanready.windows.plugins.module_utils._account.directory import (
+    find_account,
+    trust_for,
+    with_names,
+)
+from ansible_collections.scanready.windows.plugins.module_utils._account.group import find_group, group_problems
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.errors import GpoInputError, GpoStoreError
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.policy import ScanPolicy
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.privilege import Principal, check_scanner_group
@@ -44,9 +50,10 @@ def _domain_sid(ldap: DomainConnection) -> str:
         raise GpoStoreError(f"cannot read the objectSid of {ldap.base_dn}") from None
 
 
-def scanner_group(ldap: DomainConnection, name: str, needed: bool, check_mode: bool,
+def scanner_group(ldap: DomainConnection, name: str, account_name: str, needed: bool, check_mode: bool,
                   warnings: list[str]) -> Principal | None:
-    """The scanner group (sAMAccountName, objectClass group); GpoStoreError when needed and not usable."""
+    """The scanner group (sAMAccountName, objectClass group); GpoStoreError when needed and not usable, or not
+    only account_name's."""
     found = _sid(ldap, f"(&(objectClass=group)(sAMAccountName={escape_filter(name)}))")
     if found is None:
         if not needed:
@@ -67,7 +74,27 @@ def scanner_group(ldap: DomainConnection, name: str, needed: bool, check_mode: b
         if not needed:
             return None  # never ours to have written: nothing to remove
         raise GpoStoreError(f"{exc.message}. Nothing was changed") from None
+    if needed:
+        _refuse_foreign_group(ldap, name, account_name)
     return Principal(name, sid)
+
+
+def _refuse_foreign_group(ldap: DomainConnection, name: str, account_name: str) -> None:
+    """The account stage's verdict on the group (_account.group_problems), applied here too: the GPO makes the
+    group a local Administrator everywhere, so one someone else controls or fills is never written in."""
+    operator = str(ldap.settings.bind_user)
+    trust = trust_for(ldap, operator, ldap.settings.domain)
+    group = find_group(ldap, name, trust, required=True)
+    if group is None or group.control is None:
+        return
+    account = find_account(ldap, account_name, trust)
+    problems = group_problems(replace(group, control=with_names(ldap, group.control)), account_name,
+                              account.dn if account is not None else None)
+    if problems:
+        raise GpoStoreError(
+            f"scanner_group {name!r} ({group.dn}) is not only the scanner's: {'; '.join(problems)}. Nothing was "
+            "changed: the GPO would make them local Administrators on every host it reaches. Take the group over "
+            "with the scanner_account role (scanready_account_adopt: true), or choose another scanner_group")
 
 
 def scanner_account(ldap: DomainConnection, name: str, needed: bool, check_mode: bool,
@@ -90,6 +117,6 @@ def resolve(ldap: DomainConnection, policy: ScanPolicy, group_name: str, account
             check_mode: bool) -> tuple[ScanPolicy, list[str]]:
     """policy with the scanner's principals filled in, and a warning per placeholder."""
     warnings: list[str] = []
-    group = scanner_group(ldap, group_name, policy.local_admins, check_mode, warnings)
+    group = scanner_group(ldap, group_name, account_name, policy.local_admins, check_mode, warnings)
     account = scanner_account(ldap, account_name, policy.deny_interactive_logon, check_mode, warnings)
     return replace(policy, scanner_group=group, scanner_account=account), warnings

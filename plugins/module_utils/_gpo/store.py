@@ -54,6 +54,9 @@ DEFAULT_GROUP: Final = "Vulnerability Scanners"
 DEFAULT_ACCOUNT: Final = "qualys_scanner"
 SYSVOL_SHARE: Final = "sysvol"
 COMPUTER_DISABLED: Final = 2
+# The domain's own GPOs (MS-GPOL 2.3): never written or removed, whatever their display name says.
+DEFAULT_GPOS: Final = {"{31B2F340-016D-11D2-945F-00C04FB984F9}": "Default Domain Policy",
+                       "{6AC1786C-016F-11D2-945F-00C04FB984F9}": "Default Domain Controllers Policy"}
 
 
 @dataclass(frozen=True)
@@ -156,13 +159,14 @@ def _present(directory: GpoDirectory, open_sysvol: Callable[[str], Sysvol], requ
             raise GpoStoreError(f"guid {request.guid}: no such GPO in {directory.policies_dn}. Nothing was changed; "
                                 "leave guid unset to create the GPO, or name an existing one")
         found = _new_gpo(directory, request.name, domain)
+    _refuse_default(found)
     folder = folder_of(found, domain)
     with open_sysvol(SYSVOL_SHARE) as sysvol:
         state = FolderState.missing() if creating else read_folder(sysvol, folder)
         children = frozenset() if creating else frozenset(directory.children(found.dn))
         linked = () if creating else tuple(directory.containers_linking(found.dn, found.guid))
         reading = Reading(found, creating, folder, state, _parse_content(found, state), children, linked,
-                          tuple(targets))
+                          tuple(targets), rewrite=request.adopting and not creating)
         verdict = Verdict({"trusted": True, "created": True, "adopted": False}) if creating else judge(
             found, state, directory.principals(), request.adopting, TEMP_SUFFIX)  # the last check that can refuse
         plan = plan_present(reading, request.name, settings, request.enforced, verdict.reset)
@@ -171,6 +175,9 @@ def _present(directory: GpoDirectory, open_sysvol: Callable[[str], Sysvol], requ
     outcome = _outcome(found, plan)
     outcome.security = verdict.security
     outcome.warnings += warnings + verdict.warnings
+    if plan.removed:
+        outcome.warnings.append(f"{found.names()} adopted: its settings files now hold exactly this collection's "
+                                f"settings; removed {len(plan.removed)}: " + "; ".join(plan.removed))
     if found.flags & COMPUTER_DISABLED:
         outcome.warnings.append(f"GPO {found.guid} has its computer settings disabled (flags={found.flags}); "
                                 "clients ignore them until they are enabled again")
@@ -182,14 +189,27 @@ def _absent(directory: GpoDirectory, open_sysvol: Callable[[str], Sysvol], reque
     found = directory.locate(request.name, request.guid)
     if found is None:
         return Outcome()
+    _refuse_default(found)
     folder = folder_of(found, domain)  # before anything is planned: a foreign path deletes nothing
     linked = directory.containers_linking(found.dn, found.guid)
     subtree = directory.subtree(found.dn)
     with open_sysvol(SYSVOL_SHARE) as sysvol:
-        plan = plan_absent(found, folder if sysvol.listdir(folder) is not None else None, linked, subtree)
+        state = read_folder(sysvol, folder)
+        # What present would refuse to write into, absent refuses to remove: someone else's GPO, or one that holds
+        # settings this collection does not write, is removed only when adopted.
+        judge(found, state, directory.principals(), request.adopting, TEMP_SUFFIX)
+        plan = plan_absent(found, folder if state.has_dir("") else None, linked, subtree)
         if not check_mode:
             execute(plan.steps, directory, sysvol)
     return _outcome(found, plan)
+
+
+def _refuse_default(found: Found) -> None:
+    default = DEFAULT_GPOS.get(found.guid.upper())
+    if default is not None:
+        raise GpoStoreError(f"{found.names()} is the domain's {default}: this collection never writes or removes it, "
+                            "whatever its display name. Nothing was changed; name the scan policy GPO itself "
+                            "(scanready_gpo_name)")
 
 
 def _new_gpo(directory: GpoDirectory, name: str, domain: str) -> Found:

@@ -110,7 +110,8 @@ def judge(found: Found, state: FolderState, principals: Principals, adopting: bo
             f"{found.names()} is not under the domain administrators' control: " + "; ".join(problems)
             + f". Nothing was changed and nothing was linked. If this GPO is yours, adopt it with adopt: true or "
             f"guid: '{found.guid}' (roles: scanready_gpo_adopt / scanready_gpo_guid): its object and folder ACL "
-            "are then reset to the default GPO ACL (owner Domain Admins) and its other settings kept; otherwise "
+            "are then reset to the default GPO ACL (owner Domain Admins) and its settings files rewritten to this "
+            "collection's settings alone (what is removed is listed); otherwise "
             "delete it (samba-tool gpo del) or choose another name")
     warnings = [f"{found.names()} is adopted with settings this collection does not write, which it keeps: "
                 + "; ".join(foreign)] if foreign and adopting else []

@@ -123,9 +123,11 @@ def address_ranges(addresses: Sequence[str]) -> list[str]:
 
 
 def md_cell(text: str) -> str:
-    """One table cell: one line, pipes escaped, and a backslash doubled only where Markdown would
+    """One table cell of text from the network (names, a host's answers): one line, pipes escaped, HTML and
+    the Markdown that makes links, code or emphasis escaped, and a backslash doubled only where Markdown would
     read it as an escape (before punctuation), so HKLM\\Software stays readable as plain text."""
-    escaped = re.sub(r"\\(?=[!-/:-@[-`{-~])", r"\\\\", text).replace("|", "\\|")
+    escaped = re.sub(r"\\(?=[!-/:-@[-`{-~])", r"\\\\", text)
+    escaped = re.sub(r"([|<>&\[\]`*])", r"\\\1", escaped)
     return " ".join(escaped.split())
 
 

@@ -12,6 +12,7 @@ message the DC sends after the logon is authenticated before impacket reads it (
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 from collections.abc import Callable
 from typing import Any, Final, TypeVar, cast
@@ -33,6 +34,7 @@ try:
     from impacket.nmb import NetBIOSError, NetBIOSTimeout
     from impacket.smb3 import SessionError as Smb3SessionError
     from impacket.smb3structs import (
+        FILE_ATTRIBUTE_REPARSE_POINT,
         FILE_DIRECTORY_FILE,
         FILE_OPEN,
         FILE_SHARE_DELETE,
@@ -180,12 +182,18 @@ class Sysvol(ClosingContext):
 
     def listdir(self, path: str) -> list[tuple[str, bool]] | None:
         """(name, is_directory) of each entry in path, or None when path does not exist."""
+        listing = self._entries(path)
+        return None if listing is None else [(name, is_directory) for name, is_directory, _link in listing]
+
+    def _entries(self, path: str) -> list[tuple[str, bool, bool]] | None:
+        """(name, is_directory, is_reparse_point) of each entry in path, or None when path does not exist."""
         listing = self._call("list", path, lambda: list(self._conn.listPath(self.share, path + "\\*")),
                              tolerate=NOT_FOUND)
         if listing is None:
             return None
-        return [(entry.get_longname(), bool(entry.is_directory())) for entry in listing
-                if entry.get_longname() not in (".", "..")]
+        return [(entry.get_longname(), bool(entry.is_directory()),
+                 bool(entry.get_attributes() & FILE_ATTRIBUTE_REPARSE_POINT))
+                for entry in listing if entry.get_longname() not in (".", "..")]
 
     def mkdir(self, path: str) -> bool:
         """Create a folder; False when it already existed."""
@@ -193,18 +201,33 @@ class Sysvol(ClosingContext):
                                tolerate=(STATUS_OBJECT_NAME_COLLISION,)))
 
     def delete_tree(self, path: str) -> bool:
-        """Remove a folder and everything in it; False when it was not there."""
-        entries = self.listdir(path)
-        if entries is None:
+        """Remove a folder and everything in it; False when it was not there. The whole tree is listed first, and
+        a junction or link anywhere in it (a reparse point, which could lead outside the folder) refuses the
+        deletion before anything is deleted."""
+        doomed = self._tree(path)
+        if doomed is None:
             return False
-        for name, is_directory in entries:
-            child = f"{path}\\{name}"
+        for child, is_directory in doomed:
             if is_directory:
-                self.delete_tree(child)
+                self._call("delete folder", child, functools.partial(self._conn.deleteDirectory, self.share, child),
+                           tolerate=NOT_FOUND)
             else:
                 self.remove(child)
-        return bool(self._call("delete folder", path, lambda: self._conn.deleteDirectory(self.share, path) or True,
-                               tolerate=NOT_FOUND))
+        return True
+
+    def _tree(self, path: str) -> list[tuple[str, bool]] | None:
+        """path and everything under it, children before their folder; None when path does not exist."""
+        entries = self._entries(path)
+        if entries is None:
+            return None
+        found: list[tuple[str, bool]] = []
+        for name, is_directory, is_link in entries:
+            child = f"{path}\\{name}"
+            if is_link:
+                raise SysvolError(f"\\\\{self.host}\\{self.share}\\{child} is a junction or link (a reparse point): "
+                                  "refusing to delete through it; nothing was deleted")
+            found += (self._tree(child) or []) if is_directory else [(child, False)]
+        return [*found, (path, True)]
 
     def _with_directory(self, action: str, path: str, access: int, use: Callable[[Any, int, Any], T]) -> T:
         server = self._conn.getSMBServer()
