@@ -36,10 +36,11 @@ options:
       - How the connection to the DC is protected. Unprotected LDAP is never used, and a password never goes
         in a simple bind without TLS.
       - V(auto) uses LDAPS when the DC answers on O(port) with a certificate that passes the checks of
-        O(validate_certs); when nothing answers there (a DC without a certificate, the usual case without AD
-        CS) or, with no O(ca_cert) given, its certificate is not one the controller trusts, it uses V(sealed)
-        and says why in a warning in the latter case. A certificate that fails against the O(ca_cert) you
-        gave is an error, never a reason to go on without it.
+        O(validate_certs); when the DC refuses that port (a DC without a certificate, the usual case without
+        AD CS) or, with no O(ca_cert) given, its certificate is not one the controller trusts, it uses
+        V(sealed) and says why in a warning in the latter case. A certificate that fails against the
+        O(ca_cert) you gave is an error, never a reason to go on without it; so is no answer at all (a
+        firewall that drops the port; set V(sealed) for LDAP on 389 alone), and so is a O(port) you gave.
       - V(ldaps) speaks TLS from the first byte; V(starttls) upgrades plain LDAP before binding, and a DC
         that refuses the upgrade is an error. Both bind with O(admin_password) (a simple bind inside TLS).
       - V(sealed) binds on plain LDAP (port 389) with SASL GSS-SPNEGO and seals every later message. Kerberos

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import struct
 import subprocess
@@ -24,12 +23,12 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.lab_support import LAB, REPO, LabInfo, ldb_search, read_lab, run_module, run_playbook
+from tests.integration.test_site_playbook import UF_ACCOUNTDISABLE, account, changed, gpos, playbook
+from tests.lab_support import LAB, LabInfo, read_lab, run_module
 
 pytestmark = pytest.mark.lab
 
 INSTANCE = "nontlm"
-UF_ACCOUNTDISABLE = 0x2
 CAPTURE_FILTER = "tcp port 389 or tcp port 445 or tcp port 1445"
 
 
@@ -53,35 +52,6 @@ def kinit(lab: LabInfo, principal: str, password: str, cache: Path) -> subproces
            "LC_ALL": "C"}
     return subprocess.run(["kinit", "--", principal], input=password + "\n", capture_output=True, text=True,
                           env=env, timeout=30, check=False)
-
-
-def playbook(lab: LabInfo, name: str, tmp_path: Path, *args: str, inventory: Path | None = None,
-             env: dict[str, str] | None = None) -> str:
-    extra = {"scanready_report_dir": str(tmp_path / "reports"), "scanready_verify_fail_on_not_ready": False}
-    proc = run_playbook(REPO / "playbooks" / name, inventory or lab.inventory, "-e", json.dumps(extra), *args,
-                        env=env)
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, output[-5000:]
-    for secret in (lab.vars["scanready_admin_password"], lab.vars["scanready_account_password"]):
-        assert secret not in output
-    return output
-
-
-def changed(output: str, host: str) -> int:
-    match = re.search(rf"^{re.escape(host)}\s+:\s+ok=\d+\s+changed=(\d+)", output, re.M)
-    assert match, f"no recap line for {host}"
-    return int(match.group(1))
-
-
-def account(lab: LabInfo) -> list[dict[str, list[str]]]:
-    return ldb_search(lab, lab.vars["lab_base_dn"], f"(sAMAccountName={lab.vars['scanready_account_name']})",
-                      "userAccountControl", "memberOf")
-
-
-def gpos(lab: LabInfo) -> list[dict[str, list[str]]]:
-    name = "".join(f"\\{ord(c):02x}" if c in "()*\\\0" else c for c in lab.vars["scanready_gpo_name"])
-    return ldb_search(lab, lab.vars["lab_base_dn"], f"(&(objectClass=groupPolicyContainer)(displayName={name}))",
-                      "cn", "gPCFileSysPath")
 
 
 def converge_verify_and_roll_back(lab: LabInfo, tmp_path: Path, *, inventory: Path | None = None,

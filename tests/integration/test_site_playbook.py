@@ -32,9 +32,11 @@ def lab() -> Iterator[LabInfo]:
         subprocess.run([str(LAB), "--instance", INSTANCE, "down"], check=True, capture_output=True)
 
 
-def playbook(lab: LabInfo, name: str, tmp_path: Path, *args: str) -> str:
+def playbook(lab: LabInfo, name: str, tmp_path: Path, *args: str, inventory: Path | None = None,
+             env: dict[str, str] | None = None) -> str:
     extra = {"scanready_report_dir": str(tmp_path / "reports"), "scanready_verify_fail_on_not_ready": False}
-    proc = run_playbook(REPO / "playbooks" / name, lab.inventory, "-e", json.dumps(extra), *args)
+    proc = run_playbook(REPO / "playbooks" / name, inventory or lab.inventory, "-e", json.dumps(extra), *args,
+                        env=env)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-5000:]
     for secret in (lab.vars["scanready_admin_password"], lab.vars["scanready_account_password"]):

@@ -67,7 +67,9 @@ def test_auto_seals_with_a_warning_when_the_system_does_not_trust_the_certificat
     (DomainError("bind as admin refused by dc1: wrong user name or password", BIND), {}),
     (DomainError("DC dc1:6360 unreachable: connection refused", UNREACHABLE), {"port": 6360}),
     (DomainError("DC 'nosuch' unreachable: the name does not resolve", UNREACHABLE), {}),
-], ids=["certificate-fails-the-given-ca", "bind-refused-never-retried", "the-port-given", "name-does-not-resolve"])
+    (DomainError("DC dc1:636 unreachable: no answer within 10 s", UNREACHABLE), {}),
+], ids=["certificate-fails-the-given-ca", "bind-refused-never-retried", "the-port-given", "name-does-not-resolve",
+        "filtered-no-second-wait"])
 def test_auto_does_not_go_around(monkeypatch: pytest.MonkeyPatch, failure: DomainError,
                                  overrides: dict[str, Any]) -> None:
     tried = scripted(monkeypatch, failure)

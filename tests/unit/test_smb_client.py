@@ -1,12 +1,15 @@
-"""The SMB client's NTLMv1 switch: one thread's logon answers with NTLMv1, the others' are untouched."""
+"""The SMB client: the NTLMv1 switch (one thread's logon answers with NTLMv1, the others' are untouched), and a
+server that answers no SMB 2/3."""
 from __future__ import annotations
 
+import socket
+import struct
 import threading
 from typing import Any
 
 import pytest
 from ansible_collections.scanready.windows.plugins.module_utils._smb import client as _client
-from impacket import ntlm
+from impacket import nmb, ntlm
 
 
 def test_the_ntlmv1_switch_affects_only_the_asking_thread(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -36,3 +39,23 @@ def test_the_ntlmv1_switch_affects_only_the_asking_thread(monkeypatch: pytest.Mo
     for thread in threads:
         thread.join(5)
     assert seen == {"v1": False, "v2": True}
+
+
+def test_an_smb1_only_server_is_a_negotiation_failure_not_a_crash() -> None:
+    """Issue 21, item 7: impacket raises a bare Exception on an SMB1 negotiate reply; both callers read a
+    NetBIOSError (the verifier: refused; SYSVOL: unreachable on SMB), never a traceback."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(10)
+
+    def answer_smb1() -> None:
+        peer, _address = listener.accept()
+        with peer:
+            peer.recv(4096)
+            reply = b"\xffSMB\x72" + bytes(60)  # an SMB1 NEGOTIATE response header
+            peer.sendall(struct.pack(">I", len(reply)) + reply)
+
+    server = threading.Thread(target=answer_smb1, daemon=True)
+    server.start()
+    with listener, pytest.raises(nmb.NetBIOSError, match="not SMB 2 or 3"):
+        _client.negotiate("dc1", "127.0.0.1", 5, listener.getsockname()[1])
+    server.join(timeout=10)

@@ -326,8 +326,8 @@ def _default_naming_context(conn: Any, settings: Settings) -> str | None:
 def connect(params: Mapping[str, Any]) -> DomainConnection:
     """Connect to the DC as `transport` asks, bind as the operator, check the DC serves `domain`.
 
-    auto: LDAPS when the DC answers on its port with a certificate that validates; else, when nothing answers
-    there or (with no ca_cert given) the certificate is not one the controller trusts, sealed LDAP on 389. A
+    auto: LDAPS when the DC answers on its port with a certificate that validates; else, when the DC refuses that
+    port or (with no ca_cert given) the certificate is not one the controller trusts, sealed LDAP on 389. A
     certificate that fails against the ca_cert given is an error, and a refused logon is never tried again.
     Without a password the operator's Kerberos ticket binds, always over sealed LDAP.
     """
@@ -344,7 +344,9 @@ def connect(params: Mapping[str, Any]) -> DomainConnection:
         return _connect(replace(settings, transport="ldaps"))
     except DomainError as exc:
         untrusted = exc.cause == TLS and settings.ca_cert is None and settings.validate_certs
-        silent = exc.cause == UNREACHABLE and "does not resolve" not in exc.message and not settings.port_given
+        # Nothing listening on 636 (refused) is a DC without LDAPS; no answer at all (filtered) is no DC to try
+        # again on 389 after as long a wait.
+        silent = exc.cause == UNREACHABLE and "connection refused" in exc.message and not settings.port_given
         if not (untrusted or silent):
             raise
         skipped = exc

@@ -16,10 +16,10 @@ from typing import Any
 from ansible_collections.scanready.windows.plugins.module_utils._smb.signing import AesCmac
 
 try:
-    from impacket import ntlm, smb3
+    from impacket import nmb, ntlm, smb3
     from impacket import smb3structs as s3
 except ImportError:  # reported by the module through missing_required_lib
-    ntlm = smb3 = s3 = None
+    nmb = ntlm = smb3 = s3 = None
 
 
 @functools.cache
@@ -51,11 +51,16 @@ def client_class() -> Any:
     return Client
 
 
-def negotiate(name: str, address: str, timeout: float) -> Any:
+def negotiate(name: str, address: str, timeout: float, port: int = 445) -> Any:
     """A client_class() connected to address on TCP 445 with SMB 2/3 negotiated; `name` is what NTLM,
     Kerberos and signing name as the server. Raises OSError, impacket's NetBIOSError or NetBIOSTimeout,
-    or smb3.SessionError."""
-    return client_class()(name, address, sess_port=445, timeout=timeout)
+    or smb3.SessionError; a reply that is no SMB 2/3 at all (an SMB1-only server) as a NetBIOSError too."""
+    try:
+        return client_class()(name, address, sess_port=port, timeout=timeout)
+    except (OSError, nmb.NetBIOSError, nmb.NetBIOSTimeout, smb3.SessionError):
+        raise
+    except Exception as exc:  # impacket's structures raise a bare Exception on a reply they cannot unpack
+        raise nmb.NetBIOSError(f"the answer is not SMB 2 or 3 (an SMB1-only server?): {str(exc)[:80]}") from None
 
 
 # ---------------------------------------------------------------- NTLMv1
