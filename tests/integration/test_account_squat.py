@@ -204,6 +204,6 @@ def test_rollback_does_not_remove_a_squatted_account(lab: LabInfo, squat: Squat)
                                           "scanready_rollback_remove_account": True}))
     output = proc.stdout + proc.stderr
     assert proc.returncode == 2 and "someone else controls it" in output and "Traceback" not in output, output[-3000:]
-    [msg] = [line for line in output.splitlines() if "someone else controls it" in line]
+    msg = next(line for line in output.splitlines() if "someone else controls it" in line)
     assert "Nothing was changed" in msg and "adopt" in msg
     assert read(lab, squat) == before

@@ -170,7 +170,7 @@ def test_rollback_removes_only_a_gpo_the_collection_made(lab: LabInfo) -> None:
                        ("Squatted for rollback", "is not under the domain administrators' control")):
         output = rollback(lab, name)
         assert output.startswith("rc=2") and says in output and "Traceback" not in output, output[-3000:]
-        [msg] = [line for line in output.splitlines() if says in line]
+        msg = next(line for line in output.splitlines() if says in line)
         assert "Nothing was changed" in msg
         assert snapshot(lab) == before
     samba_tool(lab, "gpo", "show", "{31B2F340-016D-11D2-945F-00C04FB984F9}")
