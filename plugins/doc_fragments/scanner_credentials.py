@@ -82,15 +82,24 @@ notes:
     DNS name (for the SPN C(cifs/<fqdn>)).
   - Lockout guard. A refused password, or a locked, disabled or expired account, at the DC ends the
     run before any target is contacted. A target that refuses the account stops every further
-    logon attempt of the run. A Kerberos pre-flight that times out (the KDC may have counted it) also
-    ends the run; only a KDC that cannot be reached at all leads to the one NTLM logon at the DC.
-  - "The refusal is recorded on the controller for the account and domain, for 15 minutes, in a file
-    (mode 0600, named by a hash of account and domain, holding who refused what and when, never the
-    password) under C($XDG_RUNTIME_DIR/scanready-lockout), else C(~/.cache/scanready-lockout), else
+    logon attempt of the run. A Kerberos pre-flight that times out, or fails in a way kinit does not
+    explain, after the password went out (the KDC may have counted it) also ends the run and counts as
+    a refusal; only a KDC that cannot be reached at all (the password never left the controller) leads
+    to the one NTLM logon at the DC.
+  - "The refusal is recorded on the controller for the account and domain, in a file (mode 0600, named
+    by a hash of account and domain, holding who refused what and when, never the password) under
+    C($XDG_RUNTIME_DIR/scanready-lockout), else C(~/.cache/scanready-lockout), else
     C(<tmp>/scanready-lockout-<uid>). Every verify module call for that account refuses to try while
-    it exists, so per-host tasks at any C(--forks) make at most one bad logon between them (parallel
-    calls take turns on a lock for the pre-flight). The error names the file: fix the password, then
-    delete the file, or wait until it expires."
+    it holds, so per-host tasks at any C(--forks) make at most one bad logon between them (parallel
+    calls take turns on a lock for the pre-flight). The record holds for the rest of the Ansible run
+    that met the refusal, however long it lasts (the run is told by its C(ansible-playbook) or
+    C(ansible) process, found among the module's parent processes), and for 15 minutes after the
+    refusal for any other run, or a module called outside Ansible. The error names the file: fix the
+    password, then delete the file, or wait until it expires."
+  - "A record directory that cannot be used (not a directory, not private to the user, not writable)
+    fails the module with one line before anything is sent to the DC or a target.
+    M(scanready.windows.scan_account) checks the current password (C(update_password=always)) through
+    the same record."
   - Set the account once per play with C(module_defaults) for C(group/scanready.windows.verify).
 requirements:
   - impacket (Python library on the controller)

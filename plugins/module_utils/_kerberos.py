@@ -60,8 +60,21 @@ KINIT_FAILURES: Final[tuple[tuple[str, str, str], ...]] = (
 )
 
 
+# kinit's trace (KRB5_TRACE): the line that starts a request carrying proof of the password (an encrypted
+# timestamp, or any other pre-authentication), and the lines that put a request on the wire.
+TRACE_LINE: Final = re.compile(r"^\[\d+\] \d+\.\d+: ")
+TRACE_PREAUTH: Final = "Produced preauth for next request"
+TRACE_SENT: Final = ("Sending TCP request to", "UDP request to")
+
+
 class KerberosError(ClassifiedError):
-    """kinit failed; `cls` is a readiness class, the message is safe to show."""
+    """kinit failed; `cls` is a readiness class, the message is safe to show. `unknown`: the KDC may have been
+    sent the password and gave no verdict (a timeout, an error kinit does not explain), so the logon may have
+    counted as a bad one."""
+
+    def __init__(self, cls: str, message: str, *, unknown: bool = False) -> None:
+        super().__init__(cls, message)
+        self.unknown = unknown
 
 
 @dataclass(frozen=True)
@@ -92,11 +105,58 @@ class CachedCredential:
 
 def classify_kinit(stderr: str) -> tuple[str, str]:
     """(class, detail) for kinit's complaint; unknown texts are an `error` quoting MIT's words."""
+    return known_kinit(stderr) or (FailureClass.ERROR, f"kinit failed: {last_line(stderr)}")
+
+
+def known_kinit(stderr: str) -> tuple[str, str] | None:
+    """(class, detail) when kinit's complaint is one of KINIT_FAILURES, else None."""
     said = re.sub(r"Client '[^']*'", "Client", stderr).lower()  # newer MIT quotes the principal
     for needle, cls, detail in KINIT_FAILURES:
         if needle.lower() in said:
             return cls, detail
-    return FailureClass.ERROR, f"kinit failed: {last_line(stderr)}"
+    return None
+
+
+def split_trace(stderr: str) -> tuple[str, list[str]]:
+    """kinit's own words, and its trace lines (KRB5_TRACE=/dev/stderr), which are never shown: they hold the
+    encrypted timestamp."""
+    own: list[str] = []
+    trace: list[str] = []
+    for line in stderr.splitlines():
+        (trace if TRACE_LINE.match(line) else own).append(line)
+    return "\n".join(own), trace
+
+
+def password_sent(trace: list[str]) -> bool | None:
+    """Whether a request carrying proof of the password left the controller (after the KDC asked for
+    pre-authentication); None without a trace to tell. The first AS-REQ holds none: a KDC that never answered
+    it cannot have checked the password."""
+    if not trace:
+        return None
+    proving = False
+    for line in trace:
+        if TRACE_PREAUTH in line:
+            proving = True
+        elif proving and any(sent in line for sent in TRACE_SENT):
+            return True
+    return False
+
+
+def kinit_failure(stderr: str) -> KerberosError:
+    """The error for a kinit that exited with a failure: its class by MIT's words; `unknown` when the KDC may
+    have been sent the password without giving a verdict: no KDC answered after the password went out
+    ("Cannot contact any KDC" after the pre-authenticated request: reported as a timeout), or an error this
+    module does not know, unless the trace shows that no password went out."""
+    said, trace = split_trace(stderr)
+    cls, detail = classify_kinit(said)
+    sent = password_sent(trace)
+    if cls == FailureClass.UNREACHABLE and sent:
+        return KerberosError(FailureClass.TIMEOUT, f"the KDC did not answer the request that carried the password "
+                                                   f"({last_line(said)}): the logon may have counted", unknown=True)
+    if known_kinit(said) is None and sent is not False:
+        return KerberosError(cls, f"{detail}; the KDC may have checked the password, so the logon may have counted",
+                             unknown=True)
+    return KerberosError(cls, detail)
 
 
 def last_line(text: str) -> str:
@@ -306,25 +366,30 @@ class KerberosClient(ClosingContext):
         if os.getpid() == self._owner:
             shutil.rmtree(self._dir, ignore_errors=True)
 
-    def _env(self, ccache: Path) -> dict[str, str]:
+    def _env(self, ccache: Path, trace: bool = False) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("KRB5")}
         env.update(KRB5_CONFIG=str(self._conf), KRB5CCNAME=f"FILE:{ccache}", LC_ALL="C", LANG="C")
+        if trace:  # kinit's trace on its stderr, read here only (never a file: it holds the encrypted timestamp)
+            env["KRB5_TRACE"] = "/dev/stderr"
         return env
 
     def login(self, password: str) -> str:
-        """Get the TGT (one AS-REQ). Returns kinit's warnings (e.g. password expiry), else ''."""
+        """Get the TGT (one AS-REQ). Returns kinit's warnings (e.g. password expiry), else ''. A timeout, and a
+        failure after the password went out without a verdict, is a KerberosError with `unknown` set."""
         try:
             # "--": a principal that begins with "-" is a name, never an option.
-            proc = _run_bounded(["kinit", "--", self.principal], stdin=password + "\n", env=self._env(self._tgt),
-                                timeout=self.timeout)
+            proc = _run_bounded(["kinit", "--", self.principal], stdin=password + "\n",
+                                env=self._env(self._tgt, trace=True), timeout=self.timeout)
         except FileNotFoundError as exc:
             raise KerberosError(FailureClass.UNAVAILABLE,
                                 "MIT Kerberos (kinit) is not installed on the controller") from exc
         except TimeoutError as exc:
-            raise KerberosError(FailureClass.TIMEOUT, f"the KDC did not answer within {self.timeout:.0f} s") from exc
+            raise KerberosError(FailureClass.TIMEOUT, f"the KDC did not answer within {self.timeout:.0f} s: the "
+                                                      "logon may have counted", unknown=True) from exc
         if proc.returncode != 0:
-            raise KerberosError(*classify_kinit(proc.stderr))
-        warnings = [ln.strip() for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip().startswith("Warning:")]
+            raise kinit_failure(proc.stderr)
+        said = proc.stdout + "\n" + split_trace(proc.stderr)[0]
+        warnings = [ln.strip() for ln in said.splitlines() if ln.strip().startswith("Warning:")]
         return "; ".join(w.removeprefix("Warning:").strip() for w in warnings)
 
     def ticket(self, spn: str) -> ServiceTicket | str:

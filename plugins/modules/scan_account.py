@@ -66,11 +66,20 @@ options:
         accepts it (or refuses only because the account is disabled, expired or outside its logon
         hours, which it says after checking the password) nothing changes; otherwise the password is
         set. That is at most one bad logon attempt per run, and only when the password really
-        differs, after which the next run binds successfully; check mode makes the same one attempt.
-        Mind the domain's lockout threshold when running check mode repeatedly with a wrong password.
+        differs, after which the next run binds successfully.
+      - That bind goes through the verify modules' lockout guard (see
+        M(scanready.windows.scan_readiness)). When the guard's record holds a refusal of the account
+        (a verify module or an earlier bind met a wrong password, or got no verdict), the bind is not
+        made, a warning says so, and the password is set again, which costs no logon and clears the
+        record. A bind the DC refuses, or that gets no answer, is recorded, so that the verify modules
+        of the same run do not try the account again before the password is set.
+      - Check mode makes no bind at all. It warns that the password is not checked and reports it as to
+        be set (a change), since only a logon could tell.
       - When the password is set, or the bind proves it right, a refusal the verify modules recorded for
         the account on this controller (their lockout guard) is cleared, so that the next verification
         tries again; enabling the account or moving its expiry clears a refusal for disabled or expired.
+        A record that cannot be cleared then is a warning (the account's change is done); a record
+        directory that cannot be used at all fails the module before it connects to the DC.
     type: str
     choices: [on_create, always]
     default: on_create
@@ -385,15 +394,24 @@ def main() -> None:
     with fail_on_error(module):
         request = AccountRequest.from_params(params)
     require_library(module, "ldap3", LDAP3_IMPORT_ERROR)
+    try:  # before anything is sent: the password check and the clearing below need the lockout guard's record
+        _lockout.usable_dir()
+    except _lockout.RecordError as exc:
+        module.fail_json(msg=f"The lockout guard cannot keep its record: {exc}. Nothing was sent to the domain "
+                             "controller.")
     with fail_on_error(module), connect_module(module) as conn:
         outcome = ensure_account(conn, request, domain=conn.settings.domain, check_mode=module.check_mode,
                                  operator=conn.settings.bind_user)
     for warning in outcome.warnings:
         module.warn(warning)
-    if outcome.password_known:
-        _lockout.forget(params["name"], conn.settings.domain)
-    elif outcome.access_restored:
-        _lockout.forget(params["name"], conn.settings.domain, only=("account_disabled", "account_expired"))
+    try:
+        if outcome.password_known:
+            _lockout.forget(params["name"], conn.settings.domain)
+        elif outcome.access_restored:
+            _lockout.forget(params["name"], conn.settings.domain, only=("account_disabled", "account_expired"))
+    except _lockout.RecordError as exc:
+        module.warn(f"The account was changed as asked, but the verify modules' lockout record could not be cleared "
+                    f"({exc}): delete it, or verify runs keep refusing to try the account until it expires.")
     account = outcome.account
     result: dict[str, Any] = {
         "changed": outcome.changed,

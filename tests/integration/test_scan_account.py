@@ -169,7 +169,8 @@ def test_update_password_always_changes_only_a_different_password(lab: LabInfo, 
 def test_a_password_set_or_proven_right_clears_the_verify_lockout_record(lab: LabInfo, name: str,
                                                                          private_lockout_records: Path) -> None:
     """A verify run that met a wrong password left a record that stops every later verify run; once
-    scan_account has set the password (or a bind proved it right) that refusal is over."""
+    scan_account has set the password that refusal is over. While it holds, update_password: always makes no
+    bind to check the password (that could be one more bad logon): it sets it again."""
     def refused_earlier() -> LockoutRecord:
         record = LockoutRecord(private_dir(private_lockout_records), name, lab.vars["scanready_domain"])
         record.write(Refusal(record.account, "a target", "logon_failure", "refused the password", time.time()))
@@ -182,8 +183,12 @@ def test_a_password_set_or_proven_right_clears_the_verify_lockout_record(lab: La
     assert run_module("scan_account", args).result["created"]
     assert record.read() is None, "the password was just set"
     record = refused_earlier()
-    assert not run_module("scan_account", args).changed
-    assert record.read() is None, "the bind check proved the password right"
+    again = run_module("scan_account", args)
+    assert again.changed, "a refusal is recorded: no bind (it could be one more bad logon), the password is set again"
+    assert any("is not checked" in w for w in again.result.get("warnings", [])), again.result
+    assert record.read() is None, "the password was just set"
+    assert read(lab, name)[0].get("badPwdCount", ["0"]) == ["0"], "no bind was made"
+    assert not run_module("scan_account", args).changed, "no record: the bind proves the password right"
     record = refused_earlier()
     assert not run_module("scan_account", account_args(lab, name, privilege="none")).changed
     assert record.read() is not None, "update_password: on_create does not know the password: the record stays"

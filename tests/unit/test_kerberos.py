@@ -15,6 +15,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._kerberos import
     KerberosClient,
     KerberosError,
     classify_kinit,
+    kinit_failure,
     krb5_conf,
     kvno_reason,
     parse_ccache,
@@ -44,6 +45,72 @@ def test_an_unknown_kinit_message_is_quoted() -> None:
     cls, detail = classify_kinit("Password for x@EX.TEST:\nkinit: Something new happened\n")
     assert cls == "error"
     assert "Something new happened" in detail
+
+
+# MIT kinit 1.20's trace (KRB5_TRACE=/dev/stderr), as it reads against a KDC that asks for pre-authentication.
+TRACE_ASKED = """\
+[29070] 1796691018.649555: Sending unauthenticated request
+[29070] 1796691018.649556: Sending request (179 bytes) to EX.TEST
+[29070] 1796691018.649558: Initiating TCP connection to stream 192.0.2.2:88
+[29070] 1796691018.649559: Sending TCP request to stream 192.0.2.2:88
+[29070] 1796691018.649560: Received answer (312 bytes) from stream 192.0.2.2:88
+[29070] 1796691018.649563: Received error from KDC: -1765328359/Additional pre-authentication required
+[29070] 1796691018.649569: AS key obtained for encrypted timestamp: aes256-cts/C062
+[29070] 1796691018.649571: Encrypted timestamp (for 1796691018.655900): plain 301AA0, encrypted 9F00DEAD
+[29070] 1796691018.649573: Produced preauth for next request: PA-ENC-TIMESTAMP (2)
+[29070] 1796691018.649574: Sending request (257 bytes) to EX.TEST
+[29070] 1796691018.649576: Initiating TCP connection to stream 192.0.2.2:88
+"""
+SENT_NO_ANSWER = TRACE_ASKED + """\
+[29070] 1796691018.649577: Sending TCP request to stream 192.0.2.2:88
+[29070] 1796691028.700000: Sending initial UDP request to dgram 192.0.2.2:88
+[29070] 1796691045.700000: Terminating TCP connection to stream 192.0.2.2:88
+"""
+NEVER_ASKED = """\
+[26906] 1796690849.731354: Sending unauthenticated request
+[26906] 1796690849.731355: Sending request (169 bytes) to EX.TEST
+[26906] 1796690849.731357: Initiating TCP connection to stream 192.0.2.2:88
+[26906] 1796690849.731358: Sending TCP request to stream 192.0.2.2:88
+[26906] 1796690859.739225: Sending initial UDP request to dgram 192.0.2.2:88
+[26906] 1796690876.756376: Terminating TCP connection to stream 192.0.2.2:88
+"""
+NO_KDC = "kinit: Cannot contact any KDC for realm 'EX.TEST' while getting initial credentials\n"
+
+
+def test_no_kdc_answer_after_the_password_went_out_is_an_unknown_outcome() -> None:
+    """The request that carried the encrypted timestamp got no answer: the KDC may have counted it."""
+    err = kinit_failure(SENT_NO_ANSWER + NO_KDC)
+    assert (err.cls, err.unknown) == ("timeout", True)
+    assert "did not answer the request that carried the password" in err.message
+    assert "may have counted" in err.message
+    assert "9F00DEAD" not in err.message and "C062" not in err.message, "the trace is never shown"
+
+
+def test_no_kdc_answer_before_the_password_went_out_is_unreachable() -> None:
+    """Only the first AS-REQ (no password in it) went unanswered, or the password's never left: the KDC
+    cannot have checked it, so NTLM at the DC may follow."""
+    for trace in (NEVER_ASKED, TRACE_ASKED, ""):
+        err = kinit_failure(trace + NO_KDC)
+        assert (err.cls, err.unknown) == ("unreachable", False), trace
+
+
+def test_an_unexplained_kinit_failure_is_unknown_unless_no_password_went_out() -> None:
+    said = "kinit: KDC policy rejects request while getting initial credentials\n"
+    for trace in (SENT_NO_ANSWER, ""):  # after the password, or without a trace to tell
+        err = kinit_failure(trace + said)
+        assert (err.cls, err.unknown) == ("error", True)
+        assert "KDC policy rejects request" in err.message and "may have counted" in err.message
+    err = kinit_failure(NEVER_ASKED + said)
+    assert (err.cls, err.unknown) == ("error", False)
+
+
+def test_an_explained_kinit_failure_is_a_verdict() -> None:
+    for said, cls in (("kinit: Password incorrect while getting initial credentials", "logon_failure"),
+                      ("kinit: Clock skew too great while getting initial credentials", "error"),
+                      ("kinit: Client's credentials have been revoked while getting initial credentials",
+                       "account_locked")):
+        err = kinit_failure(SENT_NO_ANSWER + said + "\n")
+        assert (err.cls, err.unknown) == (cls, False)
 
 
 def test_kvno_reason() -> None:
@@ -165,6 +232,32 @@ def test_a_kvno_refusal_is_the_reason_and_leaves_no_cache(fake_mit: Path) -> Non
         assert client.ticket("cifs/a.ex.test") == "Server not found in Kerberos database"
         private = Path(json.loads(fake_mit.read_text())["conf"]).parent
         assert sorted(p.name for p in private.iterdir()) == ["krb5.conf", "tgt.ccache"]
+
+
+def test_a_kinit_that_does_not_answer_in_time_is_an_unknown_outcome(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    slow = tmp_path / "kinit"
+    slow.write_text("#!/bin/sh\nexec sleep 30\n")
+    slow.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    with KerberosClient("ex.test", "dc1.ex.test", "scanner", "kerberos-aes", 0.5) as client, \
+            pytest.raises(KerberosError) as err:
+        client.login(PASSWORD)
+    assert (err.value.cls, err.value.unknown) == ("timeout", True)
+    assert "may have counted" in err.value.message
+
+
+def test_kinit_traces_to_its_stderr_only(fake_mit: Path) -> None:
+    """The trace goes to the pipe read here (never a file: it holds the encrypted timestamp)."""
+    traced = fake_mit.parent / "bin" / "kinit"
+    traced.write_text(FAKE_KINIT.replace('secret = sys.stdin', 'assert os.environ["KRB5_TRACE"] == "/dev/stderr"\n'
+                                                               'print("[1] 2.3: Sending TCP request to stream x", '
+                                                               'file=sys.stderr)\nsecret = sys.stdin'))
+    with KerberosClient("ex.test", "dc1.ex.test", "scanner", "kerberos-aes", 5) as client:
+        assert "expire in 3 days" in client.login(PASSWORD)
+        with pytest.raises(KerberosError) as err:
+            client.login("wrong-" + PASSWORD)
+    assert err.value.cls == "logon_failure" and "Sending TCP" not in err.value.message
 
 
 def test_no_kinit_on_the_controller(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

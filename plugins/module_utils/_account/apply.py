@@ -17,7 +17,6 @@ from ansible_collections.scanready.windows.plugins.module_utils._account.directo
     container_for,
     domain_admins_dn,
     find_account,
-    password_matches,
     trust_for,
     with_names,
 )
@@ -36,6 +35,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._account.group i
     undo_create,
     with_group,
 )
+from ansible_collections.scanready.windows.plugins.module_utils._account.password import check_password
 from ansible_collections.scanready.windows.plugins.module_utils._account.plan import (
     SPN,
     Account,
@@ -107,7 +107,7 @@ def ensure_account(conn: Directory, desired: AccountRequest, *, domain: str, che
     """
     trust = trust_for(conn, operator, domain)
     warnings: list[str] = []
-    planned = _plan(conn, desired, domain, trust, warnings, now)
+    planned = _plan(conn, desired, domain, trust, warnings, now, check_mode)
     current, plan, group_plan = planned.current, planned.plan, planned.group_plan
     after = with_group(predict(current, plan), group_plan)
     group_after = predict_group(planned.group, group_plan)
@@ -135,8 +135,9 @@ def ensure_account(conn: Directory, desired: AccountRequest, *, domain: str, che
 
 
 def _plan(conn: Directory, desired: AccountRequest, domain: str, trust: Trust, warnings: list[str],
-          now: datetime | None) -> _Planned:
-    """Read the account and the group, refuse what others control, and plan both."""
+          now: datetime | None, check_mode: bool = False) -> _Planned:
+    """Read the account and the group, refuse what others control, and plan both. The current password is
+    checked through the lockout guard, never in check mode (_account.password)."""
     current = find_account(conn, desired.name, trust)
     if desired.state == "absent":
         if current is not None and current.control is not None and current.control.by_others and not desired.adopt:
@@ -161,7 +162,8 @@ def _plan(conn: Directory, desired: AccountRequest, domain: str, trust: Trust, w
             warnings.append(f"{desired.name} exists as {current.dn}; it is not moved to {desired.path}")
         adopting = desired.adopt and current.needs_adoption
         if desired.update_password == UPDATE_ALWAYS and desired.password and not adopting:
-            matches, warning = password_matches(conn, current, desired.name, desired.password)
+            matches, warning = check_password(conn, current, desired.name, desired.password, domain,
+                                              check_mode=check_mode)
             warnings.extend([warning] if warning else [])
     account_dn = current.dn if current is not None else create_dn
     group = _read_group(conn, desired, trust, account_dn, warnings)

@@ -197,11 +197,9 @@ def container_for(conn: Directory, path: str | None) -> str:
     return found[0].dn
 
 
-def password_matches(conn: Directory, account: Account, name: str,
-                     password: str) -> tuple[bool | None, str | None]:
-    """Whether the DC accepts password for account (sAMAccountName `name`; one logon), and a warning when it
-    cannot tell."""
-    check = conn.try_bind(account.dn, password, account=name)
+def bind_verdict(account: Account, check: BindCheck) -> tuple[bool | None, str | None]:
+    """Whether the DC's answer to a bind as account with a password (conn.try_bind: one logon, made through the
+    lockout guard by _account.password) proves that password right, and a warning when it cannot tell."""
     if check.accepted or check.code in PASSWORD_RIGHT_CODES:
         return True, None
     if check.code in ("52e", "525", "532", "773"):

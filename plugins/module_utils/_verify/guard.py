@@ -5,12 +5,13 @@ One Kerberos AS-REQ (kinit); when the KDC cannot be reached (so the password was
 NTLM session at the DC instead, unless NTLM is not allowed. A refused password, a locked, disabled or
 expired account ends the run there with one message, and is recorded on the controller (_lockout) so
 that every later verify module call for the account refuses to try: at most one bad logon per run,
-however many module calls the run makes, in parallel or not.
+however many module calls the run makes, in parallel or not. A logon without a verdict (the KDC or the
+DC was sent the password and did not answer in time, or answered in a way kinit does not explain) may
+have counted, so it ends the run and is recorded the same way.
 """
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Iterator
 from typing import Final
 
@@ -19,8 +20,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._lockout import 
     LockoutRecord,
     RecordError,
     Refusal,
-    private_dir,
-    record_dir,
+    usable_dir,
 )
 from ansible_collections.scanready.windows.plugins.module_utils._ntstatus import CREDENTIAL_STATUSES
 from ansible_collections.scanready.windows.plugins.module_utils._verify.credentials import Credentials, Endpoint
@@ -34,12 +34,23 @@ from ansible_collections.scanready.windows.plugins.module_utils._verify.results 
 from ansible_collections.scanready.windows.plugins.module_utils._verify.smb import SessionFailure, connect
 
 # kinit failures after which the KDC cannot have checked the password: only these may fall back to
-# NTLM at the DC. A timeout is not one of them (the KDC may have counted a bad logon and not answered).
+# NTLM at the DC. A timeout is not one of them (the KDC may have counted a bad logon and not answered);
+# nor is "no KDC answered" once the request that carries the password went out (KerberosClient.login
+# reports that as a timeout, from kinit's trace), so `unreachable` here means the password never left.
 KDC_NOT_ASKED: Final = frozenset({FailureClass.UNREACHABLE, FailureClass.REFUSED, FailureClass.UNAVAILABLE})
 
 
 class GuardStop(ClassifiedError):
     """The guard refused to start: nothing was attempted on any target. The message says why."""
+
+
+class UnknownOutcome(GuardStop):
+    """The DC was sent the password and gave no verdict: the logon may have counted as a bad one, so it is
+    recorded as a refusal is. `reason` says so, for the record."""
+
+    def __init__(self, cls: str, message: str, reason: str) -> None:
+        super().__init__(cls, message)
+        self.reason = reason
 
 
 def preflight(creds: Credentials, dc: str, timeout: float) -> tuple[KerberosClient | None, str, list[str]]:
@@ -54,6 +65,11 @@ def preflight(creds: Credentials, dc: str, timeout: float) -> tuple[KerberosClie
         if exc.cls in ACCOUNT_CLASSES:
             cls = _refine_revoked(creds, dc, timeout) if exc.cls == FailureClass.ACCOUNT_LOCKED else exc.cls
             raise GuardStop(cls, _guard_message(creds, dc, cls, f"Kerberos: {exc.message}")) from None
+        if exc.unknown:
+            raise UnknownOutcome(exc.cls, f"The Kerberos AS-REQ for {creds.username}@{creds.realm} to {dc} got no "
+                                          f"verdict ({exc.message}); the KDC may have counted it as a bad logon, so "
+                                          "NTLM is not tried after it. No target was contacted.",
+                                 exc.message) from None
         if exc.cls not in KDC_NOT_ASKED:
             raise GuardStop(exc.cls, f"The Kerberos AS-REQ for {creds.username}@{creds.realm} to {dc} failed "
                                      f"({exc.message}); the KDC may have checked the password, so NTLM is not tried "
@@ -84,7 +100,13 @@ def _ntlm_at_dc(creds: Credentials, dc: str, timeout: float, why: str) -> None:
         conn.login(creds.username, creds.password, creds.domain)
     except Exception as exc:
         code = exc.get_error_code() if hasattr(exc, "get_error_code") else None
-        cls = CREDENTIAL_STATUSES.get(code or 0, FailureClass.ERROR)
+        if not code:  # no NT status: the session broke or timed out, maybe after the DC was sent the password
+            timed_out = "timed out" in str(exc).lower() or isinstance(exc, TimeoutError)
+            reason = f"the NTLM logon at the DC got no answer ({exc}): it may have counted"
+            raise UnknownOutcome(FailureClass.TIMEOUT if timed_out else FailureClass.ERROR,
+                                 f"Cannot check the account at the domain controller before touching the targets: "
+                                 f"{why}; {reason}. No target was contacted.", reason) from None
+        cls = CREDENTIAL_STATUSES.get(code, FailureClass.ERROR)
         raise GuardStop(cls, _guard_message(creds, dc, cls, f"{why}; NTLM at the DC: {exc}")) from None
     finally:
         conn.close_session()
@@ -120,25 +142,38 @@ def _guard_message(creds: Credentials, dc: str, cls: str, seen: str) -> str:
             "contacted, so that no further failed logon counts towards a lockout." + (f" Fix: {fix}" if fix else ""))
 
 
+def keep(record: LockoutRecord, refusal: Refusal) -> str:
+    """Write `refusal`; what to add to the message: when later runs stop, or that the record failed."""
+    try:
+        record.write(refusal)
+    except RecordError as exc:
+        return f" The refusal could not be recorded ({exc}): later verify runs may ask the DC again."
+    return (f" Later verify runs for the account stop before trying, until {record.path} is deleted or expires "
+            "(not before this run ends).")
+
+
 @contextlib.contextmanager
 def recorded_guard(creds: Credentials, dc: str) -> Iterator[LockoutRecord]:
     """The account's record, held exclusively: refuses at once when a refusal is recorded; records
-    the refusal when the block raises GuardStop for the account (a wrong password, locked, ...)."""
-    try:
-        record = LockoutRecord(private_dir(record_dir()), creds.username, creds.realm)
-        with record.exclusive():
-            refused = record.read()
-            if refused is not None:
-                raise GuardStop(refused.cls, record.message(refused))
-            try:
-                yield record
-            except GuardStop as stop:
-                if stop.cls in ACCOUNT_CLASSES:
-                    record.write(Refusal(record.account, f"the domain controller {dc}", stop.cls,
-                                         GUARD_REASONS.get(stop.cls, "refused the account"), time.time()))
-                    stop.message += f" Later verify runs for the account stop before trying, until {record.path} " \
-                                    "is deleted or expires."
-                raise
-    except RecordError as exc:
-        raise GuardStop(FailureClass.ERROR,
-                        f"The lockout guard cannot keep its record: {exc}. No target was contacted.") from None
+    the refusal when the block raises GuardStop for the account (a wrong password, locked, ...) or
+    UnknownOutcome. A record directory that cannot be used stops the run before anything is sent."""
+    with contextlib.ExitStack() as held:
+        try:
+            record = LockoutRecord(usable_dir(), creds.username, creds.realm)
+            held.enter_context(record.exclusive())
+        except RecordError as exc:
+            raise GuardStop(FailureClass.ERROR, f"The lockout guard cannot keep its record: {exc}. Nothing was sent "
+                                                "to the domain controller or any target.") from None
+        refused = record.read()
+        if refused is not None:
+            raise GuardStop(refused.cls, record.message(refused))
+        try:
+            yield record
+        except GuardStop as stop:
+            where = f"the domain controller {dc}"
+            if stop.cls in ACCOUNT_CLASSES:
+                stop.message += keep(record, record.refusal(where, stop.cls,
+                                                            GUARD_REASONS.get(stop.cls, "refused the account")))
+            elif isinstance(stop, UnknownOutcome):
+                stop.message += keep(record, record.refusal(where, stop.cls, stop.reason, unknown=True))
+            raise

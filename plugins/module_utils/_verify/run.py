@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ansible_collections.scanready.windows.plugins.module_utils._lockout import Refusal
+from ansible_collections.scanready.windows.plugins.module_utils._lockout import RecordError
 from ansible_collections.scanready.windows.plugins.module_utils._verify.fleet import run_fleet
 from ansible_collections.scanready.windows.plugins.module_utils._verify.guard import (
     GuardStop,
@@ -114,7 +114,11 @@ def _verify(request: VerifyRequest, started: float) -> Verification:
         where = f" at {refused.name}" if refused else ""
         if refused:
             logon = refused.checks["logon"]
-            record.write(Refusal(record.account, f"the target {refused.name}", logon.cls, logon.detail, time.time()))
+            try:
+                record.write(record.refusal(f"the target {refused.name}", logon.cls, logon.detail))
+            except RecordError as exc:
+                warnings.append(f"The target's refusal could not be recorded ({exc}): later verify runs may try the "
+                                "account again.")
         warnings.append(f"A target refused the account{where}; every further logon attempt was stopped so that "
                         "the account is not locked out. Targets not tried are reported as not_tested.")
     return Verification(creds.domain, creds.username, hosts, round(time.monotonic() - started, 2), warnings)
