@@ -122,7 +122,7 @@ class SilentKdc:
 
 
 def test_a_kdc_that_never_answers_costs_one_bad_logon_across_per_host_calls(scanner: Scanner,
-                                                                           tmp_path: Path) -> None:
+                                                                            tmp_path: Path) -> None:
     """share_access per host at --forks 5 with a wrong password, the KDC counting it and its answer lost: the
     first call's kinit times out (its outcome unknown), and that is recorded like a refusal, so no other call asks
     the DC, not even by NTLM. Before, each call asked again and the third locked the account."""
@@ -159,7 +159,7 @@ def test_scan_account_check_mode_makes_no_logon(scanner: Scanner, private_lockou
 
 
 def test_scan_account_sets_a_password_the_guard_saw_refused_without_a_logon(scanner: Scanner,
-                                                                           private_lockout_records: Path) -> None:
+                                                                            private_lockout_records: Path) -> None:
     """A verify run meets the wrong password (one bad logon, recorded); scan_account with update_password: always
     does not check it again (that would be the second), sets the password and clears the record; the verify run
     after it works."""

@@ -235,7 +235,7 @@ def test_a_kvno_refusal_is_the_reason_and_leaves_no_cache(fake_mit: Path) -> Non
 
 
 def test_a_kinit_that_does_not_answer_in_time_is_an_unknown_outcome(tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     slow = tmp_path / "kinit"
     slow.write_text("#!/bin/sh\nexec sleep 30\n")
     slow.chmod(0o755)

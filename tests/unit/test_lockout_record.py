@@ -224,7 +224,7 @@ def test_an_unknown_outcome_is_recorded_as_a_refusal(kdc: type[Kinit], tmp_path:
 
 
 def test_an_unreachable_kdc_is_not_recorded_and_ntlm_checks_instead(kdc: type[Kinit],
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """Connection refused, no KDC known, kinit not installed: the KDC never saw the password, so the one NTLM
     logon at the DC checks the account, and nothing is recorded when it accepts it."""
     ntlm: list[str] = []

@@ -34,6 +34,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._ldap.sealing im
     Security,
 )
 from ansible_collections.scanready.windows.plugins.module_utils._ldap.settings import Settings
+from ansible_collections.scanready.windows.plugins.module_utils._smb.sysvol import smb_credentials
 
 MECHANISM: Final = "GSS-SPNEGO"
 SASL_IN_PROGRESS: Final = 14
@@ -117,7 +118,7 @@ def kerberos_bind(conn: Any, ticket: Any, *, seal: bool) -> tuple[dict[str, Any]
 
 
 def ntlm_bind(conn: Any, user: str, domain: str, password: str) -> tuple[dict[str, Any], SealedSocket | None]:
-    """Bind with NTLMv2, signed and sealed (two round trips); (user, domain) as ntlm_user gives them."""
+    """Bind with NTLMv2, signed and sealed (two round trips); (user, domain) as smb_credentials gives them."""
     security = NtlmSecurity(user, password, domain)
     result = _bind_step(conn, security.initial_token())
     if result.get("result") != SASL_IN_PROGRESS or not result.get("saslCreds"):
@@ -157,9 +158,9 @@ def sasl_bind(conn: Any, settings: Settings,
             return "kerberos", client, sealed, settings
         if not (seal and settings.allow_ntlm and settings.password is not None and settings.bind_user):
             why = "NTLM is not allowed (allow_ntlm)" if not settings.allow_ntlm else \
-                "a Kerberos ticket of your own cannot name it" if settings.password is None else "NTLM only seals"
+                "without admin_password only Kerberos can bind"
             raise DomainError(f"cannot bind to DC {settings.host}: {problem}; {why}", CONFIG)
-        result, sealed = ntlm_bind(conn, *ntlm_user(settings.bind_user), settings.password)
+        result, sealed = ntlm_bind(conn, *smb_credentials(settings.bind_user), settings.password)
     except SealingError as exc:
         raise DomainError(f"DC {settings.host}: {exc.message}", TLS) from None
     except ldap3_exceptions.LDAPException as exc:
@@ -167,11 +168,3 @@ def sasl_bind(conn: Any, settings: Settings,
     if result.get("result") != 0:
         raise classify_result("bind", settings.bind_user, result, settings)
     return "ntlm", None, sealed, settings
-
-
-def ntlm_user(bind_user: str) -> tuple[str, str]:
-    """(user, domain) for NTLM from 'user@realm' (sent whole, as Windows does) or 'DOMAIN\\user'."""
-    if "\\" in bind_user:
-        netbios, _sep, user = bind_user.partition("\\")
-        return user, netbios
-    return bind_user, ""
