@@ -97,8 +97,7 @@ def judge(dn: str, raw: bytes | None, trust: Trust) -> Control:
     except _acl.AclFormatError as exc:
         raise DomainError(f"the nTSecurityDescriptor of {dn} is unusable: {exc}; nothing was changed",
                           FOREIGN) from None
-    expected = {(f"{trust.domain_sid}-{who}" if isinstance(who, int) else who, prop)
-                for who, prop in DEFAULT_USER_WRITERS}
+    expected = _default_writers(trust)
     # The inherited ACEs go through the same rule as if explicit, so both are judged alike.
     inherited = [ace for ace in descriptor.dacl if ace.inherited]
     inherited_as_explicit = replace(descriptor, dacl=tuple(_as_explicit(ace) for ace in inherited))
@@ -131,10 +130,14 @@ def takeover_inherited(container_dn: str, raw: bytes | None, trust: Trust) -> tu
     handed_down = [ace for ace in descriptor.dacl if ace.flags & _acl.CONTAINER_INHERIT
                    and ace.inherited_object_type in (None, USER_CLASS)]
     as_child = tuple(_acl.parse_ace(ace.raw[:1] + bytes([0]) + ace.raw[2:]) for ace in handed_down)
-    expected = {(f"{trust.domain_sid}-{who}" if isinstance(who, int) else who, prop)
-                for who, prop in DEFAULT_USER_WRITERS}
+    expected = _default_writers(trust)
     offending = {ace.raw[2:] for ace in _offending(replace(descriptor, dacl=as_child), trust, expected)}
     return tuple(ace for ace in handed_down if ace.raw[2:] in offending)
+
+
+def _default_writers(trust: Trust) -> set[tuple[str, str]]:
+    """DEFAULT_USER_WRITERS with the domain's SIDs: (trustee SID, property) pairs AD itself grants."""
+    return {(f"{trust.domain_sid}-{who}" if isinstance(who, int) else who, prop) for who, prop in DEFAULT_USER_WRITERS}
 
 
 def _offending(descriptor: _acl.SecurityDescriptor, trust: Trust, expected: set[tuple[str, str]]) -> list[_acl.Ace]:
