@@ -355,3 +355,115 @@ def test_the_group_is_left_alone_when_the_account_is_removed() -> None:
     run(directory, privilege="local_admins")
     assert run(directory, state="absent", privilege="local_admins").changed
     assert GROUP_DN in directory.objects and directory.objects[GROUP_DN]["member"] == []
+
+
+# --- members by primary group: adoption gives them their default primary group back ----------------------
+
+SQUAT = f"CN=squat,{USERS}"
+DOMAIN_USERS = f"CN=Domain Users,{USERS}"
+DOMAIN_COMPUTERS = f"CN=Domain Computers,{USERS}"
+USER_CLASSES = ["top", "person", "organizationalPerson", "user"]
+COMPUTER_CLASSES = [*USER_CLASSES, "computer"]
+
+
+class PrimaryDirectory(FakeDirectory):
+    """FakeDirectory with the DC's primaryGroupID rule (Samba's samldb, as Windows): the new primary group must
+    already list the object in its member; the change takes it out of that member and puts it in the old
+    primary group's."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        for dn, rid in ((DOMAIN_USERS, 513), (DOMAIN_COMPUTERS, 515)):
+            self.objects[dn] = {"objectClass": ["top", "group"], "objectSid": [sid_bytes(f"{DOMAIN_SID}-{rid}")],
+                                "sAMAccountName": [dn[3:].split(",", maxsplit=1)[0]], "member": []}
+
+    def _by_rid(self, rid: str) -> str:
+        found = self._find(f"<SID={DOMAIN_SID}-{rid}>")
+        assert found is not None, rid
+        return found
+
+    def modify(self, dn: str, changes: Any, *, sd_flags: int | None = None) -> None:
+        if "primaryGroupID" not in changes:
+            super().modify(dn, changes, sd_flags=sd_flags)
+            return
+        new = changes["primaryGroupID"][0][1][0]
+        old_group, new_group = self._by_rid(self.objects[dn]["primaryGroupID"][0]), self._by_rid(new)
+        if dn not in self.objects[new_group].get("member", []):
+            raise DomainError(f"the DC is unwilling to modify {dn}: not a member of {new_group}", "rights", 53)
+        self.objects[new_group]["member"].remove(dn)
+        self.objects[old_group].setdefault("member", []).append(dn)
+        super().modify(dn, changes, sd_flags=sd_flags)
+
+
+def plant_primary(directory: FakeDirectory, classes: list[str], uac: int, dn: str = SQUAT) -> None:
+    directory.objects[dn] = {"objectClass": classes, "objectSid": [sid_bytes(f"{DOMAIN_SID}-1401")],
+                             "sAMAccountName": [dn[3:].split(",", maxsplit=1)[0]], "userAccountControl": [str(uac)],
+                             "primaryGroupID": ["1400"]}
+
+
+@pytest.mark.parametrize(("classes", "uac", "default", "rid"), [
+    (USER_CLASSES, 0x200, DOMAIN_USERS, "513"),
+    (COMPUTER_CLASSES, 0x1000, DOMAIN_COMPUTERS, "515"),
+])
+def test_adopting_gives_a_member_by_primary_group_its_default_back(classes: list[str], uac: int, default: str,
+                                                                   rid: str) -> None:
+    """Issue 21, item 3: a member by primaryGroupID is refused without adopt; adopting joins it to Domain Users
+    (a computer: Domain Computers), sets its primaryGroupID, then removes the plain membership the DC leaves."""
+    directory = PrimaryDirectory()
+    run(directory)
+    plant_group(directory, members=(f"CN=helper,{USERS}",))
+    plant_primary(directory, classes, uac)
+    with pytest.raises(DomainError, match=f"members by primary group \\(primaryGroupID\\): {SQUAT}"):
+        run(directory, privilege="local_admins")
+    writes = len(directory.writes)
+    check = run(directory, check_mode=True, privilege="local_admins", adopt=True)
+    assert check.changed and len(directory.writes) == writes
+    assert directory.objects[SQUAT]["primaryGroupID"] == ["1400"]
+    assert check.diff["before"]["scanner_group"]["primary_members"] == [SQUAT]
+    assert check.diff["after"]["scanner_group"] == {"dn": GROUP_DN, "sid": f"{DOMAIN_SID}-1400",
+                                                    "members": [NEW_DN], "primary_members": []}
+    adopted = run(directory, privilege="local_admins", adopt=True)
+    assert directory.writes[writes:] == [f"modify {default} member", f"modify {SQUAT} primaryGroupID",
+                                         f"modify {GROUP_DN} member", f"modify {GROUP_DN} member",
+                                         f"modify {DA} member"]
+    assert directory.objects[SQUAT]["primaryGroupID"] == [rid]
+    assert directory.objects[GROUP_DN]["member"] == [NEW_DN] and directory.objects[default]["member"] == []
+    assert adopted.changed and adopted.group.members == (NEW_DN,) and adopted.group.primary_members == ()
+    assert adopted.diff["before"]["scanner_group"]["primary_members"] == [SQUAT]
+    writes = len(directory.writes)
+    again = run(directory, privilege="local_admins", adopt=True)
+    assert not again.changed and len(directory.writes) == writes
+
+
+def test_a_member_by_primary_group_already_in_domain_users_is_not_added_again() -> None:
+    directory = PrimaryDirectory()
+    run(directory)
+    plant_group(directory)
+    plant_primary(directory, USER_CLASSES, 0x200)
+    directory.objects[DOMAIN_USERS]["member"] = [SQUAT]
+    writes = len(directory.writes)
+    run(directory, privilege="local_admins", adopt=True)
+    assert directory.writes[writes:] == [f"modify {SQUAT} primaryGroupID", f"modify {GROUP_DN} member",
+                                         f"modify {GROUP_DN} member", f"modify {DA} member"]
+    assert directory.objects[SQUAT]["primaryGroupID"] == ["513"] and directory.objects[GROUP_DN]["member"] == [NEW_DN]
+
+
+@pytest.mark.parametrize(("classes", "uac", "said"), [
+    (COMPUTER_CLASSES, 0x2000 | 0x80000, "is the primary group of the domain controller"),
+    (COMPUTER_CLASSES, 0x04000000 | 0x1000, "is the primary group of the domain controller"),
+    (USER_CLASSES, 0x800, "an interdomain trust account"),
+    (["top", "contact"], 0, "a top/contact"),
+])
+def test_adopting_refuses_a_domain_controller_or_unknown_primary_member(classes: list[str], uac: int,
+                                                                        said: str) -> None:
+    directory = PrimaryDirectory()
+    run(directory)
+    plant_group(directory)
+    plant_primary(directory, classes, uac)
+    writes = len(directory.writes)
+    for check_mode in (True, False):
+        with pytest.raises(DomainError) as err:
+            run(directory, check_mode=check_mode, privilege="local_admins", adopt=True)
+        assert said in err.value.message and "Nothing was changed" in err.value.message
+        assert "\n" not in err.value.message and err.value.cause == "foreign"
+    assert len(directory.writes) == writes and directory.objects[SQUAT]["primaryGroupID"] == ["1400"]

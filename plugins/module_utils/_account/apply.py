@@ -30,6 +30,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._account.group i
     group_view,
     parent_dn,
     plan_group,
+    plan_primary,
     predict_group,
     remove_created,
     undo_create,
@@ -167,7 +168,8 @@ def _plan(conn: Directory, desired: AccountRequest, domain: str, trust: Trust, w
             warnings.extend([warning] if warning else [])
     account_dn = current.dn if current is not None else create_dn
     group = _read_group(conn, desired, trust, account_dn, warnings)
-    group_plan = plan_group(group, desired, account_dn, container=container, domain_admins_sid=trust.domain_admins)
+    group_plan = plan_group(group, desired, account_dn, container=container, domain_admins_sid=trust.domain_admins,
+                            primary=plan_primary(conn, group, desired))
     plan = plan_changes(current, desired, domain_admins_dn(conn, trust.domain_admins.rsplit("-", 1)[0]),
                         create_dn=create_dn, password_matches=matches, domain_admins_sid=trust.domain_admins,
                         now=now)
