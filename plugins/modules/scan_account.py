@@ -103,8 +103,8 @@ options:
         which scanning domain controllers and compliance scans need.
       - V(local_admins) makes it the member of O(scanner_group), a domain global security group the
         scan policy GPO (M(scanready.windows.scan_gpo)) adds to every linked host's local Administrators,
-        and takes it out of Domain Admins. Domain controllers have no local Administrators of their own, so
-        this mode does not reach them.
+        and takes it out of Domain Admins. That GPO is denied to domain controllers, whose Administrators
+        group is the domain's own, so this mode does not reach them.
       - V(none) makes sure it is in neither.
       - Switching modes moves the account in one run, joining the new mode's group before leaving the old
         one's; it leaves O(scanner_group) when the mode is not V(local_admins) (the group itself stays).
@@ -306,6 +306,14 @@ scanner_group:
       description: DNs of its members; the scanner account only, in O(privilege=local_admins).
       type: list
       elements: str
+    primary_members:
+      description:
+        - DNs of the objects whose C(primaryGroupID) is the group (members that C(members) does not list).
+        - O(adopt=true) gives each one back the domain's default primary group (C(Domain Users) for a user,
+          C(Domain Computers) for a computer), so the list is empty after it; the diff's C(before) names them.
+      type: list
+      elements: str
+      version_added: 0.5.0
 control:
   description:
     - Who controls the account and what lets others in, as read from the DC (after the run's changes);

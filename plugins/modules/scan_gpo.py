@@ -55,7 +55,8 @@ options:
   state:
     description:
       - V(present) creates or updates the GPO and its links.
-      - V(absent) unlinks it from every domain, OU and site, then deletes its SYSVOL folder and its LDAP object.
+      - V(absent) unlinks it from every domain, OU and site, then deletes its SYSVOL folder and its LDAP object;
+        the same for the O(local_admins_name) GPO.
     type: str
     choices: [present, absent]
     default: present
@@ -161,14 +162,22 @@ options:
   privilege:
     description:
       - The scanner's privilege mode, as O(scanready.windows.scan_account#module:privilege) sets it for the account.
-      - V(local_admins) adds O(scanner_group) to every linked host's C(BUILTIN\Administrators) with a Restricted
-        Groups "This group is a member of" entry in C(GptTmpl.inf) (C([Group Membership]) lines
-        C(*<group SID>__Memberof = *S-1-5-32-544) and C(*<group SID>__Members =)), which adds the group without
-        removing anyone. The module never writes C(*S-1-5-32-544__Members), which would replace the local
-        Administrators' members on every host, and refuses to rewrite a C(GptTmpl.inf) that holds it.
-      - V(domain_admins) and V(none) remove that entry of O(scanner_group) when an earlier run wrote it; other
-        Restricted Groups entries are kept.
-      - Domain controllers have no local Administrators group of their own; the entry does nothing there.
+      - V(local_admins) adds O(scanner_group) to the C(BUILTIN\Administrators) of every linked host that is not
+        a domain controller, with a Restricted Groups "This group is a member of" entry (C([Group Membership])
+        lines C(*<group SID>__Memberof = *S-1-5-32-544) and C(*<group SID>__Members =)), which adds the group
+        without removing anyone.
+      - That entry is in a second GPO of its own, O(local_admins_name), linked where this one is, whose ACL denies
+        Apply Group Policy to Domain Controllers, Read-only Domain Controllers, ENTERPRISE DOMAIN CONTROLLERS and
+        Enterprise Read-only Domain Controllers. On a domain controller C(BUILTIN\Administrators) is the domain's
+        own group (log on to every DC, back up NTDS, replication), so domain controllers never apply it; they
+        still apply every scanning setting of this GPO. Scanning a DC needs O(privilege=domain_admins).
+      - The deny entries are put back when someone removes them. An entry an earlier version wrote into this GPO
+        is moved, written into the second GPO first and then taken out of this one.
+      - The module never writes C(*S-1-5-32-544__Members), which would replace the local Administrators' members
+        on every host, and refuses to rewrite a C(GptTmpl.inf) that holds it.
+      - V(domain_admins) and V(none) remove the O(local_admins_name) GPO, and the entry of O(scanner_group) from
+        this one when an earlier version wrote it there; other Restricted Groups entries are kept. A GPO of that
+        name holding anything else is refused, not removed.
     type: str
     choices: [domain_admins, local_admins, none]
     default: domain_admins
@@ -183,6 +192,14 @@ options:
     type: str
     default: Vulnerability Scanners
     version_added: 0.2.0
+  local_admins_name:
+    description:
+      - Display name of the GPO that holds the Restricted Groups entry of O(privilege=local_admins), which domain
+        controllers are denied applying. Default O(name) followed by C( - local Administrators).
+      - It is judged as O(name) is (owner, ACL, content; O(adopt) takes it over), and removed with O(state=absent)
+        or when O(privilege) is not V(local_admins), only while it holds nothing but that entry.
+    type: str
+    version_added: 0.5.0
   deny_interactive_logon:
     description:
       - User Rights Assignment in C(GptTmpl.inf) (C([Privilege Rights])) denying O(account_name) local logon,
@@ -350,6 +367,40 @@ security:
     created:
       description: True for a GPO the run creates (the only other keys then given are C(trusted) and C(adopted)).
       type: bool
+local_admins:
+  description:
+    - The GPO of the O(privilege=local_admins) Restricted Groups entry (see O(local_admins_name)), when there is
+      one after the run or the run removed one; null otherwise. Its changes and actions are in RV(changes) and
+      RV(actions), each prefixed with its name.
+  returned: success
+  type: dict
+  sample: {"name": "Authenticated scanning (scanready) - local Administrators", "present": true,
+           "guid": "{0F3A1E2C-5B7D-4E8F-9A1B-2C3D4E5F6A7B}", "version": 1, "links": ["DC=corp,DC=example,DC=com"],
+           "dn": "CN={0F3A1E2C-5B7D-4E8F-9A1B-2C3D4E5F6A7B},CN=Policies,CN=System,DC=corp,DC=example,DC=com",
+           "security": {"trusted": true, "created": true, "adopted": false}}
+  contains:
+    name:
+      description: Its display name.
+      type: str
+    present:
+      description: Whether it is there after the run (in check mode, would be).
+      type: bool
+    guid:
+      description: Its GUID.
+      type: str
+    dn:
+      description: Its DN.
+      type: str
+    version:
+      description: Its version after the run; for a removed GPO, the version it had.
+      type: int
+    links:
+      description: DNs of the containers it is linked to after the run.
+      type: list
+      elements: str
+    security:
+      description: Its trust state, as RV(security) is for the scan policy GPO; empty when it is removed.
+      type: dict
 changes:
   description: What changed (or would change), per setting and per link.
   returned: success
@@ -407,6 +458,7 @@ def main() -> None:
         "changes": outcome.changes,
         "actions": outcome.actions,
         "security": outcome.security,
+        "local_admins": outcome.local_admins,
     }
     if module._diff:
         after = "" if request.state == "absent" else outcome.after

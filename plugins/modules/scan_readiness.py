@@ -72,7 +72,8 @@ options:
         description:
           - The target is a domain controller. With O(privilege=local_admins), an admin share, registry
             key or service the account is denied there is reported as C(dc_needs_domain_admin), because
-            domain controllers have no local Administrators group for the scanner group to join.
+            the scanner group is kept out of the domain controllers' C(BUILTIN\Administrators), the domain's own
+            group (M(scanready.windows.scan_gpo) denies them its local Administrators GPO).
           - The filter P(scanready.windows.scan_targets#filter) sets it from a list of domain controllers.
         type: bool
         default: false

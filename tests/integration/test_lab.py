@@ -277,7 +277,8 @@ def local_admins_lab() -> Iterator[LabInfo]:
 
 
 def test_local_admins_group_opens_the_targets_admin_shares_not_the_dcs(local_admins_lab: LabInfo) -> None:
-    """What a host that applied the GPO's Restricted Groups entry does; a DC has no local Administrators."""
+    """What a host that applied the GPO's Restricted Groups entry does; a DC, which does not apply it, stays as it
+    was."""
     lab = local_admins_lab
     assert lab.vars["lab_local_admins_group"] == SCANNER_GROUP
     params = json.loads((lab.state / "params.json").read_text())

@@ -15,13 +15,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.store import DEFAULT_NAME, LOCAL_ADMINS_SUFFIX
 
+from tests.integration.test_scan_gpo import samba_gpo_state
 from tests.lab_support import LAB, REPO, LabInfo, ldb_search, read_lab, run_playbook
 
 pytestmark = pytest.mark.lab
 
 INSTANCE = os.environ.get("SCANREADY_TEST_LOCAL_ADMINS_INSTANCE", "ladmins")
 GROUP = "Vulnerability Scanners"
+NAME = DEFAULT_NAME
+LOCAL_ADMINS = NAME + LOCAL_ADMINS_SUFFIX
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +71,15 @@ def test_site_in_local_admins_mode_converges_and_verify_names_the_dc_cause(lab: 
     assert f"cn={GROUP.lower()}" in groups
     assert "cn=domain admins" not in groups
 
+    # The entry is in a GPO of its own, linked at the root with the scan policy, that no DC applies (issue 21, item 2).
+    main, local_admins = (samba_gpo_state(lab, name)["gpos"] for name in (NAME, LOCAL_ADMINS))
+    assert len(main) == 1 == len(local_admins)
+    assert main[0]["denied_apply"] == [] and "Group Membership" not in main[0]["inf"]
+    assert "Group Membership" in local_admins[0]["inf"]
+    domain_sid = next(sid for sid in local_admins[0]["denied_apply"] if sid.endswith("-516"))[:-4]
+    assert sorted(local_admins[0]["denied_apply"]) == sorted(
+        [f"{domain_sid}-516", f"{domain_sid}-521", "S-1-5-9", f"{domain_sid}-498"])
+
     doc = json.loads((tmp_path / "reports" / "readiness.json").read_text())
     hosts = {h["name"]: h for h in doc["hosts"]}
     members = [t for t in lab.by_class("ready") if t.address != lab.vars["lab_dc_address"]]
@@ -83,7 +96,7 @@ def test_site_in_local_admins_mode_converges_and_verify_names_the_dc_cause(lab: 
     assert dc["class"] == "dc_needs_domain_admin", dc
     c_share = dc["checks"]["share:C$"]
     assert c_share["ok"] is False and c_share["class"] == "dc_needs_domain_admin"
-    assert "Domain controllers have no local Administrators group" in c_share["fix"]
+    assert "Domain controllers are kept out of the scanner group's reach" in c_share["fix"]
     assert "a second scanner account" in c_share["fix"] and "domain_admins" in c_share["fix"]
     assert dc["checks"]["share:ADMIN$"]["class"] == "dc_needs_domain_admin"
 

@@ -260,8 +260,12 @@ for m in db.search(base="CN=Policies,CN=System,%s" % base, scope=ldb.SCOPE_ONELE
     gpo["children"] = sorted(text(c["cn"][0]) for c in db.search(base=m.dn, scope=ldb.SCOPE_ONELEVEL, attrs=["cn"]))
     folder = os.path.join(sysvol, gpo["cn"])
     gpo["paths"] = sorted(os.path.relpath(os.path.join(r, n), folder) for r, ds, fs in os.walk(folder) for n in ds + fs)
+    descriptor = ndr_unpack(security.descriptor, m["nTSecurityDescriptor"][0])
+    gpo["denied_apply"] = sorted(str(a.trustee) for a in descriptor.dacl.aces
+                                 if a.type == security.SEC_ACE_TYPE_ACCESS_DENIED_OBJECT
+                                 and str(a.object.type).lower() == "edacfd8f-ffb3-11d1-b41d-00a0c968f939")
     if os.path.isdir(folder):
-        want = dsacl2fsacl(ndr_unpack(security.descriptor, m["nTSecurityDescriptor"][0]).as_sddl(sid), sid)
+        want = dsacl2fsacl(descriptor.as_sddl(sid), sid)
         gpo["acl_ok"] = getntacl(lp, folder, system_session(), direct_db_access=True).as_sddl(sid) == want
     inf_path = os.path.join(folder, "Machine", "Microsoft", "Windows NT", "SecEdit", "GptTmpl.inf")
     if os.path.exists(inf_path):

@@ -23,6 +23,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._gpo.registry_po
 from tests.integration.test_scan_gpo import (
     ARTICLE_INF,
     FIREWALL,
+    base_dn,
     gpos_named,
     module_args,
     remove_gpos,
@@ -116,29 +117,46 @@ def converges(lab: LabInfo, args: dict[str, Any]) -> dict[str, Any]:
     return {"result": applied.result, "gpo": gpo}
 
 
-def test_local_admins_member_of_entry_then_none_removes_it(lab: LabInfo, sids: dict[str, str]) -> None:
-    group = sids["group"]
-    args = args_for(lab, privilege="local_admins", scanner_group=GROUP)
+LOCAL_ADMINS = NAME + " - local Administrators"
+
+
+def test_local_admins_is_a_gpo_domain_controllers_never_apply(lab: LabInfo, sids: dict[str, str]) -> None:
+    """Issue 21, item 2, with the default links (the domain root, where the DCs are): the Restricted Groups entry
+    is only in the local Administrators GPO, whose descriptor (read by Samba's NDR parser) denies Apply Group Policy
+    to every kind of DC; the scan policy GPO, without the entry, is not denied to them. (Samba's libgpo, which would
+    evaluate the filter, builds a token only for accounts the host's NSS resolves, which the lab's are not.)"""
+    group, label = sids["group"], f"Restricted Groups: {GROUP} -> BUILTIN\\Administrators (member of)"
+    args = module_args(lab, name=NAME, privilege="local_admins", scanner_group=GROUP)
+    domain_sid = group.rsplit("-", 1)[0]
     try:
         check = run_module("scan_gpo", args, check=True, diff=True)
         assert check.changed and not check.failed, check.result
-        label = f"Restricted Groups: {GROUP} -> BUILTIN\\Administrators (member of)"
-        assert f"{label}: not configured → {group} ({GROUP})" in check.result["changes"]
-        assert gpos_named(lab, NAME) == []  # check mode made nothing
+        assert f"{LOCAL_ADMINS}: {label}: not configured → {group} ({GROUP})" in check.result["changes"]
+        assert gpos_named(lab, NAME) == [] == gpos_named(lab, LOCAL_ADMINS)  # check mode made nothing
 
-        done = converges(lab, args)
-        assert done["gpo"]["inf"]["Group Membership"] == [[[f"*{group}", "Memberof"], ["*S-1-5-32-544"]],
-                                                          [[f"*{group}", "Members"], [""]]]
-        assert f"{label}: {group} ({GROUP})\n" in done["result"]["diff"]["after"]
-        assert not re.search(r"S-1-5-32-544__Members", str(done["gpo"]["inf"]), re.IGNORECASE)
+        done = run_module("scan_gpo", args, diff=True)
+        assert done.changed and not done.failed, done.result
+        assert done.result["local_admins"]["present"] and done.result["local_admins"]["links"] == done.result["links"]
+        assert not run_module("scan_gpo", args).changed
+        main, local_admins = (samba_gpo_state(lab, name)["gpos"] for name in (NAME, LOCAL_ADMINS))
+        assert len(main) == 1 == len(local_admins)
+        assert "Group Membership" not in main[0]["inf"] and main[0]["denied_apply"] == []
+        assert local_admins[0]["inf"] == {"Group Membership": [[[f"*{group}", "Memberof"], ["*S-1-5-32-544"]],
+                                                               [[f"*{group}", "Members"], [""]]]}
+        assert local_admins[0]["inf_rewritten_identical"] and local_admins[0]["acl_ok"]
+        assert set(local_admins[0]["denied_apply"]) == {f"{domain_sid}-516", f"{domain_sid}-521", "S-1-5-9",
+                                                        f"{domain_sid}-498"}
         samba_tool(lab, "gpo", "aclcheck")
+        linked = [dn for dn, value in samba_gpo_state(lab, NAME)["gplinks"].items()
+                  if local_admins[0]["cn"].lower() in value.lower()]
+        assert linked == [base_dn(lab)]  # the domain root, above OU=Domain Controllers
 
-        back = run_module("scan_gpo", args_for(lab, privilege="none", scanner_group=GROUP), diff=True)
-        assert back.changed and f"{label}: {group} ({GROUP}) → not configured" in back.result["changes"], back.result
-        assert back.result["version"] == done["result"]["version"] + 1
-        assert "Group Membership" not in the_gpo(lab)["inf"]
-        assert not run_module("scan_gpo", args_for(lab, privilege="domain_admins", scanner_group=GROUP)).changed
+        back = run_module("scan_gpo", args | {"privilege": "none"}, diff=True)
+        assert back.changed and not back.result["local_admins"]["present"], back.result
+        assert gpos_named(lab, LOCAL_ADMINS) == [] and len(gpos_named(lab, NAME)) == 1
+        assert not run_module("scan_gpo", args | {"privilege": "domain_admins"}).changed
     finally:
+        remove_gpos(lab, LOCAL_ADMINS)
         remove_gpos(lab, NAME)
 
 

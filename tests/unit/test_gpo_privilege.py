@@ -3,6 +3,8 @@ never-replace-Administrators rule, removal when switched off, SIDs resolved over
 from __future__ import annotations
 
 import re
+import uuid
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -14,6 +16,8 @@ from ansible_collections.scanready.windows.plugins.module_utils._gpo.errors impo
     GpoStoreError,
 )
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.extensions import SECURITY_CSE
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.folder_acl import APPLY_GROUP_POLICY
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.gplink import parse_gplink
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.inf import InfDocument
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.options import GPO_SPEC, request_from
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.policy import (
@@ -32,7 +36,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._gpo.privilege i
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.store import Request
 
 from tests.unit.test_gpo import EXPECTED_INF, EXPECTED_INF_TEXT
-from tests.unit.test_gpo_store import BASE, DOMAIN_SID, FakeLdap, FakeSysvol, folder_of
+from tests.unit.test_gpo_store import BASE, DEFAULT_GPO, DOMAIN_SID, NAME, FakeLdap, FakeSysvol, folder_of
 from tests.unit.test_gpo_store import run as run_store
 
 GROUP = Principal("Vulnerability Scanners", f"{DOMAIN_SID}-1105")
@@ -200,19 +204,126 @@ def wanted(**overrides: Any) -> ScanPolicy:
     return ScanPolicy(scanner_addresses=("192.0.2.10",), **overrides)
 
 
-def test_local_admins_resolves_the_group_and_switching_back_removes_it() -> None:
+LOCAL_ADMINS_GPO = NAME + " - local Administrators"
+DC_SIDS = (f"{DOMAIN_SID}-516", f"{DOMAIN_SID}-521", "S-1-5-9", f"{DOMAIN_SID}-498")
+
+
+def inf_text(ldap: FakeLdap, sysvol: FakeSysvol, name: str = NAME) -> str:
+    return (sysvol.read(folder_of(ldap, name) + INF_PATH) or b"")[2:].decode("utf-16-le")
+
+
+def denied_apply(ldap: FakeLdap, name: str) -> set[str]:
+    """The SIDs the GPO's nTSecurityDescriptor denies Apply Group Policy."""
+    sd = _acl.parse_sd(bytes(ldap.gpo(name)[1]["nTSecurityDescriptor"][0]))
+    return {ace.sid for ace in sd.dacl if ace.type == _acl.ACCESS_DENIED_OBJECT and ace.mask == _acl.DS_CONTROL_ACCESS
+            and ace.raw[12:28] == uuid.UUID(APPLY_GROUP_POLICY).bytes_le}
+
+
+def test_local_admins_is_a_gpo_of_its_own_that_domain_controllers_never_apply() -> None:
+    """Issue 21, item 2: on a DC, BUILTIN\\Administrators is the domain's; the Restricted Groups entry lives only in a
+    GPO whose descriptor denies Apply Group Policy to every kind of domain controller, linked where the scan policy
+    is. The scan policy itself (which DCs apply) never holds it."""
     ldap, sysvol = FakeLdap(), FakeSysvol()
     with_principals(ldap)
     outcome = run_store(ldap, sysvol, policy=wanted(local_admins=True, deny_interactive_logon=True))
-    inf = (sysvol.read(folder_of(ldap) + INF_PATH) or b"")[2:].decode("utf-16-le")
-    assert inf.endswith(GROUP_LINES) and DENY_LINES in inf
-    assert f"Restricted Groups: Vulnerability Scanners -> BUILTIN\\Administrators (member of): {GROUP.sid} " \
-           "(Vulnerability Scanners)\n" in outcome.after
+    assert "[Group Membership]" not in inf_text(ldap, sysvol) and DENY_LINES in inf_text(ldap, sysvol)
+    assert inf_text(ldap, sysvol, LOCAL_ADMINS_GPO) == "[Unicode]\r\nUnicode=yes\r\n" + GROUP_LINES.replace(
+        "[Group Membership]", "[Version]\r\nsignature=\"$CHICAGO$\"\r\nRevision=1\r\n[Group Membership]")
+    assert denied_apply(ldap, LOCAL_ADMINS_GPO) == set(DC_SIDS) and not denied_apply(ldap, NAME)
+    assert outcome.local_admins is not None and outcome.local_admins["present"]
+    assert outcome.local_admins["links"] == [BASE] == outcome.links
+    linked = parse_gplink(ldap.objects[BASE.lower()][1]["gPLink"][0])
+    assert {link.dn.lower() for link in linked} >= {ldap.gpo(NAME)[0].lower(), ldap.gpo(LOCAL_ADMINS_GPO)[0].lower()}
+    assert f"{LOCAL_ADMINS_GPO}: Apply Group Policy, domain controllers: not denied → denied" in outcome.changes
+    assert f"{LOCAL_ADMINS_GPO}: Restricted Groups: Vulnerability Scanners -> BUILTIN\\Administrators (member of): " \
+           f"not configured → {GROUP.sid} (Vulnerability Scanners)" in outcome.changes
+    assert f"[{LOCAL_ADMINS_GPO}]\n" in outcome.after and "domain controllers: denied" in outcome.after
     assert not run_store(ldap, sysvol, policy=wanted(local_admins=True, deny_interactive_logon=True)).changed
     back = run_store(ldap, sysvol, policy=wanted())
-    assert back.changed and back.version == 2
-    inf = (sysvol.read(folder_of(ldap) + INF_PATH) or b"")[2:].decode("utf-16-le")
-    assert "[Group Membership]" not in inf and "[Privilege Rights]" not in inf
+    assert back.changed and back.local_admins is not None and not back.local_admins["present"]
+    assert not [attrs for attrs in (a for _d, a in ldap.objects.values()) if attrs.get("displayName") ==
+                [LOCAL_ADMINS_GPO]]
+    assert "[Privilege Rights]" not in inf_text(ldap, sysvol)
+    assert not run_store(ldap, sysvol, policy=wanted()).changed
+
+
+def test_deny_aces_someone_removed_are_put_back() -> None:
+    ldap, sysvol = FakeLdap(), FakeSysvol()
+    with_principals(ldap)
+    run_store(ldap, sysvol, policy=wanted(local_admins=True))
+    _dn, attrs = ldap.gpo(LOCAL_ADMINS_GPO)
+    sd = _acl.parse_sd(bytes(attrs["nTSecurityDescriptor"][0]))
+    attrs["nTSecurityDescriptor"] = [replace(sd, dacl=tuple(a for a in sd.dacl if a.sid != "S-1-5-9")).render()]
+    check = run_store(ldap, sysvol, policy=wanted(local_admins=True), check=True)
+    assert check.changes == [f"{LOCAL_ADMINS_GPO}: Apply Group Policy, domain controllers: not denied → denied"]
+    assert run_store(ldap, sysvol, policy=wanted(local_admins=True)).changed
+    assert denied_apply(ldap, LOCAL_ADMINS_GPO) == set(DC_SIDS)
+    assert not run_store(ldap, sysvol, policy=wanted(local_admins=True)).changed
+
+
+def test_an_entry_an_earlier_version_wrote_into_the_scan_policy_moves_first_added_then_removed() -> None:
+    """0.4 wrote the entry into the scan policy GPO: the run writes the local Administrators GPO before it takes
+    the entry out, so the group is never out of BUILTIN\\Administrators on the member hosts."""
+    ldap, sysvol = FakeLdap(), FakeSysvol()
+    with_principals(ldap)
+    run_store(ldap, sysvol)
+    path = folder_of(ldap) + INF_PATH
+    sysvol.write(path, b"\xff\xfe" + (EXPECTED_INF_TEXT + GROUP_LINES).encode("utf-16-le"))
+    outcome = run_store(ldap, sysvol, policy=wanted(local_admins=True))
+    assert "[Group Membership]" not in inf_text(ldap, sysvol)
+    new_inf = next(i for i, a in enumerate(outcome.actions) if a.startswith(f"{LOCAL_ADMINS_GPO}: write "))
+    old_inf = next(i for i, a in enumerate(outcome.actions) if a.startswith("write ") and "GptTmpl" in a)
+    assert new_inf < old_inf
+
+
+@pytest.mark.parametrize("held", ["registry", "other entry"])
+def test_a_gpo_of_the_local_admins_name_holding_more_is_never_removed(held: str) -> None:
+    ldap, sysvol = FakeLdap(), FakeSysvol()
+    with_principals(ldap)
+    run_store(ldap, sysvol, policy=wanted(local_admins=True))
+    if held == "registry":
+        run_store(ldap, sysvol, name=LOCAL_ADMINS_GPO)  # the scan settings, in a GPO of that name
+    else:
+        path = folder_of(ldap, LOCAL_ADMINS_GPO) + INF_PATH
+        other = "*S-1-5-21-9-9-9-1200__Memberof = *S-1-5-32-544\r\n"
+        sysvol.write(path, (sysvol.read(path) or b"") + other.encode("utf-16-le"))
+    ldap.writes.clear()
+    sysvol.writes.clear()
+    for state, local_admins in (("present", False), ("absent", False), ("present", True)):
+        with pytest.raises(GpoStoreError, match=r"holds settings other than the scanner group's Restricted Groups entry"
+                                                r".*Nothing was changed"):
+            run_store(ldap, sysvol, policy=wanted(local_admins=local_admins), state=state)
+    assert not ldap.writes and not sysvol.writes
+    adopted = run_store(ldap, sysvol, policy=wanted(local_admins=True), adopt=True)
+    assert any("adopted: its settings files now hold exactly this collection's settings" in warning
+               for warning in adopted.warnings), adopted.warnings
+    assert inf_text(ldap, sysvol, LOCAL_ADMINS_GPO).endswith(GROUP_LINES)
+    assert not run_store(ldap, sysvol, policy=wanted(local_admins=True)).changed
+
+
+def test_one_gpo_cannot_be_both() -> None:
+    ldap, sysvol = FakeLdap(), FakeSysvol()
+    with_principals(ldap)
+    run_store(ldap, sysvol, name=LOCAL_ADMINS_GPO)
+    guid = ldap.gpo(LOCAL_ADMINS_GPO)[1]["cn"][0]
+    ldap.writes.clear()
+    with pytest.raises(GpoStoreError, match="the local Administrators GPO's name. Nothing was changed"):
+        run_store(ldap, sysvol, policy=wanted(local_admins=True), guid=guid)
+    with pytest.raises(GpoStoreError, match="holds settings other than .* Nothing was changed"):
+        run_store(ldap, sysvol, policy=wanted(), guid=guid)  # its scan settings: not removed as the other GPO
+    assert not ldap.writes
+
+
+def test_absent_removes_both_gpos() -> None:
+    ldap, sysvol = FakeLdap(), FakeSysvol()
+    with_principals(ldap)
+    run_store(ldap, sysvol, policy=wanted(local_admins=True))
+    gone = run_store(ldap, sysvol, state="absent")
+    assert gone.changed and gone.local_admins is not None and not gone.local_admins["present"]
+    assert not any("displayName" in attrs and attrs["displayName"][0] in (NAME, LOCAL_ADMINS_GPO)
+                   for _dn, attrs in ldap.objects.values())
+    assert ldap.objects[BASE.lower()][1]["gPLink"] == [f"[LDAP://{DEFAULT_GPO};0]"]
+    assert not run_store(ldap, sysvol, state="absent").changed
 
 
 def test_a_missing_group_fails_a_real_run_and_shows_a_placeholder_in_check_mode() -> None:
@@ -223,8 +334,8 @@ def test_a_missing_group_fails_a_real_run_and_shows_a_placeholder_in_check_mode(
     check = run_store(ldap, sysvol, policy=wanted(local_admins=True, deny_interactive_logon=True), check=True)
     assert check.changed and not ldap.writes and not sysvol.writes
     assert any("placeholder" in warning for warning in check.warnings)
-    assert ("Restricted Groups: Vulnerability Scanners -> BUILTIN\\Administrators (member of): not configured → "
-            "<SID of Vulnerability Scanners once created> (Vulnerability Scanners)") in check.changes
+    assert (f"{LOCAL_ADMINS_GPO}: Restricted Groups: Vulnerability Scanners -> BUILTIN\\Administrators (member of): "
+            "not configured → <SID of Vulnerability Scanners once created> (Vulnerability Scanners)") in check.changes
     with pytest.raises(GpoStoreError, match="account_name 'qualys_scanner': no such user"):
         run_store(ldap, sysvol, policy=wanted(deny_interactive_logon=True))
     assert run_store(ldap, sysvol, policy=wanted()).changed  # none needed: nothing to resolve
@@ -247,7 +358,7 @@ def test_a_gpo_holding_an_administrators_members_line_is_never_rewritten() -> No
                                       "*S-1-5-21-1-2-3-500\r\n").encode("utf-16-le"))
     before = sysvol.read(path)
     with pytest.raises(GpoStoreError, match="never writes that line"):
-        run_store(ldap, sysvol, policy=wanted(local_admins=True))
+        run_store(ldap, sysvol, policy=wanted(local_admins=True, deny_interactive_logon=True))
     assert sysvol.read(path) == before
 
 

@@ -200,13 +200,13 @@ class FakeSysvol:
 
 def run(ldap: FakeLdap, sysvol: FakeSysvol, *, state: str = "present", policy: ScanPolicy = POLICY,
         links: tuple[str, ...] | None = None, enforced: bool = False, check: bool = False,
-        name: str = NAME) -> _gpo_store.Outcome:
-    request = Request(name, state, policy, links, enforced)
+        name: str = NAME, adopt: bool = False, guid: str | None = None) -> _gpo_store.Outcome:
+    request = Request(name, state, policy, links, enforced, adopt=adopt, guid=guid)
     return _gpo_store.run(ldap, lambda share: sysvol, request, "ex.test", check)  # type: ignore[arg-type]
 
 
-def folder_of(ldap: FakeLdap) -> str:
-    _dn, attrs = ldap.gpo()
+def folder_of(ldap: FakeLdap, name: str = NAME) -> str:
+    _dn, attrs = ldap.gpo(name)
     return split_unc(attrs["gPCFileSysPath"][0])[1]
 
 

@@ -647,7 +647,7 @@ def test_on_a_dc_in_local_admins_mode_a_denied_admin_check_names_its_cause() -> 
         assert found[name].ok is False and found[name].required
         assert "a domain controller" in found[name].detail
         assert found[name].fix is not None
-        assert "domain controllers have no local administrators group" in found[name].fix.lower()
+        assert "domain controllers are kept out of the scanner group's reach" in found[name].fix.lower()
         assert "Domain Admins account (a second scanner account)" in found[name].fix
         assert "privilege domain_admins" in found[name].fix
     assert found["share:IPC$"] == DENIED["share:IPC$"]

@@ -6,8 +6,12 @@ from collections.abc import Sequence
 from typing import assert_never
 
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.directory import GpoDirectory
-from ansible_collections.scanready.windows.plugins.module_utils._gpo.errors import GpoStoreError
-from ansible_collections.scanready.windows.plugins.module_utils._gpo.folder_acl import folder_security_descriptor
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.errors import GpoFormatError, GpoStoreError
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.folder_acl import (
+    folder_security_descriptor,
+    parse_security_descriptor,
+    with_apply_denied,
+)
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.steps import Kind, Step
 from ansible_collections.scanready.windows.plugins.module_utils._ldap import (
     MODIFY_ADD,
@@ -37,6 +41,8 @@ def _apply(step: Step, directory: GpoDirectory, sysvol: Sysvol) -> None:
         case Kind.REPLACE_DESCRIPTOR:
             ldap.modify(target, {"nTSecurityDescriptor": [(MODIFY_REPLACE, [step.data])]},
                         sd_flags=SD_OWNER_GROUP_DACL)
+        case Kind.DENY_APPLY:
+            _deny_apply(step, directory)
         case Kind.SWAP_GPLINK:
             _swap_gplink(step, directory)
         case Kind.DELETE_OBJECT:
@@ -60,6 +66,19 @@ def _apply(step: Step, directory: GpoDirectory, sysvol: Sysvol) -> None:
             sysvol.delete_tree(target)
         case _:
             assert_never(step.kind)
+
+
+def _deny_apply(step: Step, directory: GpoDirectory) -> None:
+    """The deny ACEs added to the descriptor as it is now (a new GPO's exists only once the DC made it)."""
+    try:
+        current = parse_security_descriptor(directory.security_descriptor(step.target),
+                                            f"the nTSecurityDescriptor of {step.target}")
+    except GpoFormatError as exc:
+        raise GpoStoreError(f"{exc.message}; the domain controllers were not denied Apply Group Policy") from None
+    wanted = with_apply_denied(current, step.value.split(","))
+    if wanted is not current:
+        directory.ldap.modify(step.target, {"nTSecurityDescriptor": [(MODIFY_REPLACE, [wanted.render()])]},
+                              sd_flags=SD_OWNER_GROUP_DACL)
 
 
 def _swap_gplink(step: Step, directory: GpoDirectory) -> None:

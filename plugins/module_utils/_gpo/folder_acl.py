@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import struct
 import uuid
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Final
 
 from ansible_collections.scanready.windows.plugins.module_utils import _acl
@@ -59,24 +61,46 @@ def parse_security_descriptor(data: bytes, what: str) -> SecurityDescriptor:
         raise GpoFormatError(f"{what} is malformed: {exc}") from None
 
 
-def default_gpo_security_descriptor(domain_sid: str, root_domain_sid: str) -> SecurityDescriptor:
-    """The ACL GPMC and Samba give a GPO a Domain Admin creates."""
+def apply_group_policy_ace(ace_type: int, sid: str) -> _acl.Ace:
+    """Allow (ACCESS_ALLOWED_OBJECT) or deny (ACCESS_DENIED_OBJECT) sid the Apply Group Policy right: security
+    filtering, as the Group Policy Management console writes it."""
+    binary = _acl.sid_to_bytes(sid)
+    return _acl.parse_ace(struct.pack("<BBHII", ace_type, _acl.CONTAINER_INHERIT, 12 + 16 + len(binary),
+                                      _acl.DS_CONTROL_ACCESS, _acl.ACE_OBJECT_TYPE_PRESENT)
+                          + uuid.UUID(APPLY_GROUP_POLICY).bytes_le + binary)
+
+
+def domain_controller_sids(domain_sid: str, root_domain_sid: str) -> tuple[str, ...]:
+    """Every group a domain controller's token holds by being one: Domain Controllers, Read-only Domain
+    Controllers, ENTERPRISE DOMAIN CONTROLLERS and Enterprise Read-only Domain Controllers."""
+    return (f"{domain_sid}-516", f"{domain_sid}-521", _acl.ENTERPRISE_DOMAIN_CONTROLLERS, f"{root_domain_sid}-498")
+
+
+def with_apply_denied(sd: SecurityDescriptor, sids: Sequence[str]) -> SecurityDescriptor:
+    """sd with a Deny Apply Group Policy ACE for each of sids it lacks, ahead of the other ACEs (a deny comes
+    first in canonical order); sd itself when it has them all."""
+    present = {ace.raw for ace in sd.dacl if not ace.inherited}
+    missing = tuple(ace for ace in (apply_group_policy_ace(_acl.ACCESS_DENIED_OBJECT, sid) for sid in sids)
+                    if ace.raw not in present)
+    return replace(sd, dacl=missing + sd.dacl) if missing else sd
+
+
+def default_gpo_security_descriptor(domain_sid: str, root_domain_sid: str,
+                                    denied: Sequence[str] = ()) -> SecurityDescriptor:
+    """The ACL GPMC and Samba give a GPO a Domain Admin creates, denying Apply Group Policy to denied."""
     admins = f"{domain_sid}-512"
     ci = _acl.CONTAINER_INHERIT
-    apply_sid = _acl.sid_to_bytes(_acl.AUTHENTICATED_USERS)
-    apply = struct.pack("<BBHII", _acl.ACCESS_ALLOWED_OBJECT, ci, 12 + 16 + len(apply_sid), _acl.DS_CONTROL_ACCESS,
-                        _acl.ACE_OBJECT_TYPE_PRESENT) + uuid.UUID(APPLY_GROUP_POLICY).bytes_le + apply_sid
     aces = (
         _acl.make_ace(_acl.ACCESS_ALLOWED, ci, DS_FULL_CONTROL, admins),
         _acl.make_ace(_acl.ACCESS_ALLOWED, ci, DS_FULL_CONTROL, f"{root_domain_sid}-519"),
         _acl.make_ace(_acl.ACCESS_ALLOWED, ci | _acl.INHERIT_ONLY, DS_FULL_CONTROL, _acl.CREATOR_OWNER),
         _acl.make_ace(_acl.ACCESS_ALLOWED, ci, DS_FULL_CONTROL, _acl.SYSTEM),
         _acl.make_ace(_acl.ACCESS_ALLOWED, ci, DS_READ, _acl.AUTHENTICATED_USERS),
-        _acl.parse_ace(apply),
+        apply_group_policy_ace(_acl.ACCESS_ALLOWED_OBJECT, _acl.AUTHENTICATED_USERS),
         _acl.make_ace(_acl.ACCESS_ALLOWED, ci, DS_READ, _acl.ENTERPRISE_DOMAIN_CONTROLLERS),
     )
-    return SecurityDescriptor(_acl.SE_DACL_PRESENT | _acl.SE_DACL_PROTECTED | _acl.SE_SELF_RELATIVE, admins, admins,
-                              aces)
+    return with_apply_denied(SecurityDescriptor(_acl.SE_DACL_PRESENT | _acl.SE_DACL_PROTECTED | _acl.SE_SELF_RELATIVE,
+                                                admins, admins, aces), denied)
 
 
 def same_acl(current: SecurityDescriptor, wanted: SecurityDescriptor) -> bool:

@@ -30,6 +30,7 @@ GPO_SPEC: Final[dict[str, dict[str, Any]]] = {
     "guid": {"type": "str"},
     "privilege": {"type": "str", "default": "domain_admins", "choices": list(PRIVILEGES)},
     "scanner_group": {"type": "str", "default": DEFAULT_GROUP},
+    "local_admins_name": {"type": "str"},
     "deny_interactive_logon": {"type": "bool", "default": False},
     "account_name": {"type": "str", "default": DEFAULT_ACCOUNT},
 }
@@ -57,6 +58,7 @@ def request_from(params: dict[str, Any]) -> Request:
     request = Request(name=params["name"], state=params["state"], policy=policy,
                       links=tuple(links) if links is not None else None, enforced=params["enforced"],
                       adopt=params["adopt"], guid=params["guid"].strip() or None if params["guid"] else None,
-                      scanner_group=params["scanner_group"], account_name=params["account_name"])
+                      scanner_group=params["scanner_group"], account_name=params["account_name"],
+                      local_admins_name=params["local_admins_name"])
     request.validate()
     return request

@@ -24,6 +24,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._gpo.folder impo
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.folder_acl import (
     folder_security_descriptor,
     parse_security_descriptor,
+    with_apply_denied,
 )
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.gplink import (
     GPLINK_ENFORCED,
@@ -86,8 +87,9 @@ class Reading:
 
 
 def plan_present(reading: Reading, name: str, settings: Sequence[Setting], enforced: bool,
-                 reset: SecurityDescriptor | None) -> GpoPlan:
-    """The writes that make the GPO hold settings, named name, linked exactly at the targets."""
+                 reset: SecurityDescriptor | None, denied: Sequence[str] = ()) -> GpoPlan:
+    """The writes that make the GPO hold settings, named name, linked exactly at the targets, and denied
+    Apply Group Policy to the SIDs of denied."""
     plan = GpoPlan()
     found = reading.found
     _plan_object(plan, found, name, reading.creating, reading.children)
@@ -96,6 +98,8 @@ def plan_present(reading: Reading, name: str, settings: Sequence[Setting], enfor
         object_sd = reset.render()
         plan.add(f"reset the nTSecurityDescriptor of {found.dn} to the default GPO ACL (owner Domain Admins)",
                  Kind.REPLACE_DESCRIPTOR, found.dn, data=object_sd)
+    if denied:
+        _plan_denied(plan, found.dn, object_sd, denied)
     _plan_folder(plan, reading.folder, found.dn, object_sd, reading.state)
     if reset is not None:
         _plan_inside(plan, reading.folder, folder_security_descriptor(object_sd or b"").render(), reading.state)
@@ -134,6 +138,19 @@ def _plan_object(plan: GpoPlan, found: Found, name: str, creating: bool, childre
         if child.lower() not in children:
             child_dn = f"CN={child},{found.dn}"
             plan.add(f"create {child_dn}", Kind.ADD_OBJECT, child_dn, value="container")
+
+
+def _plan_denied(plan: GpoPlan, gpo_dn: str, object_sd: bytes | None, denied: Sequence[str]) -> None:
+    """Security filtering: the deny ACEs, added to the descriptor the DC holds when the step runs."""
+    current = parse_security_descriptor(object_sd, f"the nTSecurityDescriptor of {gpo_dn}") if object_sd else None
+    done = current is not None and with_apply_denied(current, denied) is current
+    shown = "denied" if done else "not denied"
+    plan.before += f"Apply Group Policy, domain controllers: {shown}\n"
+    plan.after += "Apply Group Policy, domain controllers: denied\n"
+    if not done:
+        plan.changes.append(f"Apply Group Policy, domain controllers: {shown} → denied")
+        plan.add(f"deny Apply Group Policy on {gpo_dn} to {', '.join(denied)}", Kind.DENY_APPLY, gpo_dn,
+                 value=",".join(denied))
 
 
 def _plan_folder(plan: GpoPlan, folder: str, gpo_dn: str, object_sd: bytes | None, state: FolderState) -> None:

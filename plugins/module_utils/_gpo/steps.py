@@ -12,6 +12,7 @@ class Kind(StrEnum):
     ADD_OBJECT = "add object"  # value: object class; attributes: the new object's
     REPLACE_ATTRIBUTE = "replace attribute"  # attribute, value
     REPLACE_DESCRIPTOR = "replace descriptor"  # data: nTSecurityDescriptor (owner, group, DACL)
+    DENY_APPLY = "deny apply"  # value: SIDs, comma-separated, denied Apply Group Policy in the descriptor read then
     SWAP_GPLINK = "swap gPLink"  # previous: the gPLink read (None: none); value: the new one ('': none)
     DELETE_OBJECT = "delete object"
     MAKE_FOLDER = "make folder"

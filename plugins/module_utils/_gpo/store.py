@@ -15,11 +15,11 @@ The pending record is how a later run knows files were written whose version was
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
-from ansible_collections.scanready.windows.plugins.module_utils._gpo.directory import Found, GpoDirectory
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.directory import Container, Found, GpoDirectory
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.errors import (
     GpoFormatError,
     GpoInputError,
@@ -31,6 +31,8 @@ from ansible_collections.scanready.windows.plugins.module_utils._gpo.folder impo
     check_guid,
     read_folder,
 )
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.folder_acl import domain_controller_sids
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.gplink import parse_gplink
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.gpt_ini import parse_gpt_ini_version
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.planner import (
     GpoPlan,
@@ -41,15 +43,20 @@ from ansible_collections.scanready.windows.plugins.module_utils._gpo.planner imp
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.policy import (
     GpoContent,
     ScanPolicy,
+    Setting,
+    apply_policy,
     policy_settings,
 )
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.principals import resolve
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.privilege import MemberOf
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.steps import Kind, Step
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.trust import Verdict, folder_of, judge
 from ansible_collections.scanready.windows.plugins.module_utils._ldap import RIGHTS, DomainConnection, DomainError
 from ansible_collections.scanready.windows.plugins.module_utils._ldap.names import check_dn, normalize_dn
 from ansible_collections.scanready.windows.plugins.module_utils._smb.sysvol import TEMP_SUFFIX, Sysvol
 
 DEFAULT_NAME: Final = "Authenticated scanning (scanready)"
+LOCAL_ADMINS_SUFFIX: Final = " - local Administrators"  # the local Administrators GPO's default name: name + this
 DEFAULT_GROUP: Final = "Vulnerability Scanners"
 DEFAULT_ACCOUNT: Final = "qualys_scanner"
 SYSVOL_SHARE: Final = "sysvol"
@@ -70,10 +77,15 @@ class Request:
     guid: str | None = None  # this exact GPO is the scan policy (counts as adopting it)
     scanner_group: str = DEFAULT_GROUP  # its Restricted Groups entry (policy.local_admins), by sAMAccountName
     account_name: str = DEFAULT_ACCOUNT  # denied interactive logons (policy.deny_interactive_logon)
+    local_admins_name: str | None = None  # the GPO of the Restricted Groups entry; None: name + LOCAL_ADMINS_SUFFIX
 
     @property
     def adopting(self) -> bool:
         return self.adopt or self.guid is not None
+
+    @property
+    def local_admins_gpo(self) -> str:
+        return self.name + LOCAL_ADMINS_SUFFIX if self.local_admins_name is None else self.local_admins_name
 
     def validate(self) -> None:
         """GpoInputError for what no domain could make right; checked before any connection."""
@@ -85,6 +97,11 @@ class Request:
             raise GpoInputError("scanner_group must not be empty")
         if not self.account_name.strip():
             raise GpoInputError("account_name must not be empty")
+        if not self.local_admins_gpo.strip():
+            raise GpoInputError("local_admins_name must not be empty")
+        if self.local_admins_gpo.strip().lower() == self.name.strip().lower():
+            raise GpoInputError("local_admins_name must differ from name: the scanner group's Restricted Groups "
+                                "entry has a GPO of its own, which domain controllers do not apply")
         if self.state == "present":
             policy_settings(self.policy)  # the scanner addresses
             for dn in self.links or ():
@@ -105,6 +122,8 @@ class Request:
 @dataclass
 class Outcome:
     changed: bool = False
+    name: str = ""
+    present: bool = False  # the GPO is there after the run (or, in check mode, would be)
     guid: str | None = None
     dn: str | None = None
     version: int | None = None
@@ -115,6 +134,18 @@ class Outcome:
     before: str = ""
     after: str = ""
     security: dict[str, Any] = field(default_factory=dict)  # owner and trust state of the GPO found
+    local_admins: dict[str, Any] | None = None  # the local Administrators GPO, when there is (or was) one
+    steps: list[Step] = field(default_factory=list, repr=False)  # the writes, applied unless in check mode
+
+
+@dataclass(frozen=True)
+class _Target:
+    """A GPO the run writes: found by name (or guid), the settings it manages, the SIDs denied applying it."""
+
+    name: str
+    guid: str | None
+    settings: Sequence[Setting]
+    denied: tuple[str, ...] = ()
 
 
 def sysvol_of(ldap: DomainConnection) -> Callable[[str], Sysvol]:
@@ -130,13 +161,28 @@ def sysvol_of(ldap: DomainConnection) -> Callable[[str], Sysvol]:
 
 def run(ldap: DomainConnection, open_sysvol: Callable[[str], Sysvol], request: Request, domain: str,
         check_mode: bool) -> Outcome:
-    """Make the domain's scan policy GPO match request; DomainError, SysvolError or GpoStoreError on failure."""
+    """Make the domain's scan policy GPOs match request; DomainError, SysvolError or GpoStoreError on failure.
+    Both GPOs are read, judged and planned before either is written, so a refusal changes nothing."""
     directory = GpoDirectory(ldap)
     try:
         request.validate()
-        if request.state == "absent":
-            return _absent(directory, open_sysvol, request, domain, check_mode)
-        return _present(directory, open_sysvol, request, domain, check_mode)
+        # absent needs no principal: a scanner group found only tells which entry the removal may find
+        wanted = request.policy if request.state == "present" else replace(
+            request.policy, local_admins=False, deny_interactive_logon=False)
+        policy, warnings = resolve(directory.ldap, wanted, request.scanner_group.strip(),
+                                   request.account_name.strip(), check_mode)
+        with open_sysvol(SYSVOL_SHARE) as sysvol:
+            main, local_admins = _prepare(directory, sysvol, request, policy, domain)
+            if main is not None and local_admins is not None and main.guid == local_admins.guid:
+                raise GpoStoreError(f"GPO {main.guid} is named {request.local_admins_gpo!r}, the local "
+                                    "Administrators GPO's name. Nothing was changed; pin the scan policy GPO itself "
+                                    "with guid, or choose another local_admins_name")
+            # The entry is written before the main GPO loses one an earlier version kept there, removed after.
+            first = local_admins if request.state == "present" and policy.local_admins else main
+            ordered = [run for run in (first, local_admins if first is main else main) if run is not None]
+            if not check_mode:
+                for outcome in ordered:
+                    execute(outcome.steps, directory, sysvol)
     except GpoInputError as exc:
         raise GpoStoreError(exc.message) from None
     except DomainError as exc:
@@ -144,37 +190,69 @@ def run(ldap: DomainConnection, open_sysvol: Callable[[str], Sysvol], request: R
             raise DomainError(f"{exc.message}; managing GPOs needs Domain Admins or delegated GPO rights",
                               exc.cause, exc.result_code) from None
         raise
+    return _merged(main or Outcome(), local_admins, ordered, warnings)
 
 
-def _present(directory: GpoDirectory, open_sysvol: Callable[[str], Sysvol], request: Request, domain: str,
-             check_mode: bool) -> Outcome:
-    policy, warnings = resolve(directory.ldap, request.policy, request.scanner_group.strip(),
-                               request.account_name.strip(), check_mode)
-    settings = policy_settings(policy)
-    targets = directory.link_targets(request.link_dns(directory.base_dn))
-    found = directory.locate(request.name, request.guid)
+def _prepare(directory: GpoDirectory, sysvol: Sysvol, request: Request, policy: ScanPolicy,
+             domain: str) -> tuple[Outcome | None, Outcome | None]:
+    """The scan policy GPO's outcome and the local Administrators GPO's, each with its steps; None: no GPO.
+
+    The Restricted Groups entry lives in a GPO of its own that domain controllers are denied applying: on a DC,
+    BUILTIN\\Administrators is the domain's own group, not a host's. Each GPO is planned on the links the other's
+    steps, applied before it, leave."""
+    group = policy.scanner_group
+    removal = [MemberOf(group, False)] if group is not None else []
+    if request.state == "absent":
+        main = _prepare_absent(directory, sysvol, request.name, request.guid, request.adopting, domain, ())
+        return main, _prepare_absent(directory, sysvol, request.local_admins_gpo, None, request.adopting, domain,
+                                     main.steps if main else (), only=removal)
+    targets = tuple(directory.link_targets(request.link_dns(directory.base_dn)))
+    main_target = _Target(request.name, request.guid, policy_settings(replace(policy, local_admins=False)))
+    if not policy.local_admins or group is None:
+        main = _prepare_present(directory, sysvol, request, main_target, targets, domain, ())
+        return main, _prepare_absent(directory, sysvol, request.local_admins_gpo, None, request.adopting, domain,
+                                     main.steps, only=removal)
+    principals = directory.principals()
+    target = _Target(request.local_admins_gpo, None, [MemberOf(group, True)],
+                     domain_controller_sids(principals.domain_sid, principals.root_domain_sid))
+    local_admins = _prepare_present(directory, sysvol, request, target, targets, domain, ())
+    main = _prepare_present(directory, sysvol, request, main_target, targets, domain, local_admins.steps)
+    return main, local_admins
+
+
+def _relinked(containers: Sequence[Container], done: Sequence[Step]) -> tuple[Container, ...]:
+    """containers as they are once the gPLink swaps among done are made."""
+    swapped = {normalize_dn(step.target): step.value for step in done if step.kind is Kind.SWAP_GPLINK}
+    return tuple(Container(c.dn, swapped[key] or None, tuple(parse_gplink(swapped[key])))
+                 if (key := normalize_dn(c.dn)) in swapped else c for c in containers)
+
+
+def _prepare_present(directory: GpoDirectory, sysvol: Sysvol, request: Request, target: _Target,
+                     containers: tuple[Container, ...], domain: str, done: Sequence[Step]) -> Outcome:
+    found = directory.locate(target.name, target.guid)
     creating = found is None
     if found is None:
-        if request.guid:
-            raise GpoStoreError(f"guid {request.guid}: no such GPO in {directory.policies_dn}. Nothing was changed; "
+        if target.guid:
+            raise GpoStoreError(f"guid {target.guid}: no such GPO in {directory.policies_dn}. Nothing was changed; "
                                 "leave guid unset to create the GPO, or name an existing one")
-        found = _new_gpo(directory, request.name, domain)
+        found = _new_gpo(directory, target.name, domain)
     _refuse_default(found)
     folder = folder_of(found, domain)
-    with open_sysvol(SYSVOL_SHARE) as sysvol:
-        state = FolderState.missing() if creating else read_folder(sysvol, folder)
-        children = frozenset() if creating else frozenset(directory.children(found.dn))
-        linked = () if creating else tuple(directory.containers_linking(found.dn, found.guid))
-        reading = Reading(found, creating, folder, state, _parse_content(found, state), children, linked,
-                          tuple(targets), rewrite=request.adopting and not creating)
-        verdict = Verdict({"trusted": True, "created": True, "adopted": False}) if creating else judge(
-            found, state, directory.principals(), request.adopting, TEMP_SUFFIX)  # the last check that can refuse
-        plan = plan_present(reading, request.name, settings, request.enforced, verdict.reset)
-        if not check_mode:
-            execute(plan.steps, directory, sysvol)
-    outcome = _outcome(found, plan)
+    state = FolderState.missing() if creating else read_folder(sysvol, folder)
+    children = frozenset() if creating else frozenset(directory.children(found.dn))
+    linked = () if creating else _relinked(directory.containers_linking(found.dn, found.guid), done)
+    content = _parse_content(found, state)
+    if target.denied and not creating and not request.adopting:
+        _refuse_more_than(found, content, [setting for setting in target.settings if isinstance(setting, MemberOf)],
+                          removing=False)
+    reading = Reading(found, creating, folder, state, content, children, linked, _relinked(containers, done),
+                      rewrite=request.adopting and not creating)
+    verdict = Verdict({"trusted": True, "created": True, "adopted": False}) if creating else judge(
+        found, state, directory.principals(), request.adopting, TEMP_SUFFIX, target.denied)
+    plan = plan_present(reading, target.name, target.settings, request.enforced, verdict.reset, target.denied)
+    outcome = _outcome(found, plan, present=True)
     outcome.security = verdict.security
-    outcome.warnings += warnings + verdict.warnings
+    outcome.warnings += verdict.warnings
     if plan.removed:
         outcome.warnings.append(f"{found.names()} adopted: its settings files now hold exactly this collection's "
                                 f"settings; removed {len(plan.removed)}: " + "; ".join(plan.removed))
@@ -184,24 +262,57 @@ def _present(directory: GpoDirectory, open_sysvol: Callable[[str], Sysvol], requ
     return outcome
 
 
-def _absent(directory: GpoDirectory, open_sysvol: Callable[[str], Sysvol], request: Request, domain: str,
-            check_mode: bool) -> Outcome:
-    found = directory.locate(request.name, request.guid)
+def _prepare_absent(directory: GpoDirectory, sysvol: Sysvol, name: str, guid: str | None, adopting: bool,
+                    domain: str, done: Sequence[Step], *, only: Sequence[MemberOf] | None = None) -> Outcome | None:
+    """What present would refuse to write into, absent refuses to remove: someone else's GPO, or one that holds
+    settings this collection does not write, is removed only when adopted. With only, the GPO must hold nothing
+    but those settings' entries (the local Administrators GPO: the scanner group's)."""
+    found = directory.locate(name, guid)
     if found is None:
-        return Outcome()
+        return None
     _refuse_default(found)
     folder = folder_of(found, domain)  # before anything is planned: a foreign path deletes nothing
-    linked = directory.containers_linking(found.dn, found.guid)
-    subtree = directory.subtree(found.dn)
-    with open_sysvol(SYSVOL_SHARE) as sysvol:
-        state = read_folder(sysvol, folder)
-        # What present would refuse to write into, absent refuses to remove: someone else's GPO, or one that holds
-        # settings this collection does not write, is removed only when adopted.
-        judge(found, state, directory.principals(), request.adopting, TEMP_SUFFIX)
-        plan = plan_absent(found, folder if state.has_dir("") else None, linked, subtree)
-        if not check_mode:
-            execute(plan.steps, directory, sysvol)
-    return _outcome(found, plan)
+    state = read_folder(sysvol, folder)
+    judge(found, state, directory.principals(), adopting, TEMP_SUFFIX)
+    if only is not None:
+        _refuse_more_than(found, _parse_content(found, state), only, removing=True)
+    plan = plan_absent(found, folder if state.has_dir("") else None,
+                       _relinked(directory.containers_linking(found.dn, found.guid), done), directory.subtree(found.dn))
+    return _outcome(found, plan, present=False)
+
+
+def _refuse_more_than(found: Found, content: GpoContent, only: Sequence[MemberOf], *, removing: bool) -> None:
+    """The local Administrators GPO holds the scanner group's entry and nothing else: one found holding more is
+    someone else's (or their settings would stop reaching the domain controllers), and is left alone."""
+    left = apply_policy(content, [replace(setting, wanted=False) for setting in only])
+    if left.inf.settings() or left.pol:
+        held = ", ".join(f"[{section}]" for section in left.inf.settings()) or "Registry.pol values"
+        raise GpoStoreError(f"{found.names()} holds settings other than the scanner group's Restricted Groups "
+                            f"entry ({held}), so it is not the local Administrators GPO this collection makes. "
+                            "Nothing was changed; rename or remove that GPO, "
+                            + ("" if removing else "adopt it (its settings files are then rewritten to that entry "
+                               "alone), ")
+                            + "or set local_admins_name (scanready_gpo_local_admins_name) to another name")
+
+
+def _merged(main: Outcome, local_admins: Outcome | None, ordered: Sequence[Outcome],
+            warnings: list[str]) -> Outcome:
+    """The scan policy GPO's outcome, with the local Administrators GPO's changes and actions (named) in the
+    order they are made, and its own summary under local_admins."""
+    merged = replace(main, changes=[], actions=[], warnings=warnings + main.warnings, steps=[])
+    for outcome in ordered:
+        prefix = "" if outcome is main else f"{outcome.name}: "
+        merged.changed |= outcome.changed
+        merged.changes += [prefix + change for change in outcome.changes]
+        merged.actions += [prefix + action for action in outcome.actions]
+    if local_admins is not None:
+        merged.warnings += local_admins.warnings
+        merged.before += f"\n[{local_admins.name}]\n{local_admins.before}"
+        merged.after += f"\n[{local_admins.name}]\n{local_admins.after}" if local_admins.present else ""
+        merged.local_admins = {"name": local_admins.name, "guid": local_admins.guid, "dn": local_admins.dn,
+                               "present": local_admins.present, "version": local_admins.version,
+                               "links": local_admins.links, "security": local_admins.security}
+    return merged
 
 
 def _refuse_default(found: Found) -> None:
@@ -228,7 +339,8 @@ def _parse_content(found: Found, state: FolderState) -> GpoContent:
                             "then run again") from None
 
 
-def _outcome(found: Found, plan: GpoPlan) -> Outcome:
-    return Outcome(changed=bool(plan.steps), guid=found.guid, dn=found.dn, version=plan.version, links=plan.links,
-                   changes=plan.changes, actions=[step.action for step in plan.steps], before=plan.before,
-                   after=plan.after)
+def _outcome(found: Found, plan: GpoPlan, *, present: bool) -> Outcome:
+    return Outcome(changed=bool(plan.steps), name=found.display_name, present=present, guid=found.guid, dn=found.dn,
+                   version=plan.version, links=plan.links, changes=plan.changes,
+                   actions=[step.action for step in plan.steps], before=plan.before, after=plan.after,
+                   steps=plan.steps)

@@ -73,8 +73,10 @@ def _parse_descriptor(found: Found, data: bytes, what: str) -> _acl.SecurityDesc
         raise GpoStoreError(f"{found.names()}: {what} is malformed ({exc}). Nothing was changed") from None
 
 
-def judge(found: Found, state: FolderState, principals: Principals, adopting: bool, temp_suffix: str) -> Verdict:
-    """Refuse a GPO someone else controls or filled, unless adopting; the default ACL to reset to, if any.
+def judge(found: Found, state: FolderState, principals: Principals, adopting: bool, temp_suffix: str,
+          denied: Sequence[str] = ()) -> Verdict:
+    """Refuse a GPO someone else controls or filled, unless adopting; the default ACL to reset to (denying Apply
+    Group Policy to denied), if any.
 
     Trusted: the object and its folder are owned by a privileged principal, no explicit ACE gives
     anyone else write, ACL or owner rights, and it holds no settings this collection does not write.
@@ -97,7 +99,7 @@ def judge(found: Found, state: FolderState, principals: Principals, adopting: bo
                       for ace in _acl.offending_aces(descriptor, principals.privileged, mask, parent=parent)]
     foreign = foreign_content(found.extensions, found.user_extensions, state.listings, temp_suffix)
     problems += offending + [f"holds {item}" for item in foreign]
-    default = default_gpo_security_descriptor(domain_sid, principals.root_domain_sid)
+    default = default_gpo_security_descriptor(domain_sid, principals.root_domain_sid, denied)
     resetting = adopting and not same_acl(sd, default)
     security = {
         "owner": _acl.sid_name(sd.owner or "", domain_sid), "owner_sid": sd.owner,

@@ -18,9 +18,9 @@ LOCAL_ADMIN: Final = ("Make the scanner account a local administrator of the hos
                       "account also needs HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Policies\\System\\"
                       "LocalAccountTokenFilterPolicy = 1 (DWORD).")
 DC_NEEDS_DOMAIN_ADMIN: Final = (
-    "Domain controllers have no local Administrators group: scan them with a Domain Admins account (a second "
-    "scanner account) or use privilege domain_admins (scanready_account_privilege: domain_admins). The scanner "
-    "group's membership, which the scan policy GPO gives every other host's Administrators, does not reach them.")
+    "Domain controllers are kept out of the scanner group's reach: on a DC, Administrators is the domain's own "
+    "group, so the local Administrators GPO denies them Apply Group Policy: scan them with a Domain Admins account "
+    "(a second scanner account) or use privilege domain_admins (scanready_account_privilege: domain_admins).")
 SLOW: Final = ("The host answers too slowly: check its load and the network path to it; if the link is known to "
                "be slow, raise target_timeout.")
 GPO_SERVICE: Final = ("the scan policy GPO (Computer Configuration > Windows Settings > Security Settings > System "

@@ -21,7 +21,7 @@ DNS_LABEL: Final = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)")
 @dataclass(frozen=True)
 class TargetSpec:
     """A target as the play names it: its name, its address when given, and whether it is a domain
-    controller (which has no local Administrators group of its own)."""
+    controller (which the scanner group's local Administrators GPO does not reach)."""
 
     name: str
     address: str | None = None

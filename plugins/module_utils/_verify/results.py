@@ -28,7 +28,7 @@ class FailureClass(StrEnum):
     PASSWORD_EXPIRED = "password_expired"  # noqa: S105 (a class name, not a password)
     ACCESS_DENIED = "access_denied"
     SHARE_MISSING = "share_missing"
-    # local_admins mode: an admin share denied on a domain controller, which has no local Administrators.
+    # local_admins mode: an admin share denied on a domain controller, which the local Administrators GPO skips.
     DC_NEEDS_DOMAIN_ADMIN = "dc_needs_domain_admin"
     REGISTRY_UNAVAILABLE = "registry_unavailable"
     SPN_HARDENING = "spn_hardening"

@@ -132,13 +132,15 @@ ADMIN_KINDS: Final = ("share", "registry", "service")
 
 def name_dc_cause(found: dict[str, CheckResult]) -> None:
     """local_admins mode, on a domain controller: an admin check denied is the mode's known limit (a
-    DC has no local Administrators group for the scanner group to join), named as such with its fix."""
+    DC's Administrators is the domain's own group, which the scanner group is kept out of), named as such with
+    its fix."""
     for name, check in list(found.items()):
         kind = name.split(":", 1)[0]
         if kind in ADMIN_KINDS and check.cls == FailureClass.ACCESS_DENIED:
             found[name] = failed(kind, FailureClass.DC_NEEDS_DOMAIN_ADMIN,
                                  check.detail + " (a domain controller, and the account is a local administrator "
-                                 "only through the scanner group)", check.required)
+                                 "only through the scanner group, which domain controllers do not get)",
+                                 check.required)
 
 
 def host_result(job: Job, progress: Progress, names: Sequence[str], now: float, gave_up: bool,
