@@ -24,6 +24,8 @@ from ansible_collections.scanready.windows.plugins.module_utils._report.template
 from ansible_collections.scanready.windows.plugins.module_utils._report.text import (
     address_ranges,
     md_cell,
+    md_code,
+    md_code_block,
     render_json,
     render_junit,
     render_ticket,
@@ -457,3 +459,73 @@ def test_the_dc_cause_of_local_admins_mode_is_shown_like_every_other_class(resul
 def test_a_ticket_cell_shows_network_text_as_text(text: str, cell: str) -> None:
     """Issue 21, item 7: a host's name or answer in ticket.md is text, never HTML or Markdown the reader renders."""
     assert md_cell(text) == cell
+
+
+def commonmark(text: str) -> str:
+    """text as a ticket system shows it: CommonMark with raw HTML on (markdown-it-py, where installed)."""
+    markdown_it = pytest.importorskip("markdown_it")
+    return str(markdown_it.MarkdownIt("commonmark", {"html": True}).render(text))
+
+
+@pytest.mark.parametrize(("text", "span"), [
+    ("qualys_scanner", "`qualys_scanner`"),  # plain text: what the ticket always had
+    ("a`b", "``a`b``"),  # a run longer than any inside
+    ("x``y`z", "```x``y`z```"),
+    ("`lead", "`` `lead ``"),  # a space inside each end: CommonMark strips one, the backtick stays text
+    ("trail`", "`` trail` ``"),
+    ("`", "`` ` ``"),
+    (" both ", "`  both  `"),  # CommonMark strips one space from each end, so the text keeps its own
+    ("   ", "`   `"),  # only spaces: nothing stripped
+    ("", "` `"),  # no empty code span in CommonMark
+    ("two\nlines\r\nthree\rfour", "`two lines three four`"),  # a code span is on one line
+    ("badin`<script>alert(1)</script>`", "`` badin`<script>alert(1)</script>` ``"),
+])
+def test_md_code_is_one_code_span_of_the_text(text: str, span: str) -> None:
+    assert md_code(text) == span
+
+
+@pytest.mark.parametrize("text", [
+    "qualys_scanner", "a`b", "`lead", "trail`", "``", " both ", "x\n\n- item\n```\n<b>b</b>",
+    "badin`<script>alert(1)</script>`", "lab.example.test`<img src=x onerror=alert(1)>`",
+])
+def test_md_code_renders_as_its_text_in_one_code_element(text: str) -> None:
+    shown = commonmark(f"- Username: {md_code(text)}\n")
+    escaped = " ".join(text.split("\n")).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    assert shown == f"<ul>\n<li>Username: <code>{escaped.replace(chr(34), '&quot;')}</code></li>\n</ul>\n"
+
+
+@pytest.mark.parametrize(("text", "block"), [
+    ("10.0.0.1, 10.0.0.2", "```\n10.0.0.1, 10.0.0.2\n```"),  # plain text: what the ticket always had
+    ("a\n```\nb", "````\na\n```\nb\n````"),  # a fence line in the text does not close the block
+    ("a\n   ````` x\nb", "``````\na\n   ````` x\nb\n``````"),
+    ("a\n~~~\nb", "```\na\n~~~\nb\n```"),  # a tilde line never closes a backtick fence
+    ("`x`", "```\n`x`\n```"),
+])
+def test_md_code_block_is_one_fenced_block_of_the_text(text: str, block: str) -> None:
+    assert md_code_block(text) == block
+
+
+@pytest.mark.parametrize("text", [
+    "10.0.0.1, 10.0.0.2", "10.0.0.1\n```\n<script>alert(2)</script>", "a\n````\n\n# heading\n``````",
+    "a\n~~~\n<b>b</b>", "```", "``` x", "   ```",
+])
+def test_md_code_block_renders_as_its_text_in_one_block(text: str) -> None:
+    shown = commonmark(f"Addresses:\n\n{md_code_block(text)}\n\nThe password is not part of this ticket.\n")
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    assert shown == (f"<p>Addresses:</p>\n<pre><code>{escaped}\n</code></pre>\n"
+                     "<p>The password is not part of this ticket.</p>\n")
+
+
+def test_ticket_keeps_the_account_domain_and_addresses_in_their_code(result: dict[str, Any]) -> None:
+    """Issue 21: the operator's account and domain and a ready host's address, however they are written,
+    stay text inside the ticket's own code (two code spans and one block), and nothing after them is code."""
+    result["account"] = "badin`<script>alert(1)</script>`"
+    result["domain"] = "`lab.example.test`<img src=x onerror=alert(1)>"
+    result["hosts"][0]["address"] += "\n```\n<script>alert(2)</script>"
+    shown = commonmark(render_ticket(parse_result(result), SETTINGS))
+    assert shown.count("<code>") == 3 and shown.count("</pre>") == 1, shown
+    assert "<li>Username of the scan account: <code>badin`&lt;script&gt;alert(1)&lt;/script&gt;`</code></li>" in shown
+    assert "<li>Domain of the scan account: <code>`lab.example.test`&lt;img src=x onerror=alert(1)&gt;</code>" in shown
+    assert "10.201.1.8, 10.201.0.2\n```\n&lt;script&gt;alert(2)&lt;/script&gt;\n</code></pre>" in shown
+    assert "<script" not in shown and "<img" not in shown
+    assert shown.index("</pre>") < shown.index("The password is not part of this ticket")

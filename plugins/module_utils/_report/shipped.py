@@ -132,6 +132,7 @@ from one scan_readiness run. The same data: readiness.json (machines), junit.xml
 # Variables: report (domain, account, generated_at), ready (the ready hosts), addresses (their
 # addresses, runs of consecutive IPs as first-last), schemes (scheme: count, of the ready hosts, the most
 # used first), not_ready (the not-ready hosts, as the page orders them), provider, ticket_subject.
+# Not escaped: text from the result goes through md_cell, md_code or md_code_block (text.py) where printed.
 _TICKET = """\
 {#- ticket.md: what the scanning provider asks for (account, domain, the IP addresses to scan). -#}
 Subject: {{ ticket_subject or provider ~ " scan \u2013 with Windows authentication" }}
@@ -140,13 +141,11 @@ Hello,
 
 please set up authenticated (trusted) Windows scanning for the hosts below.
 
-- Username of the scan account: `{{ report.account }}`
-- Domain of the scan account: `{{ report.domain }}`
+- Username of the scan account: {{ report.account | md_code }}
+- Domain of the scan account: {{ report.domain | md_code }}
 - IP addresses to scan ({{ ready | length }}):
 
-```
-{{ addresses | join(", ") if addresses else "(none yet)" }}
-```
+{{ (addresses | join(", ") if addresses else "(none yet)") | md_code_block }}
 
 {% if schemes %}
 {% set ntlmv1 = "NTLMv1 is needed by some hosts: please enable it in the Windows authentication record." \

@@ -131,7 +131,38 @@ def md_cell(text: str) -> str:
     return " ".join(escaped.split())
 
 
-TICKET_FILTERS: Final[dict[str, Any]] = {"label": class_label, "md_cell": md_cell, "scheme": scheme_label}
+_LINE_END: Final = re.compile(r"\r\n|[\r\n]")  # what CommonMark reads as the end of a line
+
+
+def _longest_run(char: str, text: str) -> int:
+    return max((len(run) for run in re.findall(f"{re.escape(char)}+", text)), default=0)
+
+
+def md_code(text: str) -> str:
+    """Text as one CommonMark code span, delimiters included: a run of backticks longer than any in the text,
+    so none of them closes it (and nothing inside, HTML or Markdown, is live); a space inside each end where
+    the text starts or ends with a backtick, or starts and ends with a space (CommonMark strips one such
+    space from each end; empty text is one space); line ends as spaces, as a code span is on one line. Plain
+    text is just `text`."""
+    text = _LINE_END.sub(" ", text)
+    fence = "`" * (_longest_run("`", text) + 1)
+    if not text:
+        text = " "
+    elif text[0] == "`" or text[-1] == "`" or (text[0] == text[-1] == " " and text.strip(" ")):
+        text = f" {text} "
+    return f"{fence}{text}{fence}"
+
+
+def md_code_block(text: str) -> str:
+    """Text as a CommonMark fenced code block, fences included: a backtick fence of at least three, longer than
+    any run of backticks in the text, so no line of it can close the block early (a tilde line never closes a
+    backtick fence); its lines are shown as they are, none of them read as Markdown or HTML."""
+    fence = "`" * max(3, _longest_run("`", text) + 1)
+    return f"{fence}\n{text}\n{fence}"
+
+
+TICKET_FILTERS: Final[dict[str, Any]] = {"label": class_label, "md_cell": md_cell, "md_code": md_code,
+                                         "md_code_block": md_code_block, "scheme": scheme_label}
 
 
 def render_ticket(report: Readiness, settings: ReportSettings) -> str:
