@@ -118,7 +118,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._verify.specs im
     SINGLE_TARGET_SPEC,
     checked_names,
 )
-from ansible_collections.scanready.windows.plugins.module_utils._verify.target import CheckSet
+from ansible_collections.scanready.windows.plugins.module_utils._verify.target import DEFAULT_KEYS, CheckSet
 
 
 def main() -> None:
@@ -126,7 +126,7 @@ def main() -> None:
         argument_spec={
             **SCANNER_CREDENTIALS_SPEC,
             **SINGLE_TARGET_SPEC,
-            "keys": {"type": "list", "elements": "str", "default": ["HKLM\\Software"], "no_log": False},
+            "keys": {"type": "list", "elements": "str", "default": list(DEFAULT_KEYS), "no_log": False},
         },
         supports_check_mode=True,
     )

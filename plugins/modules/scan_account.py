@@ -362,9 +362,6 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.scanready.windows.plugins.module_utils import _lockout
 from ansible_collections.scanready.windows.plugins.module_utils._account import (
-    DEFAULT_GROUP,
-    DEFAULT_NAME,
-    PRIVILEGES,
     AccountRequest,
     control_view,
     ensure_account,
@@ -378,9 +375,15 @@ from ansible_collections.scanready.windows.plugins.module_utils._ldap import (
     LDAP3_IMPORT_ERROR,
     connect_module,
 )
+from ansible_collections.scanready.windows.plugins.module_utils._vocabulary import (
+    DEFAULT_ACCOUNT,
+    DEFAULT_GROUP,
+    DOMAIN_ADMINS,
+    PRIVILEGES,
+)
 
 ACCOUNT_SPEC: dict[str, dict[str, Any]] = {
-    "name": {"type": "str", "default": DEFAULT_NAME},
+    "name": {"type": "str", "default": DEFAULT_ACCOUNT},
     "state": {"type": "str", "default": "present", "choices": ["present", "disabled", "absent"]},
     "password": {"type": "str", "no_log": True},
     "update_password": {"type": "str", "default": "on_create", "choices": ["on_create", "always"],
@@ -388,7 +391,7 @@ ACCOUNT_SPEC: dict[str, dict[str, Any]] = {
     "path": {"type": "str"},
     "description": {"type": "str"},
     "password_never_expires": {"type": "bool", "default": True, "no_log": False},
-    "privilege": {"type": "str", "default": "domain_admins", "choices": list(PRIVILEGES)},
+    "privilege": {"type": "str", "default": DOMAIN_ADMINS, "choices": list(PRIVILEGES)},
     "scanner_group": {"type": "str", "default": DEFAULT_GROUP},
     "expires": {"type": "str"},
     "create": {"type": "bool", "default": True},

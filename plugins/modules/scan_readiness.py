@@ -261,6 +261,16 @@ from ansible_collections.scanready.windows.plugins.module_utils._verify.specs im
     SCANNER_CREDENTIALS_SPEC,
     scan_request,
 )
+from ansible_collections.scanready.windows.plugins.module_utils._verify.target import (
+    DEFAULT_KEYS,
+    DEFAULT_NAMESPACES,
+    DEFAULT_SERVICES,
+)
+from ansible_collections.scanready.windows.plugins.module_utils._vocabulary import (
+    DEFAULT_SHARES,
+    DOMAIN_ADMINS,
+    PRIVILEGES,
+)
 
 
 def main() -> None:
@@ -272,13 +282,11 @@ def main() -> None:
                 "address": {"type": "str"},
                 "domain_controller": {"type": "bool", "default": False},
             }},
-            "privilege": {"type": "str", "default": "domain_admins",
-                          "choices": ["domain_admins", "local_admins", "none"]},
-            "shares": {"type": "list", "elements": "str", "default": ["C$", "ADMIN$", "IPC$"]},
-            "registry_keys": {"type": "list", "elements": "str", "default": ["HKLM\\Software"], "no_log": False},
-            "services": {"type": "list", "elements": "str", "default": ["RemoteRegistry", "LanmanServer", "MpsSvc"]},
-            "wmi_namespaces": {"type": "list", "elements": "str",
-                               "default": ["root\\cimv2\\security\\microsofttpm", "root\\CIMV2\\TerminalServices"]},
+            "privilege": {"type": "str", "default": DOMAIN_ADMINS, "choices": list(PRIVILEGES)},
+            "shares": {"type": "list", "elements": "str", "default": list(DEFAULT_SHARES)},
+            "registry_keys": {"type": "list", "elements": "str", "default": list(DEFAULT_KEYS), "no_log": False},
+            "services": {"type": "list", "elements": "str", "default": list(DEFAULT_SERVICES)},
+            "wmi_namespaces": {"type": "list", "elements": "str", "default": list(DEFAULT_NAMESPACES)},
             "workers": {"type": "int", "default": 32},
         },
         supports_check_mode=True,

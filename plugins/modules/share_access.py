@@ -113,6 +113,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._verify.specs im
     checked_names,
 )
 from ansible_collections.scanready.windows.plugins.module_utils._verify.target import CheckSet
+from ansible_collections.scanready.windows.plugins.module_utils._vocabulary import DEFAULT_SHARES
 
 
 def main() -> None:
@@ -120,7 +121,7 @@ def main() -> None:
         argument_spec={
             **SCANNER_CREDENTIALS_SPEC,
             **SINGLE_TARGET_SPEC,
-            "shares": {"type": "list", "elements": "str", "default": ["C$", "ADMIN$", "IPC$"]},
+            "shares": {"type": "list", "elements": "str", "default": list(DEFAULT_SHARES)},
         },
         supports_check_mode=True,
     )

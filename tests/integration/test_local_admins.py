@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ansible_collections.scanready.windows.plugins.module_utils._gpo.store import DEFAULT_NAME, LOCAL_ADMINS_SUFFIX
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.store import LOCAL_ADMINS_SUFFIX
+from ansible_collections.scanready.windows.plugins.module_utils._vocabulary import DEFAULT_GPO_NAME
 
 from tests.integration.test_scan_gpo import samba_gpo_state
 from tests.lab_support import LAB, REPO, LabInfo, ldb_search, read_lab, run_playbook
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.lab
 
 INSTANCE = os.environ.get("SCANREADY_TEST_LOCAL_ADMINS_INSTANCE", "ladmins")
 GROUP = "Vulnerability Scanners"
-NAME = DEFAULT_NAME
+NAME = DEFAULT_GPO_NAME
 LOCAL_ADMINS = NAME + LOCAL_ADMINS_SUFFIX
 
 

@@ -30,6 +30,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._gpo.policy impo
 )
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.registry_pol import PolEntry, render_registry_pol
 from ansible_collections.scanready.windows.plugins.module_utils._smb.sysvol import Sysvol
+from ansible_collections.scanready.windows.plugins.module_utils._vocabulary import DEFAULT_GPO_NAME
 
 from tests.lab_support import (
     BIN,
@@ -134,7 +135,7 @@ def test_samba_reads_merged_files_with_unmanaged_settings() -> None:
 
 # --- The module against the lab ------------------------------------------------------------------
 
-NAME = _gpo_store.DEFAULT_NAME
+NAME = DEFAULT_GPO_NAME
 FOREIGN = "Foreign test policy (scanready)"
 TEST_OU = "OU=ScanReady GPO Test"
 COMPUTER = "gpotest01"

@@ -307,9 +307,9 @@ def test_one_gpo_cannot_be_both() -> None:
     run_store(ldap, sysvol, name=LOCAL_ADMINS_GPO)
     guid = ldap.gpo(LOCAL_ADMINS_GPO)[1]["cn"][0]
     ldap.writes.clear()
-    with pytest.raises(GpoStoreError, match="the local Administrators GPO's name. Nothing was changed"):
+    with pytest.raises(GpoStoreError, match=r"the local Administrators GPO's name. Nothing was changed"):
         run_store(ldap, sysvol, policy=wanted(local_admins=True), guid=guid)
-    with pytest.raises(GpoStoreError, match="holds settings other than .* Nothing was changed"):
+    with pytest.raises(GpoStoreError, match=r"holds settings other than .* Nothing was changed"):
         run_store(ldap, sysvol, policy=wanted(), guid=guid)  # its scan settings: not removed as the other GPO
     assert not ldap.writes
 

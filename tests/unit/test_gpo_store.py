@@ -29,6 +29,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._ldap import (
     Entry,
 )
 from ansible_collections.scanready.windows.plugins.module_utils._smb.sysvol import smb_credentials, split_unc
+from ansible_collections.scanready.windows.plugins.module_utils._vocabulary import DEFAULT_GPO_NAME
 
 from tests.unit.test_gpo import DS_SD, SAMBA_FOLDER_SD
 
@@ -36,7 +37,7 @@ BASE = "DC=ex,DC=test"
 POLICIES = f"CN=Policies,CN=System,{BASE}"
 OU = f"OU=Servers,{BASE}"
 DEFAULT_GPO = f"CN={{31B2F340-016D-11D2-945F-00C04FB984F9}},{POLICIES}"
-NAME = _gpo_store.DEFAULT_NAME
+NAME = DEFAULT_GPO_NAME
 DOMAIN_SID = "S-1-5-21-1093374826-3033921822-2649689171"  # the domain DS_SD was captured in
 POLICY = ScanPolicy(scanner_addresses=("192.0.2.10",))
 

@@ -31,8 +31,6 @@ from ansible_collections.scanready.windows.plugins.module_utils._account.group i
     plan_group,
 )
 from ansible_collections.scanready.windows.plugins.module_utils._account.names import (
-    DEFAULT_GROUP,
-    DEFAULT_NAME,
     GROUP_MAX_LENGTH,
     SAM_FORBIDDEN,
     SAM_MAX_LENGTH,
@@ -48,7 +46,6 @@ from ansible_collections.scanready.windows.plugins.module_utils._account.plan im
     predict,
 )
 from ansible_collections.scanready.windows.plugins.module_utils._account.request import (
-    PRIVILEGES,
     UPDATE_ALWAYS,
     UPDATE_ON_CREATE,
     AccountRequest,
@@ -63,7 +60,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._account.uac imp
 )
 
 __all__ = [
-    "DEFAULT_GROUP", "DEFAULT_NAME", "FOREIGN", "GLOBAL_SECURITY", "GROUP_MAX_LENGTH", "PRIVILEGES", "RISKY_FLAGS",
+    "FOREIGN", "GLOBAL_SECURITY", "GROUP_MAX_LENGTH", "RISKY_FLAGS",
     "SAM_FORBIDDEN", "SAM_MAX_LENGTH", "UF_ACCOUNTDISABLE", "UF_DONT_EXPIRE_PASSWD", "UF_NORMAL_ACCOUNT",
     "UF_NOT_DELEGATED", "UPDATE_ALWAYS", "UPDATE_ON_CREATE", "Account", "AccountRequest", "Control", "Directory",
     "Expiry", "GroupPlan", "Outcome", "Plan", "ScannerGroup", "Trust", "build_diff", "control_view",

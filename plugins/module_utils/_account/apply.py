@@ -46,7 +46,6 @@ from ansible_collections.scanready.windows.plugins.module_utils._account.plan im
     predict,
 )
 from ansible_collections.scanready.windows.plugins.module_utils._account.request import (
-    LOCAL_ADMINS,
     UPDATE_ALWAYS,
     AccountRequest,
 )
@@ -63,6 +62,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._ldap import (
     dn_is_within,
     escape_rdn,
 )
+from ansible_collections.scanready.windows.plugins.module_utils._vocabulary import LOCAL_ADMINS
 
 USER_OBJECT_CLASSES: Final = ("top", "person", "organizationalPerson", "user")
 

@@ -24,7 +24,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._account.control
     judge,
 )
 from ansible_collections.scanready.windows.plugins.module_utils._account.plan import Account
-from ansible_collections.scanready.windows.plugins.module_utils._account.request import LOCAL_ADMINS, AccountRequest
+from ansible_collections.scanready.windows.plugins.module_utils._account.request import AccountRequest
 from ansible_collections.scanready.windows.plugins.module_utils._ldap import (
     CONFIG,
     MODIFY_ADD,
@@ -37,6 +37,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._ldap import (
     escape_rdn,
     sid_to_str,
 )
+from ansible_collections.scanready.windows.plugins.module_utils._vocabulary import LOCAL_ADMINS
 
 GLOBAL_SECURITY: Final = -2147483646  # GROUP_TYPE_ACCOUNT_GROUP | GROUP_TYPE_SECURITY_ENABLED, as AD returns it
 GROUP_OBJECT_CLASSES: Final = ("top", "group")

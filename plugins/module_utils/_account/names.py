@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Final
 
-DEFAULT_NAME: Final = "qualys_scanner"
+from ansible_collections.scanready.windows.plugins.module_utils._vocabulary import DEFAULT_ACCOUNT
+
 RESERVED_NAMES: Final = frozenset({"qualys"})  # the scanning vendor keeps this one for itself
 SAM_MAX_LENGTH: Final = 20  # user sAMAccountNames (pre-Windows 2000 logon names)
 SAM_FORBIDDEN: Final = frozenset('"/\\[]:;|=,+*?<>@')
-DEFAULT_GROUP: Final = "Vulnerability Scanners"  # scan_gpo's scanner_group default is the same name
 # A group's sAMAccountName may hold 256 characters, but the group is created as CN=<name>, and AD's cn holds 64.
 GROUP_MAX_LENGTH: Final = 64
 
@@ -18,7 +18,7 @@ def name_problem(name: str) -> str | None:
     if not name:
         return "name is empty"
     if name.lower() in RESERVED_NAMES:
-        return f"name {name!r} is reserved by the scanning vendor; choose another, e.g. {DEFAULT_NAME}"
+        return f"name {name!r} is reserved by the scanning vendor; choose another, e.g. {DEFAULT_ACCOUNT}"
     if len(name) > SAM_MAX_LENGTH:
         return f"name {name!r} is {len(name)} characters; a sAMAccountName holds at most {SAM_MAX_LENGTH}"
     return sam_name_problem("name", name)

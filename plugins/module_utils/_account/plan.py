@@ -12,7 +12,6 @@ from ansible_collections.scanready.windows.plugins.module_utils import _acl
 from ansible_collections.scanready.windows.plugins.module_utils._account.control import Control, adopted_descriptor
 from ansible_collections.scanready.windows.plugins.module_utils._account.expires import from_filetime, iso
 from ansible_collections.scanready.windows.plugins.module_utils._account.request import (
-    DOMAIN_ADMINS,
     UPDATE_ALWAYS,
     AccountRequest,
 )
@@ -24,6 +23,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._account.uac imp
     UF_NOT_DELEGATED,
     uac_for,
 )
+from ansible_collections.scanready.windows.plugins.module_utils._vocabulary import DOMAIN_ADMINS
 
 SPN: Final = "servicePrincipalName"  # removed on every run: an SPN on a privileged account can be kerberoasted
 

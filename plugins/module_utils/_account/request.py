@@ -7,19 +7,16 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ansible_collections.scanready.windows.plugins.module_utils._account.expires import Expiry, parse_expires
-from ansible_collections.scanready.windows.plugins.module_utils._account.names import (
-    DEFAULT_GROUP,
-    group_name_problem,
-    name_problem,
-)
+from ansible_collections.scanready.windows.plugins.module_utils._account.names import group_name_problem, name_problem
 from ansible_collections.scanready.windows.plugins.module_utils._errors import ScanreadyError
 from ansible_collections.scanready.windows.plugins.module_utils._ldap.names import check_dn
+from ansible_collections.scanready.windows.plugins.module_utils._vocabulary import (
+    DEFAULT_GROUP,
+    DOMAIN_ADMINS,
+)
 
 UPDATE_ON_CREATE: Final = "on_create"
 UPDATE_ALWAYS: Final = "always"
-DOMAIN_ADMINS: Final = "domain_admins"
-LOCAL_ADMINS: Final = "local_admins"
-PRIVILEGES: Final = (DOMAIN_ADMINS, LOCAL_ADMINS, "none")
 
 
 @dataclass(frozen=True)

@@ -7,19 +7,21 @@ from typing import Any, Final
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.errors import GpoInputError
 from ansible_collections.scanready.windows.plugins.module_utils._gpo.policy import ScanPolicy
-from ansible_collections.scanready.windows.plugins.module_utils._gpo.privilege import PRIVILEGES
-from ansible_collections.scanready.windows.plugins.module_utils._gpo.store import (
+from ansible_collections.scanready.windows.plugins.module_utils._gpo.store import Request
+from ansible_collections.scanready.windows.plugins.module_utils._vocabulary import (
     DEFAULT_ACCOUNT,
+    DEFAULT_GPO_NAME,
     DEFAULT_GROUP,
-    DEFAULT_NAME,
-    Request,
+    DOMAIN_ADMINS,
+    LOCAL_ADMINS,
+    PRIVILEGES,
 )
 
 SWITCHES: Final = ("sharing_model_classic", "guest_account_disabled", "everyone_includes_anonymous_disabled",
                    "remote_registry_automatic", "server_automatic", "windows_firewall_automatic",
                    "remote_admin_exception", "file_print_exception", "icmp_echo_exception")
 GPO_SPEC: Final[dict[str, dict[str, Any]]] = {
-    "name": {"type": "str", "default": DEFAULT_NAME},
+    "name": {"type": "str", "default": DEFAULT_GPO_NAME},
     "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
     **{switch: {"type": "bool", "default": True} for switch in SWITCHES},
     "firewall_enabled": {"type": "raw", "default": "unmanaged"},
@@ -28,7 +30,7 @@ GPO_SPEC: Final[dict[str, dict[str, Any]]] = {
     "enforced": {"type": "bool", "default": False},
     "adopt": {"type": "bool", "default": False},
     "guid": {"type": "str"},
-    "privilege": {"type": "str", "default": "domain_admins", "choices": list(PRIVILEGES)},
+    "privilege": {"type": "str", "default": DOMAIN_ADMINS, "choices": list(PRIVILEGES)},
     "scanner_group": {"type": "str", "default": DEFAULT_GROUP},
     "local_admins_name": {"type": "str"},
     "deny_interactive_logon": {"type": "bool", "default": False},
@@ -52,7 +54,7 @@ def request_from(params: dict[str, Any]) -> Request:
     policy = ScanPolicy(**{switch: params[switch] for switch in SWITCHES},
                         firewall_enabled=firewall_choice(params["firewall_enabled"]),
                         scanner_addresses=tuple(addresses) if addresses is not None else None,
-                        local_admins=params["privilege"] == "local_admins",
+                        local_admins=params["privilege"] == LOCAL_ADMINS,
                         deny_interactive_logon=params["deny_interactive_logon"])
     links = params["links"]
     request = Request(name=params["name"], state=params["state"], policy=policy,

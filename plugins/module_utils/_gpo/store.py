@@ -54,11 +54,9 @@ from ansible_collections.scanready.windows.plugins.module_utils._gpo.trust impor
 from ansible_collections.scanready.windows.plugins.module_utils._ldap import RIGHTS, DomainConnection, DomainError
 from ansible_collections.scanready.windows.plugins.module_utils._ldap.names import check_dn, normalize_dn
 from ansible_collections.scanready.windows.plugins.module_utils._smb.sysvol import TEMP_SUFFIX, Sysvol
+from ansible_collections.scanready.windows.plugins.module_utils._vocabulary import DEFAULT_ACCOUNT, DEFAULT_GROUP
 
-DEFAULT_NAME: Final = "Authenticated scanning (scanready)"
 LOCAL_ADMINS_SUFFIX: Final = " - local Administrators"  # the local Administrators GPO's default name: name + this
-DEFAULT_GROUP: Final = "Vulnerability Scanners"
-DEFAULT_ACCOUNT: Final = "qualys_scanner"
 SYSVOL_SHARE: Final = "sysvol"
 COMPUTER_DISABLED: Final = 2
 # The domain's own GPOs (MS-GPOL 2.3): never written or removed, whatever their display name says.

@@ -24,14 +24,9 @@ from ansible_collections.scanready.windows.plugins.module_utils._verify.results 
     NamedCheck,
     class_label,
 )
+from ansible_collections.scanready.windows.plugins.module_utils._vocabulary import SCHEME_NAMES
 
 MASK: Final = "********"
-SCHEME_LABELS: Final = {
-    "kerberos-aes": "Kerberos AES",
-    "kerberos-rc4": "Kerberos RC4",
-    "ntlmv2": "NTLMv2",
-    "ntlmv1": "NTLMv1",
-}
 # Columns in the order an admin reads them; unknown kinds go last, in the order first seen.
 CHECK_KIND_ORDER: Final = ("logon", "smb_signing", "share", "registry", "service", "wmi")
 
@@ -94,13 +89,13 @@ class Readiness:
     @property
     def auth_schemes(self) -> dict[str, int]:
         counts = Counter(h.auth_scheme for h in self.hosts if h.auth_scheme)
-        order = list(SCHEME_LABELS)
+        order = list(SCHEME_NAMES)
         rank = {scheme: order.index(scheme) if scheme in order else len(order) for scheme in counts}
         return dict(sorted(counts.items(), key=lambda kv: (rank[kv[0]], kv[0])))
 
 
 def scheme_label(scheme: str | None) -> str:
-    return "none" if scheme is None else SCHEME_LABELS.get(scheme, scheme)
+    return "none" if scheme is None else SCHEME_NAMES.get(scheme, scheme)
 
 
 # ---------------------------------------------------------------- reading the result

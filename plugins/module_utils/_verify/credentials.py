@@ -6,10 +6,9 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from ansible_collections.scanready.windows.plugins.module_utils._account.names import SAM_FORBIDDEN, SAM_MAX_LENGTH
+from ansible_collections.scanready.windows.plugins.module_utils._vocabulary import SCHEME_NAMES
 
-SCHEMES: Final = ("kerberos-aes", "kerberos-rc4", "ntlmv2", "ntlmv1")
-SCHEME_NAMES: Final = {"kerberos-aes": "Kerberos AES", "kerberos-rc4": "Kerberos RC4",
-                       "ntlmv2": "NTLMv2", "ntlmv1": "NTLMv1"}
+SCHEMES: Final = tuple(SCHEME_NAMES)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ from ansible_collections.scanready.windows.plugins.module_utils._kerberos import
     KerberosError,
     ServiceTicket,
 )
-from ansible_collections.scanready.windows.plugins.module_utils._verify.credentials import SCHEME_NAMES, Credentials
+from ansible_collections.scanready.windows.plugins.module_utils._verify.credentials import Credentials
+from ansible_collections.scanready.windows.plugins.module_utils._vocabulary import SCHEME_NAMES
 
 __all__ = ["KerberosClient", "KerberosError", "ServiceTicket", "TicketSource", "Tickets"]
 

@@ -18,13 +18,10 @@ from typing import Any, Final
 from ansible_collections.scanready.windows.plugins.module_utils import _ntstatus as ntstatus
 from ansible_collections.scanready.windows.plugins.module_utils._compat import close_quietly
 from ansible_collections.scanready.windows.plugins.module_utils._smb.client import negotiate, ntlmv1
-from ansible_collections.scanready.windows.plugins.module_utils._verify.credentials import (
-    SCHEME_NAMES,
-    Credentials,
-    Endpoint,
-)
+from ansible_collections.scanready.windows.plugins.module_utils._verify.credentials import Credentials, Endpoint
 from ansible_collections.scanready.windows.plugins.module_utils._verify.kerberos import ServiceTicket, TicketSource
 from ansible_collections.scanready.windows.plugins.module_utils._verify.results import ClassifiedError, FailureClass
+from ansible_collections.scanready.windows.plugins.module_utils._vocabulary import SCHEME_NAMES
 
 try:
     from impacket import nmb, smb3

@@ -14,9 +14,9 @@ from ansible_collections.scanready.windows.plugins.module_utils._verify.names im
 )
 from ansible_collections.scanready.windows.plugins.module_utils._verify.probes.registry import split_key
 from ansible_collections.scanready.windows.plugins.module_utils._verify.target import CheckSet, RunOptions
+from ansible_collections.scanready.windows.plugins.module_utils._vocabulary import DOMAIN_ADMINS, PRIVILEGES
 
 # How the account is made an administrator of the targets (scan_account's privilege option).
-PRIVILEGES: Final = ("domain_admins", "local_admins", "none")
 
 # Bounds for the run options: beyond them a value is a typo, not a wish.
 MAX_TIMEOUT_S: Final = 3600
@@ -110,7 +110,7 @@ class VerifyRequest:
     checks: CheckSet
     options: RunOptions
     repeats: int = 0  # exact repeats dropped from the targets
-    privilege: str = PRIVILEGES[0]  # how the account is made an administrator of the targets
+    privilege: str = DOMAIN_ADMINS  # how the account is made an administrator of the targets
 
 
 def scan_request(params: dict[str, Any]) -> VerifyRequest:
@@ -121,7 +121,7 @@ def scan_request(params: dict[str, Any]) -> VerifyRequest:
                       checked_names("registry_keys", params["registry_keys"]),
                       checked_names("services", params["services"]),
                       checked_names("wmi_namespaces", params["wmi_namespaces"]))
-    privilege = params.get("privilege") or PRIVILEGES[0]
+    privilege = params.get("privilege") or DOMAIN_ADMINS
     if privilege not in PRIVILEGES:
         raise ValueError(f"privilege must be one of {', '.join(PRIVILEGES)}, not {privilege!r}")
     return VerifyRequest(creds, dc, tuple(targets), checks, options, repeats, privilege)

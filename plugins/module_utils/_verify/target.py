@@ -25,8 +25,12 @@ from ansible_collections.scanready.windows.plugins.module_utils._verify.results 
     passed,
 )
 from ansible_collections.scanready.windows.plugins.module_utils._verify.smb import SessionFailure, logon
+from ansible_collections.scanready.windows.plugins.module_utils._vocabulary import (
+    DEFAULT_SHARES,
+    DOMAIN_ADMINS,
+    LOCAL_ADMINS,
+)
 
-DEFAULT_SHARES: Final = ("C$", "ADMIN$", "IPC$")
 DEFAULT_KEYS: Final = ("HKLM\\Software",)
 DEFAULT_SERVICES: Final = ("RemoteRegistry", "LanmanServer", "MpsSvc")
 DEFAULT_NAMESPACES: Final = ("root\\cimv2\\security\\microsofttpm", "root\\CIMV2\\TerminalServices")
@@ -86,7 +90,7 @@ class Verifier:
     checks: CheckSet
     options: RunOptions
     tickets: Tickets | None
-    privilege: str = "domain_admins"
+    privilege: str = DOMAIN_ADMINS
 
 
 def verify_target(job: Job, verifier: Verifier, stop: StopFlag, progress: Progress) -> None:
@@ -121,7 +125,7 @@ def verify_target(job: Job, verifier: Verifier, stop: StopFlag, progress: Progre
         progress.unfinished = str(exc)
     finally:
         session.close()
-        if job.domain_controller and verifier.privilege == "local_admins":
+        if job.domain_controller and verifier.privilege == LOCAL_ADMINS:
             name_dc_cause(found)
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final
 
 from ansible_collections.scanready.windows.plugins.module_utils._compat import close_quietly
-from ansible_collections.scanready.windows.plugins.module_utils._verify.credentials import SCHEME_NAMES, Credentials
+from ansible_collections.scanready.windows.plugins.module_utils._verify.credentials import Credentials
 from ansible_collections.scanready.windows.plugins.module_utils._verify.fixes import fix_for
 from ansible_collections.scanready.windows.plugins.module_utils._verify.kerberos import TicketSource
 from ansible_collections.scanready.windows.plugins.module_utils._verify.probes.classify import is_timeout
@@ -21,6 +21,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._verify.results 
     passed,
 )
 from ansible_collections.scanready.windows.plugins.module_utils._verify.smb import Session, first_line
+from ansible_collections.scanready.windows.plugins.module_utils._vocabulary import SCHEME_NAMES
 
 try:
     from impacket.dcerpc.v5.rpcrt import DCERPCException
