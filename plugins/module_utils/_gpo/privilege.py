@@ -21,7 +21,6 @@ GROUP_MEMBERSHIP: Final = "Group Membership"
 PRIVILEGE_RIGHTS: Final = "Privilege Rights"
 ADMINISTRATORS_SID: Final = "S-1-5-32-544"
 NOT_CONFIGURED: Final = "not configured"
-PRIVILEGES: Final = ("domain_admins", "local_admins", "none")
 # The logon rights a scanner never needs; the network logon right is left alone on purpose.
 DENY_RIGHTS: Final = (
     ("SeDenyInteractiveLogonRight", "Deny log on locally"),
