@@ -6,7 +6,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 INVENTORY := lab/inventory.yml
 COLLECTION_LINK := .cache/collections/ansible_collections/scanready/windows
 
-.PHONY: demo test venv collection dist lab-up lab-down lint sanity unit integration molecule matrix bench ee clean
+.PHONY: demo test venv collection dist lab-up lab-down lint galaxy-import sanity unit integration molecule matrix bench ee clean
 
 venv:
 	@scripts/bootstrap
@@ -30,11 +30,15 @@ demo: venv collection lab-up
 	@scripts/demo
 
 lint: venv
-	ruff check plugins tests lab/lab lab/soak bench scripts/*.py
+	ruff check plugins tests lab/lab lab/scanlab lab/soak bench bench/verify_fleet scripts/*.py
 	mypy
 	yamllint -s .
 	ansible-lint --profile production --offline
 	antsibull-docs lint-collection-docs --plugin-docs .
+
+# Galaxy's upload check; not in lint until galaxy.yml has the collection's repository address, which Galaxy requires.
+galaxy-import: venv
+	scripts/galaxy-import
 
 sanity: venv
 	scripts/sanity
@@ -62,4 +66,4 @@ ee: venv
 	ansible-builder create
 
 clean: lab-down
-	rm -rf .venv .cache reports dist
+	rm -rf .venv .venv-importer .cache reports dist

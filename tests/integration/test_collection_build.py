@@ -14,7 +14,8 @@ from tests.lab_support import BIN, REPO, ansible_env, build_and_install
 
 # Read from the lab itself, so this file holds none of them.
 LAB_PASSWORDS = [pw.encode() for pw in
-                 re.findall(r'^\w+_PASSWORD = "([^"]+)"', (REPO / "lab" / "lab").read_text(), re.M)]
+                 re.findall(r'^\w+_PASSWORD = "([^"]+)"', (REPO / "lab" / "scanlab" / "credentials.py").read_text(),
+                            re.M)]
 
 
 @pytest.fixture(scope="module")
