@@ -186,6 +186,17 @@ SAMDB_OPEN = (
     "lp = LoadParm(); lp.load(sys.argv[1])\n"
     "db = SamDB(url=sys.argv[2], session_info=system_session(), lp=lp)\n"
 )
+# SAMDB_OPEN, with what the tests that plant objects as an administrator share: descriptors, SIDs, verb and args.
+SAMDB_ADMIN = SAMDB_OPEN + (
+    "from samba.sd_utils import SDUtils\n"
+    "from samba.dcerpc import security\n"
+    "from samba.ndr import ndr_unpack\n"
+    "verb, args = sys.argv[3], sys.argv[4:]\n"
+    "base = str(db.domain_dn())\n"
+    "def sid_of(dn):\n"
+    "    raw = db.search(base=dn, scope=ldb.SCOPE_BASE, attrs=['objectSid'])[0]['objectSid'][0]\n"
+    "    return str(ndr_unpack(security.dom_sid, raw))\n"
+)
 
 
 def ldb_search(lab: LabInfo, base: str, expression: str, *attrs: str, scope: str = "sub") -> list[dict[str, list[str]]]:

@@ -18,7 +18,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._ldap import MOD
 from tests.integration.test_scan_account import PASSWORD, account_args, assert_no_secrets, kinit
 from tests.lab_support import (
     REPO,
-    SAMDB_OPEN,
+    SAMDB_ADMIN,
     LabInfo,
     ldb_search,
     load_lab,
@@ -38,16 +38,7 @@ UF_DONT_REQ_PREAUTH = 0x400000
 RISKY = 0x20 | 0x80 | 0x80000 | 0x200000 | 0x400000 | 0x1000000
 
 # Under Debian's python3: argv[3] a verb, then its arguments; prints one JSON value.
-SAMBA_ADMIN = SAMDB_OPEN + """
-import ldb
-from samba.sd_utils import SDUtils
-from samba.dcerpc import security
-from samba.ndr import ndr_unpack
-verb, args = sys.argv[3], sys.argv[4:]
-base = str(db.domain_dn())
-def sid_of(dn):
-    raw = db.search(base=dn, scope=ldb.SCOPE_BASE, attrs=['objectSid'])[0]['objectSid'][0]
-    return str(ndr_unpack(security.dom_sid, raw))
+SAMBA_ADMIN = SAMDB_ADMIN + """
 out = None
 if verb == 'delegate':  # ou, helper, password: an OU whose users the helper may create and manage
     ou, helper, password = args

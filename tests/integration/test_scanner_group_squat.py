@@ -20,7 +20,7 @@ from ansible_collections.scanready.windows.plugins.module_utils._ldap import con
 
 from tests.integration.test_scan_account import PASSWORD, assert_no_secrets
 from tests.integration.test_scan_gpo import samba_tool_local, snapshot
-from tests.lab_support import LAB, SAMDB_OPEN, LabInfo, ldb_search, load_lab, run_module, samba_python
+from tests.lab_support import LAB, SAMDB_ADMIN, LabInfo, ldb_search, load_lab, run_module, samba_python
 
 pytestmark = pytest.mark.lab
 
@@ -32,15 +32,7 @@ USER_PASSWORD = "Grpsq-Member-Pw-1"
 GPO_NAME = "Authenticated scanning (grpsq)"
 
 # Under Debian's python3: argv[3] a verb, then its arguments; prints one JSON value.
-SAMBA_ADMIN = SAMDB_OPEN + """
-from samba.sd_utils import SDUtils
-from samba.dcerpc import security
-from samba.ndr import ndr_unpack
-verb, args = sys.argv[3], sys.argv[4:]
-base = str(db.domain_dn())
-def sid_of(dn):
-    raw = db.search(base=dn, scope=ldb.SCOPE_BASE, attrs=['objectSid'])[0]['objectSid'][0]
-    return str(ndr_unpack(security.dom_sid, raw))
+SAMBA_ADMIN = SAMDB_ADMIN + """
 out = None
 if verb == 'delegate':  # ou, helpdesk, password: an OU in which helpdesk may create and delete groups
     ou, helpdesk, password = args
