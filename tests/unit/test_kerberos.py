@@ -10,15 +10,14 @@ from pathlib import Path
 
 import pytest
 from ansible_collections.scanready.windows.plugins.module_utils import _kerberos
+from ansible_collections.scanready.windows.plugins.module_utils._ccache import CachedCredential, parse_ccache
 from ansible_collections.scanready.windows.plugins.module_utils._kerberos import (
-    CachedCredential,
     KerberosClient,
     KerberosError,
     classify_kinit,
     kinit_failure,
     krb5_conf,
     kvno_reason,
-    parse_ccache,
 )
 
 PASSWORD = "Unit-Test-Secret-9"

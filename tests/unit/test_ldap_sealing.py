@@ -10,7 +10,7 @@ import struct
 from typing import Any
 
 import pytest
-from ansible_collections.scanready.windows.plugins.module_utils._kerberos import CachedCredential, service_ticket
+from ansible_collections.scanready.windows.plugins.module_utils._ccache import CachedCredential, service_ticket
 from ansible_collections.scanready.windows.plugins.module_utils._ldap.sasl import SealedSocket
 from ansible_collections.scanready.windows.plugins.module_utils._ldap.sealing import (
     RRC,

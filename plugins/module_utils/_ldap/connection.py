@@ -11,8 +11,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
+from ansible_collections.scanready.windows.plugins.module_utils._ccache import ServiceTicket
 from ansible_collections.scanready.windows.plugins.module_utils._compat import ClosingContext, close_quietly
-from ansible_collections.scanready.windows.plugins.module_utils._kerberos import KerberosClient, ServiceTicket
+from ansible_collections.scanready.windows.plugins.module_utils._kerberos import KerberosClient
 from ansible_collections.scanready.windows.plugins.module_utils._ldap.credentials import (
     BindCheck,
     check_password,

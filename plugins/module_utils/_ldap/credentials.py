@@ -11,11 +11,8 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Final
 
-from ansible_collections.scanready.windows.plugins.module_utils._kerberos import (
-    KerberosClient,
-    KerberosError,
-    ServiceTicket,
-)
+from ansible_collections.scanready.windows.plugins.module_utils._ccache import ServiceTicket
+from ansible_collections.scanready.windows.plugins.module_utils._kerberos import KerberosClient, KerberosError
 from ansible_collections.scanready.windows.plugins.module_utils._ldap.errors import (
     BIND,
     CONFIG,

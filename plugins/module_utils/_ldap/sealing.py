@@ -109,7 +109,7 @@ class KerberosSecurity:
     mechanism = "Kerberos"
 
     def __init__(self, ticket: Any) -> None:
-        """ticket: a _kerberos.ServiceTicket (tgs as impacket's kerberosLogin takes it)."""
+        """ticket: a _ccache.ServiceTicket (tgs as impacket's kerberosLogin takes it)."""
         rep = decoder.decode(ticket.tgs["KDC_REP"], asn1Spec=TGS_REP())[0]
         self._ticket = Ticket()
         self._ticket.from_asn1(rep["ticket"])

@@ -89,6 +89,49 @@ def _connection(host: str, address: str, timeout: int) -> Any:
                          existingConnection=negotiate(host, address, timeout))
 
 
+def _signed_session(host: str, address: str, bind_user: str, password: str | None, timeout: int,
+                    ticket: Any) -> Any:
+    """Negotiate, log on (Kerberos with ticket, else NTLM), insist on signed SMB 3 and arm the reply checks."""
+    if SMBConnection is None:
+        raise SysvolError("the impacket Python library is required on the controller")
+    if ticket is None and password is None:
+        raise SysvolError(f"SMB logon to {host}: no Kerberos ticket, and no password for NTLM")
+    try:
+        conn = _connection(host, address, timeout)
+    except NETWORK_ERRORS as exc:
+        raise SysvolError(f"DC {host} unreachable on SMB (445): {_os_reason(exc)}") from None
+    except SESSION_ERRORS as exc:
+        raise SysvolError(f"DC {host} refused SMB negotiation: {status_name(_error_code(exc))}") from None
+    server = conn.getSMBServer()
+    guard = ReplyGuard(server._NetBIOSSession, host, SysvolError)
+    try:
+        if ticket is not None:
+            user, _at, realm = ticket.client.rpartition("@")
+            conn.kerberosLogin(user, "", realm, TGS=ticket.tgs)
+        else:
+            user, domain = smb_credentials(bind_user)
+            conn.login(user, password, domain)
+    except SessionError as exc:
+        close_quietly(conn)
+        reason = refusal_reason(_error_code(exc))
+        raise SysvolError(f"SMB logon to {host} as {bind_user} refused: {reason}") from None
+    except NETWORK_ERRORS as exc:
+        close_quietly(conn)
+        raise SysvolError(f"DC {host} stopped answering during SMB logon: {_os_reason(exc)}") from None
+    # Policy that clients execute must not travel over a session an attacker could alter.
+    if conn.getDialect() < SMB2_DIALECT_30 or not conn.isSigningRequired():
+        close_quietly(conn)
+        raise SysvolError(f"DC {host} offers no signed SMB 3 session (dialect {conn.getDialect():#x}); "
+                          "refusing to write group policy over it")
+    session = server._Session
+    try:
+        guard.arm(ReplyKeys(bytes(session["SigningKey"]), bytes(session["DecryptionKey"] or b"") or None))
+    except SysvolError:
+        close_quietly(conn)
+        raise
+    return conn
+
+
 class Sysvol(ClosingContext):
     """One signed SMB 3 session to a DC's share (normally `sysvol`)."""
 
@@ -102,45 +145,8 @@ class Sysvol(ClosingContext):
                 share: str = "sysvol", *, ticket: Any = None) -> Sysvol:
         """A session to the DC `host` at `address` (the one the LDAP connection reached): the name is
         what NTLM, Kerberos and signing name as the server, the address is where the packets go. With
-        `ticket` (a _kerberos.ServiceTicket for cifs/<host>) the logon is Kerberos, else NTLM with password."""
-        if SMBConnection is None:
-            raise SysvolError("the impacket Python library is required on the controller")
-        if ticket is None and password is None:
-            raise SysvolError(f"SMB logon to {host}: no Kerberos ticket, and no password for NTLM")
-        try:
-            conn = _connection(host, address, timeout)
-        except NETWORK_ERRORS as exc:
-            raise SysvolError(f"DC {host} unreachable on SMB (445): {_os_reason(exc)}") from None
-        except SESSION_ERRORS as exc:
-            raise SysvolError(f"DC {host} refused SMB negotiation: {status_name(_error_code(exc))}") from None
-        server = conn.getSMBServer()
-        guard = ReplyGuard(server._NetBIOSSession, host, SysvolError)
-        try:
-            if ticket is not None:
-                user, _at, realm = ticket.client.rpartition("@")
-                conn.kerberosLogin(user, "", realm, TGS=ticket.tgs)
-            else:
-                user, domain = smb_credentials(bind_user)
-                conn.login(user, password, domain)
-        except SessionError as exc:
-            close_quietly(conn)
-            reason = refusal_reason(_error_code(exc))
-            raise SysvolError(f"SMB logon to {host} as {bind_user} refused: {reason}") from None
-        except NETWORK_ERRORS as exc:
-            close_quietly(conn)
-            raise SysvolError(f"DC {host} stopped answering during SMB logon: {_os_reason(exc)}") from None
-        # Policy that clients execute must not travel over a session an attacker could alter.
-        if conn.getDialect() < SMB2_DIALECT_30 or not conn.isSigningRequired():
-            close_quietly(conn)
-            raise SysvolError(f"DC {host} offers no signed SMB 3 session (dialect {conn.getDialect():#x}); "
-                              "refusing to write group policy over it")
-        session = server._Session
-        try:
-            guard.arm(ReplyKeys(bytes(session["SigningKey"]), bytes(session["DecryptionKey"] or b"") or None))
-        except SysvolError:
-            close_quietly(conn)
-            raise
-        return cls(conn, host, share)
+        `ticket` (a _ccache.ServiceTicket for cifs/<host>) the logon is Kerberos, else NTLM with password."""
+        return cls(_signed_session(host, address, bind_user, password, timeout, ticket), host, share)
 
     def close(self) -> None:
         close_quietly(self._conn)

@@ -8,11 +8,8 @@ from __future__ import annotations
 import threading
 from typing import Protocol
 
-from ansible_collections.scanready.windows.plugins.module_utils._kerberos import (
-    KerberosClient,
-    KerberosError,
-    ServiceTicket,
-)
+from ansible_collections.scanready.windows.plugins.module_utils._ccache import ServiceTicket
+from ansible_collections.scanready.windows.plugins.module_utils._kerberos import KerberosClient, KerberosError
 from ansible_collections.scanready.windows.plugins.module_utils._verify.credentials import Credentials
 from ansible_collections.scanready.windows.plugins.module_utils._vocabulary import SCHEME_NAMES
 
