@@ -79,6 +79,7 @@ class GpoDirectory:
         self.ldap = ldap
         self.base_dn = ldap.base_dn
         self.policies_dn = f"CN=Policies,CN=System,{self.base_dn}"
+        self._principals: Principals | None = None
 
     def gpo_dn(self, guid: str) -> str:
         return f"CN={guid},{self.policies_dn}"
@@ -142,6 +143,12 @@ class GpoDirectory:
         return [entry.dn for entry in self.ldap.search(dn, "(objectClass=*)", ["cn"])]
 
     def principals(self) -> Principals:
+        """Who counts as privileged, read once a run: the run judges up to two GPOs with it."""
+        if self._principals is None:
+            self._principals = self._read_principals()
+        return self._principals
+
+    def _read_principals(self) -> Principals:
         domain_sid = self._object_sid(self.base_dn)
         root_dn = self._root_attribute("rootDomainNamingContext")
         root_sid = self._object_sid(root_dn) if root_dn and root_dn.lower() != self.base_dn.lower() else domain_sid
